@@ -1,0 +1,56 @@
+"""Service settings: one pydantic-settings class read from `FRAGILITY_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GateThresholds(BaseModel):
+    """Limits a fitted version must meet to be promoted (served)."""
+
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400.0
+    max_divergences: int = 0
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; values flow down to the rest of the code as arguments."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FRAGILITY_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///fragility.db"
+    artifacts: Path = Path("artifacts")
+    dask_scheduler: str | None = None
+    public_read: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = Field(default=10_000_000, gt=0)
+    max_batch_rows: int = Field(default=50_000, gt=0)
+    rate_limit: str = "600/minute"
+    gate: GateThresholds = GateThresholds()
+    job_lease_seconds: int = Field(default=120, gt=0)
+    job_max_attempts: int = Field(default=3, gt=0)
+    worker_processes: int = Field(default=1, gt=0)
+    scheduler_interval_seconds: float = Field(default=30.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def use_psycopg_driver(cls, value: str) -> str:
+        """Return the URL with PostgreSQL pointed at the psycopg 3 driver."""
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix):]
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the settings read once from the environment."""
+    return Settings()
