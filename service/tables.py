@@ -6,8 +6,10 @@ both share `Base.metadata`, which Alembic compares against.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -22,3 +24,79 @@ class Base(DeclarativeBase):
     """Declarative base holding the one metadata of the service."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+class Region(Base):
+    """A region (country, province, group); `neighbours` is a list of {"id", "weight"} kept symmetric."""
+
+    __tablename__ = "regions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent: Mapped[str | None] = mapped_column(String(64))
+    neighbours: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Indicator(Base):
+    """An indicator series kind: `count`, `share` or `amount`, with unit and description."""
+
+    __tablename__ = "indicators"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Observation(Base):
+    """The current value of one (region, indicator, period) cell; older values live in revisions."""
+
+    __tablename__ = "observations"
+    __table_args__ = (UniqueConstraint("region_id", "indicator_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id"), index=False)
+    indicator_id: Mapped[str] = mapped_column(ForeignKey("indicators.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    value: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[str] = mapped_column(String(36))
+
+
+class ObservationRevision(Base):
+    """A value that was replaced: the old value, the new one, when and by which batch."""
+
+    __tablename__ = "observation_revisions"
+    __table_args__ = (Index("ix_observation_revisions_cell", "region_id", "indicator_id", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    region_id: Mapped[str] = mapped_column(String(64))
+    indicator_id: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(7))
+    old_value: Mapped[float] = mapped_column(Float)
+    new_value: Mapped[float] = mapped_column(Float)
+    replaced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    batch_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
+class ApiKey(Base):
+    """An API key, stored as the sha256 of the secret; `prefix` identifies it without revealing it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+regions = Region.__table__
+indicators = Indicator.__table__
+observations = Observation.__table__
+observation_revisions = ObservationRevision.__table__
+api_keys = ApiKey.__table__

@@ -1,0 +1,115 @@
+"""Database engine and sessions: one engine per app; SQLite gets WAL, foreign keys and a busy timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.errors import DatabaseUnavailable
+
+
+def _configure_sqlite(dbapi_connection, _record) -> None:
+    """Turn on WAL, foreign keys and a busy timeout on every new SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except Exception:  # noqa: BLE001  (in-memory databases cannot use WAL; they keep their mode)
+        pass
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Return an engine for `url`; SQLite connections are configured for WAL and foreign keys."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """An engine and its session factory, owned by one app or CLI command."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Yield a session that is rolled back if the block raises and closed at the end."""
+        with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def ping(self) -> None:
+        """Return nothing if the database answers a trivial query.
+
+        Raises DatabaseUnavailable otherwise.
+        """
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise DatabaseUnavailable(f"database at {safe_url(self.url)} is unreachable: {exc.orig}") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection; returns nothing."""
+        self.engine.dispose()
+
+
+def safe_url(url: str) -> str:
+    """Return `url` with any password masked, fit for logs and messages."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def alembic_config(url: str) -> Config:
+    """Return the Alembic config of the service pointed at `url`."""
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(ALEMBIC_INI.with_name("alembic")))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def run_migrations(url: str) -> None:
+    """Upgrade the database at `url` to the head revision; returns nothing.
+
+    Raises DatabaseUnavailable when the database cannot be reached.
+    """
+    try:
+        command.upgrade(alembic_config(url), "head")
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError):
+            raise DatabaseUnavailable(f"database at {safe_url(url)} is unreachable: {exc.orig}") from exc
+        raise
+
+
+def head_revisions(url: str) -> set[str]:
+    """Return the head revision ids of the migration scripts."""
+    return set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    """Return the revision ids the database at `engine` is stamped with (empty if never migrated)."""
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())

@@ -1,0 +1,193 @@
+"""Service errors and their HTTP answers.
+
+Every error answer has the body `{"error", "detail", "hint", "errors"?, "request_id"}`. The status is
+found by walking the exception's MRO and taking the most specific class listed in `STATUS_BY_CLASS`
+(httpx's rule); anything unlisted is a 500. Pydantic request-validation errors are answered in the same
+shape, with `("body", "observations", 3, "value")` read as row 3, field `value`.
+
+FragilityError (indicators.errors)
+├── InputError 422 ── BatchTooLarge 422, BatchRejected, UnknownRegion, ... (indicators)
+├── NotFound 404
+├── Conflict 409
+├── AccessDenied 403 ── Unauthenticated 401
+├── PayloadTooLarge 413
+├── RateLimited 429 (+ Retry-After)
+├── DatabaseUnavailable 503
+└── ModelError 500 (models)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from indicators.errors import FragilityError, InputError, RowError
+
+log = logging.getLogger("fragility.errors")
+
+
+class NotFound(FragilityError):
+    """Not found."""
+
+    hint = "Check the identifier; list what exists with the matching GET endpoint."
+
+
+class Conflict(FragilityError):
+    """The request conflicts with the current state."""
+
+    hint = "Read the current state, then retry with a request that fits it."
+
+
+class AccessDenied(FragilityError):
+    """This API key's scope does not allow this request."""
+
+    hint = "Use a key with a wider scope (read < write < admin): `fragility keys create --scope S`."
+
+
+class Unauthenticated(AccessDenied):
+    """A valid API key is required."""
+
+    hint = "Send `Authorization: Bearer KEY`; create a key with `fragility keys create --scope read|write|admin`."
+
+
+class PayloadTooLarge(FragilityError):
+    """The request body is too large."""
+
+    hint = "Split the data into smaller requests (see FRAGILITY_MAX_BODY_BYTES)."
+
+
+class BatchTooLarge(InputError):
+    """The batch has too many rows."""
+
+    hint = "Split the batch into smaller ones (see FRAGILITY_MAX_BATCH_ROWS); each batch is stored atomically."
+
+
+class RateLimited(FragilityError):
+    """Too many requests."""
+
+    hint = "Wait for the number of seconds in the Retry-After header, then retry."
+
+    def __init__(self, message: str | None = None, *, retry_after: float = 1.0, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+class DatabaseUnavailable(FragilityError):
+    """The database is unreachable."""
+
+    hint = "Check FRAGILITY_DATABASE_URL and that the database server is running, then retry."
+
+
+STATUS_BY_CLASS: dict[type[BaseException], int] = {
+    InputError: 422,
+    NotFound: 404,
+    Conflict: 409,
+    AccessDenied: 403,
+    Unauthenticated: 401,
+    PayloadTooLarge: 413,
+    RateLimited: 429,
+    DatabaseUnavailable: 503,
+}
+
+
+def register_status(cls: type[BaseException], status: int) -> None:
+    """Map `cls` (and its subclasses, unless more specific) to `status`; returns nothing."""
+    STATUS_BY_CLASS[cls] = status
+
+
+def status_for(exc: BaseException) -> int:
+    """Return the HTTP status of the most specific class of `exc`'s MRO in the map, else 500."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS_BY_CLASS:
+            return STATUS_BY_CLASS[cls]
+    return 500
+
+
+def request_id_of(request: Request) -> str | None:
+    """Return the request id set by the observability middleware, if any."""
+    return request.scope.get("state", {}).get("request_id")
+
+
+def error_body(
+    error: str, detail: str, hint: str, request_id: str | None, errors: list[dict] | None = None
+) -> dict:
+    """Return the JSON error body of the service."""
+    body: dict = {"error": error, "detail": detail, "hint": hint}
+    if errors is not None:
+        body["errors"] = errors
+    body["request_id"] = request_id
+    return body
+
+
+def answer_fragility_error(request: Request, exc: FragilityError) -> JSONResponse:
+    """Return the JSON answer for one of our errors, with the status found by MRO."""
+    status = status_for(exc)
+    errors = [e.to_dict() if isinstance(e, RowError) else dict(e) for e in getattr(exc, "errors", [])] or None
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if status >= 500:
+        log.error("request failed", extra={"error": type(exc).__name__, "detail": exc.message}, exc_info=exc)
+    body = error_body(type(exc).__name__, exc.message, exc.hint, request_id_of(request), errors)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def row_error_from_loc(loc: tuple | list, message: str) -> dict:
+    """Return `{"row","field","reason"}` for a pydantic error location such as ("body","observations",3,"value")."""
+    parts = [p for p in loc if p != "body"]
+    row = next((p for p in parts if isinstance(p, int)), None)
+    if row is not None:
+        after = parts[parts.index(row) + 1:]
+        field = ".".join(str(p) for p in after) or str(parts[0])
+    else:
+        field = ".".join(str(p) for p in parts) or "body"
+    return {"row": row, "field": field, "reason": message}
+
+
+def answer_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Return a 422 listing every invalid field of the request, in the service's error shape."""
+    errors = [row_error_from_loc(tuple(e.get("loc", ())), e.get("msg", "invalid")) for e in exc.errors()]
+    detail = f"request rejected: {len(errors)} invalid field(s); nothing was stored"
+    body = error_body("RequestInvalid", detail, "Fix every listed field and resend the request.",
+                      request_id_of(request), errors)
+    return JSONResponse(body, status_code=422)
+
+
+def answer_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Return Starlette's HTTP errors (404 route, 405 method, 400 bad JSON) in the service's error shape."""
+    names = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}
+    hints = {404: "See /docs for the list of endpoints.", 405: "See /docs for the methods each path accepts."}
+    body = error_body(names.get(exc.status_code, "HTTPError"), str(exc.detail),
+                      hints.get(exc.status_code, "Check the request against /docs."), request_id_of(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    """Return 503 when the database cannot be reached, else 500, in the service's error shape."""
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return answer_fragility_error(request, DatabaseUnavailable(f"database error: {type(exc.orig).__name__}"))
+    log.error("database error", exc_info=exc)
+    body = error_body("DatabaseError", "the database refused the operation", "Retry; if it persists, report it "
+                      "with the request id.", request_id_of(request))
+    return JSONResponse(body, status_code=500)
+
+
+def answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Return a 500 for an unexpected error, logged with its traceback, in the service's error shape."""
+    log.error("unexpected error", exc_info=exc)
+    body = error_body(type(exc).__name__, "internal error", "Retry; if it persists, report it with the request id.",
+                      request_id_of(request))
+    return JSONResponse(body, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that give every error the service's JSON shape; returns nothing."""
+    app.add_exception_handler(FragilityError, answer_fragility_error)
+    app.add_exception_handler(RequestValidationError, answer_validation_error)
+    app.add_exception_handler(StarletteHTTPException, answer_http_exception)
+    app.add_exception_handler(DBAPIError, answer_database_error)
+    app.add_exception_handler(Exception, answer_unexpected)
