@@ -1,0 +1,73 @@
+"""Where job tasks run: a local process pool by default, a Dask distributed cluster when configured.
+
+An executor has one method, `submit(fn, *args) -> future`, whose future has `.result(timeout=None)`.
+Tasks are plain module-level functions taking plain values (frames, dicts, paths), never sessions.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+from service.settings import Settings
+
+
+class TaskFuture(Protocol):
+    """The part of a future the service uses."""
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Return the task's value, raising its error if it failed."""
+
+
+class Executor(Protocol):
+    """Something that runs a function with arguments somewhere and hands back a future."""
+
+    def submit(self, fn, *args) -> TaskFuture:
+        """Return a future for `fn(*args)`."""
+
+    def close(self) -> None:
+        """Release the executor's processes or connections."""
+
+
+class LocalExecutor:
+    """A pool of spawned processes on this machine (spawn: no forked PyTensor or DB state)."""
+
+    def __init__(self, processes: int = 1) -> None:
+        self.processes = processes
+        self.pool = ProcessPoolExecutor(
+            max_workers=processes, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, fn, *args) -> TaskFuture:
+        """Return a concurrent.futures.Future for `fn(*args)` run in a pool process."""
+        return self.pool.submit(fn, *args)
+
+    def close(self) -> None:
+        """Shut the pool down without waiting for running tasks."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor:
+    """A client of a Dask distributed scheduler; every submit is a new (impure) task."""
+
+    def __init__(self, address: str) -> None:
+        from distributed import Client
+
+        self.address = address
+        self.client = Client(address, set_as_default=False)
+
+    def submit(self, fn, *args) -> TaskFuture:
+        """Return a distributed.Future for `fn(*args)` run on a cluster worker."""
+        return self.client.submit(fn, *args, pure=False)
+
+    def close(self) -> None:
+        """Close the connection to the scheduler (the cluster keeps running)."""
+        self.client.close()
+
+
+def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor:
+    """Return a DaskExecutor when `settings.dask_scheduler` is set, else a LocalExecutor."""
+    if settings.dask_scheduler:
+        return DaskExecutor(settings.dask_scheduler)
+    return LocalExecutor(settings.worker_processes)
