@@ -1,0 +1,118 @@
+"""Indicator kinds and the value rule of each kind (DESIGN section 2).
+
+- ``count``: non-negative integers (attacks, seizure events); "3", "3.0" and 3.0 are fine, 3.5 is not.
+- ``share``: a fraction in [0, 1] (territory or population under militia control).
+- ``amount``: a non-negative real (kilograms seized).
+
+NaN and infinities are never valid; booleans are not numbers; strings are parsed as numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from enum import StrEnum
+
+
+class IndicatorKind(StrEnum):
+    """What an indicator measures, which fixes its valid values and its model family."""
+
+    COUNT = "count"
+    SHARE = "share"
+    AMOUNT = "amount"
+
+
+class ValueRejected(ValueError):
+    """A value broke its kind's rule; the message is the reason shown to the user."""
+
+
+def parse_number(raw: object) -> float:
+    """Return `raw` as a finite float.
+
+    Accepts int, float and numeric strings (surrounding whitespace ignored).
+
+    Raises
+    ------
+    ValueRejected
+        With the reason: missing, boolean, non-numeric, NaN or infinite, or too large for a float.
+    """
+    kind = type(raw)
+    if kind is float:
+        value = raw
+    elif kind is int:
+        try:
+            value = float(raw)
+        except OverflowError:
+            raise ValueRejected(f"value {raw} is too large") from None
+    elif raw is None:
+        raise ValueRejected("missing value")
+    elif isinstance(raw, bool):
+        raise ValueRejected(f"value {raw!r} is a boolean, not a number")
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not text:
+            raise ValueRejected("missing value (empty)")
+        if "_" in text:
+            raise ValueRejected(f"value {_short(raw)} is not a number")
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueRejected(f"value {_short(raw)} is not a number") from None
+    elif isinstance(raw, (int, float)):  # int/float subclasses, numpy scalars register as these
+        try:
+            value = float(raw)
+        except (OverflowError, ValueError, TypeError):
+            raise ValueRejected(f"value {_short(raw)} is not a number") from None
+    else:
+        if not isinstance(raw, numbers.Real):  # numpy integer scalars register as Real
+            raise ValueRejected(f"value of type {type(raw).__name__} is not a number")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueRejected(f"value {_short(raw)} is not a number") from None
+    if value != value:
+        raise ValueRejected("value is NaN")
+    if value in (math.inf, -math.inf):
+        raise ValueRejected("value is infinite")
+    return value + 0.0  # turns -0.0 into 0.0
+
+
+def check_value(value: float, kind: IndicatorKind | str) -> float:
+    """Return `value` if it obeys the rule of `kind`.
+
+    Raises
+    ------
+    ValueRejected
+        With the reason (negative count, non-integer count, share outside [0, 1], negative amount).
+    """
+    if kind == "count":
+        if value < 0:
+            raise ValueRejected(f"negative count {value:g}: counts are non-negative integers")
+        if not value.is_integer():
+            raise ValueRejected(f"non-integer count {value!r}: counts are whole numbers")
+    elif kind == "share":
+        if not 0.0 <= value <= 1.0:
+            raise ValueRejected(f"share {value:g} outside [0, 1]: send fractions, not percentages")
+    elif kind == "amount":
+        if value < 0:
+            raise ValueRejected(f"negative amount {value:g}: amounts are non-negative")
+    else:
+        raise ValueRejected(f"unknown indicator kind {kind!r}")
+    return value
+
+
+def parse_value(raw: object, kind: IndicatorKind | str) -> float:
+    """Return `raw` as a float valid for indicator `kind`.
+
+    Raises
+    ------
+    ValueRejected
+        With the reason the value is not acceptable.
+    """
+    return check_value(parse_number(raw), kind)
+
+
+def _short(raw: object, limit: int = 40) -> str:
+    """Return repr(raw) cut to `limit` characters."""
+    text = repr(raw)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,175 @@
+"""Reading observation rows and region lists from CSV and JSON text.
+
+These readers only check the *shape* (encoding, header, field count); values stay as they
+were written (strings for CSV) and `validate_batch` applies the data rules, so a CSV file and
+a JSON body go through exactly the same validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from indicators.errors import BatchRejected, InputError, RowError
+from indicators.validation import FIELDS
+
+CSV_HEADER: tuple[str, ...] = FIELDS
+"""The required CSV header: region,indicator,period,value."""
+
+MAX_HEADER_CHARS = 1_000
+"""A header line longer than this cannot be the four-column header; it is refused before parsing."""
+
+_CSV_HINT = "Send a UTF-8 CSV whose first line is exactly: region,indicator,period,value"
+
+
+def decode_text(data: bytes | str, *, what: str = "input") -> str:
+    """Return `data` as text: bytes must be UTF-8 (a leading BOM is dropped); NUL characters are refused.
+
+    Raises
+    ------
+    InputError
+        If the bytes are not valid UTF-8 (the offset and byte are named) or contain a NUL.
+    """
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        raw = bytes(data)
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raise InputError(
+                f"{what} contains a NUL byte at offset {nul}: not a text file (UTF-16 or binary?)", hint=_CSV_HINT
+            )
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            bad = raw[exc.start : exc.start + 1].hex()
+            raise InputError(
+                f"{what} is not valid UTF-8: byte 0x{bad} at offset {exc.start} ({exc.reason}); save it as UTF-8",
+                hint=_CSV_HINT,
+            ) from None
+    elif isinstance(data, str):
+        text = data[1:] if data.startswith("\ufeff") else data
+        nul = text.find("\x00")
+        if nul >= 0:
+            raise InputError(f"{what} contains a NUL character at offset {nul}", hint=_CSV_HINT)
+    else:
+        raise InputError(f"{what} must be bytes or str, got {type(data).__name__}")
+    return text
+
+
+def _describe_header(cells: list[str]) -> str:
+    """Return a short description of a header that was found, for error messages."""
+    shown = ",".join(cells[:6])
+    if len(shown) > 120:
+        shown = shown[:117] + "..."
+    extra = f" ... ({len(cells)} columns)" if len(cells) > 6 else f" ({len(cells)} column{'s' if len(cells) != 1 else ''})"
+    return repr(shown) + extra
+
+
+def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> list[dict]:
+    """Return the data rows of an observations CSV as dicts {region, indicator, period, value} (raw strings).
+
+    The first line must be exactly ``region,indicator,period,value`` (spaces around names are
+    ignored). Blank lines are skipped; the row index of errors (here and in `validate_batch`)
+    is the 0-based index of the data row, not counting the header or blank lines.
+
+    Raises
+    ------
+    InputError
+        Bad encoding, NUL bytes, missing/wrong/absurdly wide header, a malformed CSV line, or
+        more than `max_rows` rows.
+    BatchRejected
+        With one RowError (field "row") per data row that does not have exactly 4 fields.
+    """
+    text = decode_text(data, what="CSV")
+    first_newline = text.find("\n")
+    first_line = text if first_newline < 0 else text[:first_newline]
+    if len(first_line) > MAX_HEADER_CHARS:
+        columns = first_line.count(",") + 1
+        raise InputError(
+            f"CSV header is {len(first_line)} characters long with about {columns} columns; "
+            f"expected exactly region,indicator,period,value",
+            hint=_CSV_HINT,
+        )
+    return _read_rows(csv.reader(io.StringIO(text, newline="")), max_rows)
+
+
+def _read_rows(reader, max_rows: int | None) -> list[dict]:
+    """Return the dict rows read from a csv.reader positioned at the header."""
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise InputError("CSV is empty: expected the header region,indicator,period,value", hint=_CSV_HINT)
+        if [cell.strip() for cell in header] != list(CSV_HEADER):
+            raise InputError(
+                f"CSV header is {_describe_header(header)}; expected exactly region,indicator,period,value",
+                hint=_CSV_HINT,
+            )
+        rows: list[dict] = []
+        errors: list[RowError] = []
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            index = len(rows)
+            if max_rows is not None and index >= max_rows:
+                raise InputError(f"CSV has more than {max_rows} data rows; split it into smaller files")
+            if len(cells) != 4:
+                errors.append(
+                    RowError(index, "row", f"line {reader.line_num}: expected 4 fields, found {len(cells)}")
+                )
+                rows.append({})
+                continue
+            rows.append({"region": cells[0], "indicator": cells[1], "period": cells[2], "value": cells[3]})
+    except csv.Error as exc:
+        raise InputError(f"CSV is malformed near line {reader.line_num}: {exc}", hint=_CSV_HINT) from None
+    if errors:
+        raise BatchRejected(errors, f"CSV rejected: {len(errors)} row(s) with the wrong number of fields; nothing was stored")
+    return rows
+
+
+def _load_json(data: bytes | str | list | dict, what: str) -> object:
+    """Return parsed JSON (already-parsed lists/dicts pass through)."""
+    if isinstance(data, (list, dict)):
+        return data
+    text = decode_text(data, what=what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InputError(f"{what} is nested too deeply") from None
+
+
+def read_observations_json(data: bytes | str | list | dict) -> list[dict]:
+    """Return the observation rows of a JSON document: a list of rows or {"observations": [...]}.
+
+    Values are kept as they were written; `validate_batch` checks them.
+
+    Raises
+    ------
+    InputError
+        If the text is not JSON of one of those two shapes.
+    """
+    doc = _load_json(data, "observations JSON")
+    if isinstance(doc, dict):
+        doc = doc.get("observations")
+    if not isinstance(doc, list):
+        raise InputError('observations JSON must be a list of rows or {"observations": [rows]}')
+    return doc
+
+
+def read_regions_json(data: bytes | str | list | dict) -> list[dict]:
+    """Return the region dicts of a JSON document: a list of regions or {"regions": [...]}.
+
+    The list is not validated here; pass it to `validate_regions`.
+
+    Raises
+    ------
+    InputError
+        If the text is not JSON of one of those two shapes.
+    """
+    doc = _load_json(data, "regions JSON")
+    if isinstance(doc, dict):
+        doc = doc.get("regions")
+    if not isinstance(doc, list):
+        raise InputError('regions JSON must be a list of regions or {"regions": [regions]}')
+    return doc

@@ -1,0 +1,264 @@
+"""Regions and their adjacency: validation of region lists and the spatial weight matrix W.
+
+A region is given as a dict ``{"id", "name", "parent"?, "neighbours"}`` where neighbours are
+ids or ``{"id", "weight"}`` dicts (weight > 0, default 1). Adjacency must be symmetric.
+
+``W[q, r]`` is the weight of source region q in the neighbour term of target region r:
+
+- ``normalise="target"`` (our default, DESIGN section 3): w[q, r] = weight(q, r) / sum of r's
+  edge weights, so every target's column sums to 1 (1/|N(r)| without edge weights) and
+  phi_r reads as "how much of the neighbours' average level reaches r".
+- ``normalise="source"`` (the default of R's ``surveillance::hhh4``): w[q, r] = weight(q, r) /
+  sum of q's edge weights, so every source's row sums to 1 (1/|N(q)|).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable, Literal
+
+import numpy as np
+
+from indicators.errors import BatchRejected, InputError, RowError, UnknownRegion
+
+Normalise = Literal["target", "source"]
+NORMALISATIONS: tuple[str, ...] = ("target", "source")
+
+REGION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A region id: a slug such as IRQ or IRQ-BAS (letters, digits, '-', '_', '.'; at most 64 characters)."""
+
+DEMO_REGIONS_RESOURCE = "regions-middle-east.json"
+
+
+@dataclass(frozen=True)
+class Region:
+    """One region: id, display name, optional parent and its neighbours with edge weights."""
+
+    id: str
+    name: str
+    parent: str | None = None
+    neighbours: tuple[str, ...] = ()
+    weights: tuple[float, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not self.weights:
+            object.__setattr__(self, "weights", tuple(1.0 for _ in self.neighbours))
+        if len(self.weights) != len(self.neighbours):
+            raise InputError(f"region {self.id}: {len(self.neighbours)} neighbours but {len(self.weights)} weights")
+
+    def weight_of(self, neighbour: str) -> float | None:
+        """Return the edge weight towards `neighbour`, or None if it is not a neighbour."""
+        for other, weight in zip(self.neighbours, self.weights):
+            if other == neighbour:
+                return weight
+        return None
+
+    def to_dict(self) -> dict:
+        """Return the region in the API dict shape (plain ids when every edge weight is 1)."""
+        if all(w == 1.0 for w in self.weights):
+            neighbours: list = list(self.neighbours)
+        else:
+            neighbours = [{"id": q, "weight": w} for q, w in zip(self.neighbours, self.weights)]
+        out: dict = {"id": self.id, "name": self.name}
+        if self.parent is not None:
+            out["parent"] = self.parent
+        out["neighbours"] = neighbours
+        return out
+
+    def restricted_to(self, ids: Iterable[str]) -> Region:
+        """Return a copy keeping only the neighbours whose id is in `ids`."""
+        keep = set(ids)
+        pairs = [(q, w) for q, w in zip(self.neighbours, self.weights) if q in keep]
+        return Region(self.id, self.name, self.parent, tuple(q for q, _ in pairs), tuple(w for _, w in pairs))
+
+
+def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | None:
+    """Return one region dict as a Region, appending a RowError per problem found (None if unusable)."""
+    if isinstance(raw, Region):
+        return raw
+    if not isinstance(raw, dict):
+        errors.append(RowError(index, "region", f"expected a region object, got {type(raw).__name__}"))
+        return None
+    region_id = raw.get("id")
+    if not isinstance(region_id, str) or not REGION_ID_PATTERN.fullmatch(region_id):
+        shown = repr(region_id) if region_id is None or isinstance(region_id, str) else type(region_id).__name__
+        errors.append(RowError(index, "id", f"region id {shown[:70]} is not a slug such as IRQ or IRQ-BAS"))
+        return None
+    ok = True
+    name = raw.get("name", region_id)
+    if not isinstance(name, str) or not name.strip():
+        errors.append(RowError(index, "name", f"region {region_id}: name must be a non-empty string"))
+        ok = False
+    parent = raw.get("parent")
+    if parent is not None and not isinstance(parent, str):
+        errors.append(RowError(index, "parent", f"region {region_id}: parent must be a string or null"))
+        ok = False
+    raw_neighbours = raw.get("neighbours", [])
+    if raw_neighbours is None:
+        raw_neighbours = []
+    if not isinstance(raw_neighbours, (list, tuple)):
+        errors.append(RowError(index, "neighbours", f"region {region_id}: neighbours must be a list"))
+        return None
+    neighbours: list[str] = []
+    weights: list[float] = []
+    for item in raw_neighbours:
+        if isinstance(item, dict):
+            other, weight = item.get("id"), item.get("weight", 1.0)
+        else:
+            other, weight = item, 1.0
+        if not isinstance(other, str) or not other:
+            errors.append(RowError(index, "neighbours", f"region {region_id}: neighbour {item!r:.60} is not a region id"))
+            ok = False
+            continue
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+            errors.append(
+                RowError(index, "neighbours", f"region {region_id}: weight {weight!r:.30} of edge to {other} must be a positive number")
+            )
+            ok = False
+            continue
+        if other == region_id:
+            errors.append(RowError(index, "neighbours", f"region {region_id} lists itself as a neighbour (self-loop)"))
+            ok = False
+            continue
+        if other in neighbours:
+            errors.append(RowError(index, "neighbours", f"region {region_id} lists neighbour {other} twice"))
+            ok = False
+            continue
+        neighbours.append(other)
+        weights.append(float(weight))
+    if not ok:
+        return None
+    return Region(region_id, name.strip(), parent, tuple(neighbours), tuple(weights))
+
+
+def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
+    """Return the regions as `Region` objects after checking the list is a consistent graph.
+
+    Checks: each entry is a region dict with a slug id; no duplicate ids; every neighbour is
+    in the list; no self-loops; every edge is listed by both ends (symmetric) with the same weight.
+
+    Raises
+    ------
+    BatchRejected
+        With one RowError per bad region (row = index in the list, the region id in the reason).
+    """
+    errors: list[RowError] = []
+    parsed: list[tuple[int, Region]] = []
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(regions):
+        region = _parse_region(index, raw, errors)
+        if region is None:
+            continue
+        if region.id in seen:
+            errors.append(RowError(index, "id", f"duplicate region id {region.id} (first at row {seen[region.id]})"))
+            continue
+        seen[region.id] = index
+        parsed.append((index, region))
+    by_id = {region.id: region for _, region in parsed}
+    listed = {raw.get("id") for raw in regions if isinstance(raw, dict)} | set(by_id)
+    for index, region in parsed:
+        for other, weight in zip(region.neighbours, region.weights):
+            back = by_id.get(other)
+            if back is None:
+                if other not in listed:
+                    errors.append(RowError(index, "neighbours", f"region {region.id}: unknown neighbour {other}"))
+                continue
+            back_weight = back.weight_of(region.id)
+            if back_weight is None:
+                errors.append(
+                    RowError(index, "neighbours", f"region {region.id}: asymmetric edge, {other} does not list {region.id} back")
+                )
+            elif back_weight != weight:
+                errors.append(
+                    RowError(index, "neighbours", f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way")
+                )
+    if errors:
+        errors.sort(key=lambda e: e.row)
+        raise BatchRejected(errors, f"region list rejected: {len(errors)} problem(s); nothing was stored")
+    return [region for _, region in parsed]
+
+
+def as_regions(regions: Iterable[dict | Region]) -> list[Region]:
+    """Return `regions` as Region objects, parsing dicts one by one without cross-checks.
+
+    Raises
+    ------
+    BatchRejected
+        If an entry is not a well-formed region on its own.
+    """
+    errors: list[RowError] = []
+    out = []
+    for index, raw in enumerate(regions):
+        region = _parse_region(index, raw, errors)
+        if region is not None:
+            out.append(region)
+    if errors:
+        raise BatchRejected(errors, f"region list rejected: {len(errors)} problem(s)")
+    return out
+
+
+def weights_matrix(regions: list[Region] | list[dict], order: list[str], normalise: str = "target") -> np.ndarray:
+    """Return the spatial weights W (len(order) x len(order)); W[q, r] = weight of source q into target r.
+
+    Only edges with both ends in `order` are used. "target" normalises each column (target)
+    to sum 1 over its neighbours; "source" normalises each row (source) to sum 1 (hhh4's
+    default). A region without neighbours in `order` has an all-zero column and row.
+
+    Raises
+    ------
+    UnknownRegion
+        If an id in `order` is not among `regions`.
+    InputError
+        If `normalise` is not "target" or "source", or `order` repeats an id.
+    """
+    check_normalise(normalise)
+    by_id = {region.id: region for region in as_regions(regions)}
+    missing = [rid for rid in order if rid not in by_id]
+    if missing:
+        raise UnknownRegion(f"unknown region(s) in order: {', '.join(missing[:10])}")
+    position = {rid: i for i, rid in enumerate(order)}
+    if len(position) != len(order):
+        raise InputError("order lists a region twice")
+    n = len(order)
+    adjacency = np.zeros((n, n))
+    for r, rid in enumerate(order):
+        region = by_id[rid]
+        for other, weight in zip(region.neighbours, region.weights):
+            q = position.get(other)
+            if q is not None:
+                adjacency[q, r] = weight
+                adjacency[r, q] = weight  # symmetric by contract; tolerate one-sided lists
+    axis = 0 if normalise == "target" else 1
+    totals = adjacency.sum(axis=axis, keepdims=True)
+    return np.divide(adjacency, totals, out=np.zeros_like(adjacency), where=totals > 0)
+
+
+def check_normalise(normalise: str) -> str:
+    """Return `normalise` if it is "target" or "source".
+
+    Raises
+    ------
+    InputError
+        Otherwise.
+    """
+    if normalise not in NORMALISATIONS:
+        raise InputError(
+            f"normalise must be 'target' (1/|N(r)|) or 'source' (1/|N(q)|, hhh4's default), got {normalise!r}"
+        )
+    return normalise
+
+
+@lru_cache(maxsize=1)
+def _demo_regions_text() -> str:
+    """Return the text of the shipped demo region file."""
+    return resources.files("indicators").joinpath("data", DEMO_REGIONS_RESOURCE).read_text(encoding="utf-8")
+
+
+def load_demo_regions() -> list[dict]:
+    """Return the 25 Middle East / Central Asia / Caucasus demo regions (a fresh list of dicts)."""
+    return json.loads(_demo_regions_text())["regions"]

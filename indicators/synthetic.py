@@ -1,0 +1,317 @@
+"""Synthetic panels with known truth, for recovery tests, demos and benchmarks.
+
+- `simulate_count_panel`: the hhh4 level form of DESIGN section 3 (endemic + own lag + neighbour lag,
+  negative binomial), stationary by construction (lambda_r + phi_r <= 0.85) and burnt in.
+- `simulate_share_panel`: AR(1) on logit(share) with a neighbour term; shares below/above a
+  detection floor are reported as exact 0 / 1.
+- `simulate_amount_panel`: hurdle, Bernoulli(any seizure) x LogNormal(amount), by region.
+
+Every generator uses `numpy.random.Generator(seed)` only: the same arguments give the same panel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from indicators.errors import InputError
+from indicators.panel import Panel
+from indicators.periods import parse_period
+from indicators.regions import Region, check_normalise, validate_regions, weights_matrix
+
+GraphSpec = str | Sequence[dict] | Sequence[Region]
+
+MAX_GROWTH = 0.85
+"""Largest lambda_r + phi_r drawn by default; keeps every series stationary with room to spare."""
+
+
+@dataclass(frozen=True)
+class CountTruth:
+    """The parameters that generated a count panel, arrays in region order."""
+
+    regions: list[str]
+    a: np.ndarray
+    lam: np.ndarray
+    phi: np.ndarray
+    alpha: np.ndarray
+    normalise: str
+    seed: int
+    indicator: str = "attacks"
+    weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """Complete simulated counts (n_regions, n_periods) before any cells were hidden as missing."""
+    stationary_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    population: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShareTruth:
+    """The parameters of a share panel: logit z[t] = c + rho*z[t-1] + psi*(W^T z[t-1]) + sigma*eps."""
+
+    regions: list[str]
+    level: np.ndarray
+    rho: np.ndarray
+    psi: np.ndarray
+    sigma: np.ndarray
+    normalise: str
+    seed: int
+    indicator: str = "militia_share"
+    exact_below: float = 0.01
+    weights: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    latent: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    population: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AmountTruth:
+    """The parameters of an amount panel: any ~ Bernoulli(p_any); amount | any ~ LogNormal(log_mu, log_sigma)."""
+
+    regions: list[str]
+    p_any: np.ndarray
+    log_mu: np.ndarray
+    log_sigma: np.ndarray
+    seed: int
+    indicator: str = "seizures_kg"
+    values: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    population: dict = field(default_factory=dict)
+
+
+def make_graph(n_regions: int, graph: GraphSpec = "grid") -> list[Region]:
+    """Return validated regions for a named layout ("grid": rook moves on a near-square grid,
+    "ring": a cycle) with ids "R01".., or validate and return a given region list.
+
+    Raises
+    ------
+    InputError
+        Unknown layout name or fewer than 1 region.
+    BatchRejected
+        If a given region list is inconsistent.
+    """
+    if not isinstance(graph, str):
+        return validate_regions(list(graph))
+    if n_regions < 1:
+        raise InputError(f"n_regions must be >= 1, got {n_regions}")
+    width = max(2, len(str(n_regions)))
+    ids = [f"R{i + 1:0{width}d}" for i in range(n_regions)]
+    links: list[set[int]] = [set() for _ in range(n_regions)]
+    if graph == "grid":
+        cols = math.ceil(math.sqrt(n_regions))
+        for i in range(n_regions):
+            if (i + 1) % cols and i + 1 < n_regions:
+                links[i].add(i + 1)
+                links[i + 1].add(i)
+            if i + cols < n_regions:
+                links[i].add(i + cols)
+                links[i + cols].add(i)
+    elif graph == "ring":
+        for i in range(n_regions):
+            j = (i + 1) % n_regions
+            if j != i:
+                links[i].add(j)
+                links[j].add(i)
+    else:
+        raise InputError(f"graph must be 'grid', 'ring' or a list of regions, got {graph!r}")
+    return validate_regions(
+        [{"id": ids[i], "name": f"Region {i + 1}", "neighbours": [ids[j] for j in sorted(links[i])]} for i in range(n_regions)]
+    )
+
+
+def _param(name: str, override: object, drawn: np.ndarray) -> np.ndarray:
+    """Return `override` broadcast to the shape of `drawn` (or `drawn` if no override)."""
+    if override is None:
+        return drawn
+    try:
+        return np.broadcast_to(np.asarray(override, dtype=float), drawn.shape).copy()
+    except ValueError:
+        raise InputError(f"{name} must be a scalar or one value per region ({drawn.shape[0]})") from None
+
+
+def _hide_cells(rng: np.random.Generator, shape: tuple[int, int], missing_fraction: float) -> np.ndarray:
+    """Return a boolean mask of cells to hide; the first and last month always keep region 0."""
+    if not 0.0 <= missing_fraction < 1.0:
+        raise InputError(f"missing_fraction must be in [0, 1), got {missing_fraction}")
+    mask = rng.random(shape) < missing_fraction
+    mask[0, 0] = mask[0, -1] = False
+    return mask
+
+
+def _isolated(weights: np.ndarray) -> np.ndarray:
+    """Return True for regions that receive no neighbour weight."""
+    return weights.sum(axis=0) == 0
+
+
+def simulate_count_panel(
+    n_regions: int = 20,
+    n_periods: int = 120,
+    *,
+    seed: int = 0,
+    spillover: bool = True,
+    indicator: str = "attacks",
+    graph: GraphSpec = "grid",
+    missing_fraction: float = 0.0,
+    normalise: str = "target",
+    start: str = "2010-01",
+    burn_in: int = 100,
+    a: object = None,
+    lam: object = None,
+    phi: object = None,
+    alpha: object = None,
+    phi_targets: Sequence[str] | None = None,
+) -> tuple[Panel, CountTruth]:
+    """Return (panel, truth): counts from the hhh4 level form with partial pooling across regions.
+
+    mu[r,t] = exp(a_r) + lam_r * y[r,t-1] + phi_r * sum_q W[q,r] y[q,t-1];
+    y[r,t] ~ NegativeBinomial(mean mu, size alpha_r) (variance mu + mu^2/alpha_r).
+    Population draws: a_r ~ N(1, 0.5); log lam_r ~ N(log 0.35, 0.25) clipped to [0.1, 0.6];
+    log phi_r ~ N(log 0.15, 0.4) clipped to [0.02, 0.3] and then to 0.85 - lam_r;
+    log alpha_r ~ N(log 5, 0.3). Overrides `a`, `lam`, `phi`, `alpha` (scalar or per region)
+    replace the draws; `spillover=False` sets every phi_r = 0; `phi_targets` keeps phi only
+    for those regions; regions without neighbours get phi_r = 0. The chain starts at its
+    stationary mean and runs `burn_in` months before the first kept month `start`.
+    `graph` is "grid", "ring" or a region list (e.g. `load_demo_regions()`, n_regions is then ignored).
+
+    Raises
+    ------
+    InputError
+        Bad sizes, fractions or overrides, or parameters whose process is not stationary.
+    """
+    regions = make_graph(n_regions, graph)
+    ids = [region.id for region in regions]
+    n = len(ids)
+    if n_periods < 2:
+        raise InputError(f"n_periods must be >= 2, got {n_periods}")
+    check_normalise(normalise)
+    start = parse_period(start)
+    rng = np.random.default_rng(seed)
+    weights = weights_matrix(regions, ids, normalise)
+    population = {"a_mu": 1.0, "a_sigma": 0.5, "log_lambda_mu": math.log(0.35), "log_lambda_sigma": 0.25,
+                  "log_phi_mu": math.log(0.15), "log_phi_sigma": 0.4, "log_alpha_mu": math.log(5.0), "log_alpha_sigma": 0.3}
+    a_r = _param("a", a, rng.normal(1.0, 0.5, n))
+    lam_r = _param("lam", lam, np.clip(np.exp(rng.normal(math.log(0.35), 0.25, n)), 0.1, 0.6))
+    phi_drawn = np.clip(np.exp(rng.normal(math.log(0.15), 0.4, n)), 0.02, 0.3)
+    phi_r = _param("phi", phi, np.minimum(phi_drawn, np.maximum(MAX_GROWTH - lam_r, 0.0)))
+    alpha_r = _param("alpha", alpha, np.exp(rng.normal(math.log(5.0), 0.3, n)))
+    if not spillover:
+        phi_r[:] = 0.0
+    if phi_targets is not None:
+        unknown = sorted(set(phi_targets) - set(ids))
+        if unknown:
+            raise InputError(f"phi_targets has unknown region(s): {', '.join(unknown)}")
+        phi_r[~np.isin(ids, list(phi_targets))] = 0.0
+    phi_r[_isolated(weights)] = 0.0
+    if (lam_r < 0).any() or (phi_r < 0).any() or (alpha_r <= 0).any():
+        raise InputError("lam and phi must be >= 0 and alpha > 0")
+    transition = np.diag(lam_r) + phi_r[:, None] * weights.T  # mu = e + transition @ y
+    radius = float(np.max(np.abs(np.linalg.eigvals(transition)))) if n else 0.0
+    if radius >= 1.0:
+        raise InputError(f"lam/phi give an explosive process (spectral radius {radius:.3f} >= 1); lower them")
+    endemic = np.exp(a_r)
+    mean = np.linalg.solve(np.eye(n) - transition, endemic)
+    previous = np.round(mean)
+    total = burn_in + n_periods
+    series = np.empty((n, total))
+    for t in range(total):
+        mu = endemic + transition @ previous
+        previous = rng.negative_binomial(alpha_r, alpha_r / (alpha_r + mu)).astype(float)
+        series[:, t] = previous
+    values = series[:, burn_in:]
+    observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
+    panel = Panel.from_arrays(regions, start, {indicator: observed}, normalise)
+    truth = CountTruth(ids, a_r, lam_r, phi_r, alpha_r, normalise, seed, indicator, weights, values, mean, population)
+    return panel, truth
+
+
+def simulate_share_panel(
+    n_regions: int = 20,
+    n_periods: int = 120,
+    *,
+    seed: int = 0,
+    spillover: bool = True,
+    indicator: str = "militia_share",
+    graph: GraphSpec = "grid",
+    missing_fraction: float = 0.0,
+    normalise: str = "target",
+    start: str = "2010-01",
+    burn_in: int = 50,
+    exact_below: float = 0.01,
+) -> tuple[Panel, ShareTruth]:
+    """Return (panel, truth): shares from a hierarchical AR(1) on the logit scale with a neighbour term.
+
+    z[r,t] = c_r + rho_r z[r,t-1] + psi_r sum_q W[q,r] z[q,t-1] + sigma_r eps, with the
+    stationary mean of z equal to `level` (level_r ~ N(-1, 1.8), rho_r ~ U(0.5, 0.85),
+    psi_r ~ U(0, 0.1) or 0 without spillover, sigma_r ~ U(0.2, 0.5)). The share is expit(z),
+    reported as exactly 0 below `exact_below` and exactly 1 above 1 - `exact_below`.
+
+    Raises
+    ------
+    InputError
+        Bad sizes or fractions.
+    """
+    regions = make_graph(n_regions, graph)
+    ids = [region.id for region in regions]
+    n = len(ids)
+    if n_periods < 2:
+        raise InputError(f"n_periods must be >= 2, got {n_periods}")
+    rng = np.random.default_rng(seed)
+    weights = weights_matrix(regions, ids, check_normalise(normalise))
+    level = rng.normal(-1.0, 1.8, n)
+    rho = rng.uniform(0.5, 0.85, n)
+    psi = rng.uniform(0.0, 0.1, n) if spillover else np.zeros(n)
+    psi[_isolated(weights)] = 0.0
+    sigma = rng.uniform(0.2, 0.5, n)
+    transition = np.diag(rho) + psi[:, None] * weights.T
+    intercept = (np.eye(n) - transition) @ level
+    z = level.copy()
+    latent = np.empty((n, burn_in + n_periods))
+    for t in range(latent.shape[1]):
+        z = intercept + transition @ z + sigma * rng.standard_normal(n)
+        latent[:, t] = z
+    latent = latent[:, burn_in:]
+    share = 1.0 / (1.0 + np.exp(-latent))
+    values = np.where(share < exact_below, 0.0, np.where(share > 1.0 - exact_below, 1.0, share))
+    observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
+    panel = Panel.from_arrays(regions, parse_period(start), {indicator: observed}, normalise)
+    population = {"level_mu": -1.0, "level_sigma": 1.8, "rho": (0.5, 0.85), "psi": (0.0, 0.1), "sigma": (0.2, 0.5)}
+    truth = ShareTruth(ids, level, rho, psi, sigma, normalise, seed, indicator, exact_below, weights, latent, values, population)
+    return panel, truth
+
+
+def simulate_amount_panel(
+    n_regions: int = 20,
+    n_periods: int = 120,
+    *,
+    seed: int = 0,
+    indicator: str = "seizures_kg",
+    graph: GraphSpec = "grid",
+    missing_fraction: float = 0.0,
+    start: str = "2010-01",
+) -> tuple[Panel, AmountTruth]:
+    """Return (panel, truth): hurdle amounts, 0 with probability 1 - p_any_r, else LogNormal.
+
+    logit p_any_r ~ N(0.5, 1.2); log_mu_r ~ N(2, 0.8); log_sigma_r ~ U(0.4, 1.0); months independent.
+
+    Raises
+    ------
+    InputError
+        Bad sizes or fractions.
+    """
+    regions = make_graph(n_regions, graph)
+    ids = [region.id for region in regions]
+    n = len(ids)
+    if n_periods < 2:
+        raise InputError(f"n_periods must be >= 2, got {n_periods}")
+    rng = np.random.default_rng(seed)
+    p_any = 1.0 / (1.0 + np.exp(-rng.normal(0.5, 1.2, n)))
+    log_mu = rng.normal(2.0, 0.8, n)
+    log_sigma = rng.uniform(0.4, 1.0, n)
+    any_seizure = rng.random((n, n_periods)) < p_any[:, None]
+    amount = np.exp(log_mu[:, None] + log_sigma[:, None] * rng.standard_normal((n, n_periods)))
+    values = np.where(any_seizure, amount, 0.0)
+    observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
+    panel = Panel.from_arrays(regions, parse_period(start), {indicator: observed})
+    population = {"logit_p_mu": 0.5, "logit_p_sigma": 1.2, "log_mu_mu": 2.0, "log_mu_sigma": 0.8, "log_sigma": (0.4, 1.0)}
+    return panel, AmountTruth(ids, p_any, log_mu, log_sigma, seed, indicator, values, population)
