@@ -1,0 +1,143 @@
+"""Forecast skill of the count model against every baseline on real monthly counts.
+
+    python bench/skill.py [--data CSV] [--regions JSON] [--indicator ged_deaths_sb]
+                          [--origins 12] [--step 3] [--horizons 1,3,6] [--seed 1]
+                          [--forecasters model,no_spillover,zero,persistence,bootstrap]
+                          [--draws 500] [--tune 500] [--chains 2] [--workers 2] [--out FILE]
+
+The CSV goes through the same ingest validation as a user's upload (read_observations_csv,
+validate_batch against a catalogue of the regions file and the file's indicators as counts),
+then into a Panel over the land-border graph. Regions with no observation (PSE in the shared
+data) stay in the graph but are not scored. Origins are `--step` months apart, the last one
+the last month from which the longest horizon is still observed; every (forecaster, origin)
+is one task in a process pool.
+
+stdout: one JSON line per (forecaster, horizon), then one summary line, then a text table.
+stderr: progress and notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache' / 'fragility-pytensor'}")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch  # noqa: E402
+from indicators.loading import read_regions_json  # noqa: E402
+from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
+from models.baselines import BASELINES  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",
+             "hit90_closed", "brier_1", "brier_25", "n")
+ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Return the parsed command line."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DATA / "ucdp-state-based-deaths-country-month.csv")
+    p.add_argument("--regions", type=Path, default=DATA / "regions-middle-east.json")
+    p.add_argument("--indicator", default="ged_deaths_sb")
+    p.add_argument("--origins", type=int, default=12)
+    p.add_argument("--step", type=int, default=3)
+    p.add_argument("--horizons", default="1,3,6", help="comma-separated steps to report; the longest is the horizon")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--forecasters", default=",".join(ALL_FORECASTERS), help=f"subset of {','.join(ALL_FORECASTERS)}")
+    p.add_argument("--draws", type=int, default=500, help="posterior draws per chain of each model fit")
+    p.add_argument("--tune", type=int, default=500, help="tuning steps per chain of each model fit")
+    p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--sampler", default="nutpie")
+    p.add_argument("--forecast-draws", type=int, default=1000, help="simulated paths per origin")
+    p.add_argument("--workers", type=int, default=2, help="processes running origins in parallel")
+    p.add_argument("--out", type=Path, default=None, help="also write the full result (with per-region rows) as JSON")
+    args = p.parse_args(argv)
+    args.horizons = sorted({int(h) for h in args.horizons.split(",") if h.strip()})
+    args.forecasters = [f.strip() for f in args.forecasters.split(",") if f.strip()]
+    unknown = sorted(set(args.forecasters) - set(ALL_FORECASTERS))
+    if unknown or not args.horizons or min(args.horizons) < 1:
+        p.error(f"unknown forecaster(s) {unknown}; choose from {ALL_FORECASTERS}" if unknown
+                else "--horizons must list positive integers, e.g. 1,3,6")
+    return args
+
+
+def load_panel(data: Path, regions_path: Path) -> Panel:
+    """Return the Panel of the CSV after the same validation a user's upload goes through."""
+    regions = read_regions_json(regions_path.read_bytes())
+    rows = read_observations_csv(data.read_bytes())
+    indicators = {str(row.get("indicator", "")) for row in rows}
+    catalogue = Catalogue(regions={r["id"] for r in regions}, indicators={i: IndicatorKind.COUNT for i in indicators})
+    observations = validate_batch(rows, catalogue=catalogue)
+    return Panel.from_observations(observations, regions=regions)
+
+
+def build_forecasters(args: argparse.Namespace) -> dict:
+    """Return name -> forecaster for the chosen names, model fits first (they take longest)."""
+    options = dict(draws=args.draws, tune=args.tune, chains=args.chains, sampler=args.sampler,
+                   forecast_draws=args.forecast_draws)
+    every = {"model": count_model_forecaster(True, **options),
+             "no_spillover": count_model_forecaster(False, **options), **BASELINES}
+    return {name: every[name] for name in ALL_FORECASTERS if name in args.forecasters}
+
+
+def print_table(scores: list[dict], out=sys.stdout) -> None:
+    """Print the score rows as a fixed-width text table."""
+    cols = ("crps", "crps_log1p", "dss", "coverage50", "coverage90", "hit90_closed", "brier_1", "brier_25")
+    print(f"{'forecaster':<13}{'h':>3}" + "".join(f"{c:>13}" for c in cols) + f"{'n':>6}", file=out)
+    for row in scores:
+        cells = "".join(f"{'-' if row[c] is None else format(row[c], '.4g'):>13}" for c in cols)
+        print(f"{row['forecaster']:<13}{row['horizon']:>3}{cells}{row['n']:>6}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the backtest and print its lines; return the exit status."""
+    args = parse_args(argv)
+    began = time.perf_counter()
+    panel = load_panel(args.data, args.regions)
+    values = panel.values(args.indicator)
+    unscored = [r for r, row in zip(panel.regions, values) if not np.isfinite(row).any()]
+    horizon = max(args.horizons)
+    origins = origins_for(panel, args.indicator, args.origins, args.step, horizon)
+    forecasters = build_forecasters(args)
+    print(f"{len(panel.regions)} regions, {len(panel.periods)} months; origins {origins[0]}..{origins[-1]} "
+          f"({len(origins)}); not scored (no observations, kept in the graph): {unscored or 'none'}", file=sys.stderr)
+
+    last_print = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        now = time.perf_counter() - began
+        if done == total or now - last_print[0] >= 2.0:
+            last_print[0] = now
+            print(f"[{done:>3}/{total} tasks] {now:7.1f} s", file=sys.stderr, flush=True)
+
+    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
+        result = run_backtest(panel, args.indicator, forecasters, origins, horizon, submit=pool.submit,
+                              progress=progress, seed=args.seed, horizons=args.horizons)
+    for failure in result.failures:
+        print(f"FAILED {failure['forecaster']} at {failure['origin']}: {failure['error']}", file=sys.stderr)
+    for row in result.scores:
+        print(json.dumps({key: row[key] for key in LINE_KEYS}))
+    model_seconds = result.seconds.get("model") or []
+    summary = compare_to_baselines(result, "model", [b for b in forecasters if b != "model"]) if "model" in forecasters else {}
+    print(json.dumps({"summary": summary,
+                      "fit_seconds_median": round(statistics.median(model_seconds), 1) if model_seconds else None,
+                      "wall_seconds": round(time.perf_counter() - began, 1)}))
+    print_table(result.scores)
+    if args.out:
+        args.out.write_text(json.dumps({**result.to_dict(), "unscored_regions": unscored}, indent=1))
+    return 1 if result.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

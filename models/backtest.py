@@ -1,0 +1,333 @@
+"""Rolling-origin backtests: fit on data up to each origin, forecast 1..H, score what happened.
+
+Each (forecaster, origin) pair is an independent task run by ``run_task`` (a picklable
+module-level function), so the tasks can go to any executor whose ``submit(fn, *args)``
+returns an object with ``.result()``: ``concurrent.futures`` pools and dask's ``Client``
+both fit. Scores are averaged over the SAME cells for every forecaster: a (origin, month,
+region) cell counts only when it was observed and every forecaster gave finite samples
+for it, so the model and its baselines are compared month for month.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from indicators.errors import InputError
+from models.baselines import Forecaster
+from models.scoring import score_paths
+
+SCORE_KEYS = ("crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed")
+
+
+def _last_observed_index(panel, indicator: str) -> int:
+    """Return the index in ``panel.periods`` of the last month with any observation of ``indicator``."""
+    seen = np.flatnonzero(np.isfinite(panel.values(indicator)).any(axis=0))
+    if not seen.size:
+        raise InputError(f"The panel has no observation of {indicator!r}: nothing to backtest.")
+    return int(seen[-1])
+
+
+def origins_for(panel, indicator: str, n_origins: int, step: int, horizon: int) -> list[str]:
+    """Return ``n_origins`` origin months ``step`` months apart, oldest first.
+
+    The last origin is the last month from which the whole ``horizon`` is still observed
+    (the last observed month of ``indicator`` minus ``horizon``). An origin is the last
+    month of data a fit sees; its forecast covers the ``horizon`` months after it.
+
+    Raises InputError when the panel is too short for that many origins.
+    """
+    if n_origins < 1 or step < 1 or horizon < 1:
+        raise InputError(f"n_origins, step and horizon must be >= 1; got {n_origins}, {step}, {horizon}.")
+    periods = list(panel.periods)
+    last = _last_observed_index(panel, indicator) - horizon
+    first = last - step * (n_origins - 1)
+    if first < 1:
+        raise InputError(
+            f"{n_origins} origins {step} months apart with horizon {horizon} need data from before "
+            f"{periods[0]}: ask for fewer origins, a smaller step or a shorter horizon."
+        )
+    return [periods[i] for i in range(first, last + 1, step)]
+
+
+def task_seed(seed: int, origin: str) -> int:
+    """Return the seed of the tasks at ``origin`` (the same for every forecaster: common random numbers)."""
+    year, month = (int(part) for part in origin.split("-"))
+    return int(np.random.SeedSequence([seed, year * 12 + month]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """Per-cell scores of one forecaster at one origin: arrays (horizon, n_regions), or the error."""
+
+    forecaster: str
+    origin: str
+    cells: dict[str, np.ndarray] | None
+    seconds: float
+    error: str | None = None
+
+
+def observed_after(panel, indicator: str, origin: str, horizon: int) -> np.ndarray:
+    """Return the observed values of the ``horizon`` months after ``origin``, shape (horizon, n_regions)."""
+    periods = list(panel.periods)
+    start = periods.index(origin) + 1
+    values = panel.values(indicator)
+    out = np.full((horizon, values.shape[0]), np.nan)
+    window = values[:, start : start + horizon].T
+    out[: window.shape[0]] = window
+    return out
+
+
+def run_task(
+    name: str,
+    forecaster: Forecaster,
+    panel,
+    indicator: str,
+    origin: str,
+    horizon: int,
+    seed: int,
+    k: Sequence[int],
+) -> TaskOutcome:
+    """Return the scores of ``forecaster`` fitted on ``panel`` up to ``origin`` (errors are caught and kept)."""
+    began = time.perf_counter()
+    try:
+        paths = np.asarray(forecaster(panel.until(origin), indicator, horizon, seed), dtype=float)
+        expected = (horizon, len(panel.regions))
+        if paths.ndim != 3 or paths.shape[1:] != expected:
+            raise ValueError(f"forecaster {name!r} returned shape {paths.shape}; expected (samples, {expected[0]}, {expected[1]}).")
+        cells = score_paths(paths, observed_after(panel, indicator, origin, horizon), k=k)
+    except Exception as exc:  # a failed fit is recorded, the other tasks go on
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return TaskOutcome(name, origin, None, time.perf_counter() - began, detail)
+    return TaskOutcome(name, origin, cells, time.perf_counter() - began)
+
+
+def _json_number(value: float) -> float | None:
+    """Return ``value`` as a float, or None when it is not finite (JSON has no NaN)."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+@dataclass
+class BacktestResult:
+    """Scores of every forecaster per horizon (``scores``), per region (``by_region``) and
+    for "some month 1..h >= k" events (``within``), with failed tasks and task timings."""
+
+    indicator: str
+    origins: list[str]
+    horizon: int
+    horizons: list[int]
+    forecasters: list[str]
+    scores: list[dict[str, Any]]
+    by_region: list[dict[str, Any]]
+    within: list[dict[str, Any]]
+    failures: list[dict[str, str]] = field(default_factory=list)
+    seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict of the whole result."""
+        return {
+            "indicator": self.indicator, "origins": self.origins, "horizon": self.horizon,
+            "horizons": self.horizons, "forecasters": self.forecasters, "scores": self.scores,
+            "by_region": self.by_region, "within": self.within, "failures": self.failures,
+            "seconds": self.seconds,
+        }
+
+
+def _wait_all(futures: list, progress: Callable[[int, int], None] | None) -> list:
+    """Return the results of ``futures`` in their order, calling ``progress`` as each completes."""
+    total = len(futures)
+    results: list = [None] * total
+
+    def collect(index: int) -> None:
+        try:
+            results[index] = futures[index].result()
+        except Exception as exc:  # a lost worker: recorded by the caller as that task's error
+            results[index] = exc
+
+    if futures and all(isinstance(f, cf.Future) for f in futures):
+        order = {id(f): i for i, f in enumerate(futures)}
+        for done, future in enumerate(cf.as_completed(futures), start=1):
+            collect(order[id(future)])
+            if progress:
+                progress(done, total)
+        return results
+    pending = set(range(total))
+    done = 0
+    while pending:
+        ready = [i for i in pending if not hasattr(futures[i], "done") or futures[i].done()]
+        if not ready:
+            time.sleep(0.2)
+            continue
+        for index in sorted(ready):
+            collect(index)
+            pending.discard(index)
+            done += 1
+            if progress:
+                progress(done, total)
+    return results
+
+
+def run_backtest(
+    panel,
+    indicator: str,
+    forecasters: Mapping[str, Forecaster],
+    origins: Sequence[str],
+    horizon: int,
+    *,
+    submit: Callable[..., Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    seed: int = 0,
+    k: Sequence[int] = (1, 25),
+    horizons: Sequence[int] | None = None,
+) -> BacktestResult:
+    """Return the backtest of every forecaster from every origin, scored on common cells.
+
+    ``submit(fn, *args)`` runs a task and returns an object with ``.result()`` (None: run
+    inline, in order). ``progress(done, total)`` is called after each task. ``horizons``
+    are the steps reported (default 1..horizon).
+    """
+    if not forecasters:
+        raise InputError("No forecaster given: pass at least one name -> forecaster.")
+    horizons = list(horizons) if horizons else list(range(1, horizon + 1))
+    if min(horizons) < 1 or max(horizons) > horizon:
+        raise InputError(f"Every reported horizon must be in 1..{horizon}; got {horizons}.")
+    jobs = [(name, origin) for name in forecasters for origin in origins]
+    args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k)) for name, origin in jobs]
+    if submit is None:
+        outcomes = []
+        for done, task_args in enumerate(args, start=1):
+            outcomes.append(run_task(*task_args))
+            if progress:
+                progress(done, len(args))
+    else:
+        outcomes = _wait_all([submit(run_task, *task_args) for task_args in args], progress)
+    outcomes = [
+        o if isinstance(o, TaskOutcome) else TaskOutcome(name, origin, None, float("nan"), f"task lost: {o!r}")
+        for o, (name, origin) in zip(outcomes, jobs)
+    ]
+    return aggregate(outcomes, panel=panel, indicator=indicator, origins=list(origins), horizon=horizon,
+                     horizons=horizons, forecasters=list(forecasters), k=k)
+
+
+def _stack(outcomes: list[TaskOutcome], name: str, origins: list[str], key: str, shape: tuple[int, int]) -> np.ndarray:
+    """Return one score of forecaster ``name`` as (origin, horizon, region), NaN for failed tasks."""
+    out = np.full((len(origins), *shape), np.nan)
+    for o in outcomes:
+        if o.forecaster == name and o.cells is not None:
+            out[origins.index(o.origin)] = o.cells[key]
+    return out
+
+
+def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecasters, k=(1, 25)) -> BacktestResult:
+    """Return the BacktestResult of task outcomes, every mean taken over the cells all
+    forecasters that ran scored (forecasters whose every task failed are left out of that mask)."""
+    regions = list(panel.regions)
+    shape = (horizon, len(regions))
+    keys = [*SCORE_KEYS, *(f"brier_{t}" for t in k)]
+    within_keys = [f"brier_within_{t}" for t in k]
+    stacks = {name: {key: _stack(outcomes, name, origins, key, shape) for key in [*keys, *within_keys]} for name in forecasters}
+    ran = [name for name in forecasters if any(o.forecaster == name and o.cells is not None for o in outcomes)]
+    common = np.ones((len(origins), *shape), bool)
+    for name in ran:
+        common &= np.isfinite(stacks[name]["crps"])
+    scores, by_region, within = [], [], []
+    for name in forecasters:
+        for h in horizons:
+            mask = common[:, h - 1]
+            row = _mean_row(stacks[name], keys, h, mask)
+            scores.append({"forecaster": name, "horizon": h, **row})
+            within.append({"forecaster": name, "horizon": h, **_mean_row(stacks[name], within_keys, h, mask)})
+            for r, region in enumerate(regions):
+                if mask[:, r].any():
+                    by_region.append({"forecaster": name, "horizon": h, "region": region,
+                                      **_mean_row(stacks[name], keys, h, mask, region_index=r)})
+    failures = [{"forecaster": o.forecaster, "origin": o.origin, "error": o.error} for o in outcomes if o.error]
+    seconds = {name: [round(o.seconds, 3) for o in outcomes if o.forecaster == name and o.cells is not None] for name in forecasters}
+    return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within, failures, seconds)
+
+
+def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, region_index: int | None = None) -> dict[str, Any]:
+    """Return the mean of each score at step ``h`` over the masked cells, plus their count ``n``."""
+    if region_index is not None:
+        mask = mask & (np.arange(mask.shape[1]) == region_index)[None, :]
+    row: dict[str, Any] = {}
+    for key in keys:
+        values = stack[key][:, h - 1][mask]
+        values = values[np.isfinite(values)]
+        row[key] = _json_number(values.mean()) if values.size else None
+    row["n"] = int(mask.sum())
+    if "logs" in row and h != 1:
+        row["logs"] = None
+    return row
+
+
+def compare_to_baselines(result: BacktestResult, model: str = "model", baselines: Sequence[str] | None = None) -> dict[str, Any]:
+    """Return, per horizon, the model's CRPS (counts and log1p) and coverage beside the best baseline's.
+
+    ``skill`` = 1 - model / best baseline (positive: the model is better).
+    """
+    baselines = [b for b in (baselines or result.forecasters) if b != model]
+    table = {(row["forecaster"], row["horizon"]): row for row in result.scores}
+    summary: dict[str, Any] = {}
+    for h in result.horizons:
+        entry: dict[str, Any] = {}
+        mine = table.get((model, h))
+        for key in ("crps", "crps_log1p"):
+            candidates = [(table[(b, h)][key], b) for b in baselines if (b, h) in table and table[(b, h)][key] is not None]
+            best_value, best_name = min(candidates) if candidates else (None, None)
+            value = mine[key] if mine else None
+            skill = 1 - value / best_value if value is not None and best_value else None
+            entry[key] = {"model": value, "best_baseline": best_name, "baseline": best_value,
+                          "skill": _json_number(skill) if skill is not None else None}
+        entry["coverage90"] = mine["coverage90"] if mine else None
+        entry["coverage50"] = mine["coverage50"] if mine else None
+        summary[str(h)] = entry
+    return summary
+
+
+@dataclass(frozen=True)
+class CountModelForecaster:
+    """A picklable forecaster that fits ``models.CountModel`` on the panel up to the origin and
+    returns its simulated paths (draw, step, region) in the panel's region order."""
+
+    spillover: bool = True
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    sampler: str = "nutpie"
+    forecast_draws: int = 1000
+    normalise: str = "target"
+    fit_options: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self, panel, indicator: str, horizon: int, seed: int) -> np.ndarray:
+        """Return forecast paths of shape (forecast_draws, horizon, n_regions)."""
+        from models import CountModel  # models imports this module: resolve at call time
+
+        model = CountModel(indicator=indicator, spillover=self.spillover, normalise=self.normalise)
+        fit = model.fit(panel, draws=self.draws, tune=self.tune, chains=self.chains, seed=seed,
+                        sampler=self.sampler, **dict(self.fit_options))
+        forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed)
+        paths = np.asarray(forecast.paths, dtype=float)
+        regions = list(getattr(forecast, "regions", panel.regions))
+        if regions != list(panel.regions):
+            out = np.full((paths.shape[0], paths.shape[1], len(panel.regions)), np.nan)
+            for r, region in enumerate(panel.regions):
+                if region in regions:
+                    out[:, :, r] = paths[:, :, regions.index(region)]
+            paths = out
+        return paths
+
+
+def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: int = 500, chains: int = 2,
+                           sampler: str = "nutpie", forecast_draws: int = 1000, normalise: str = "target",
+                           **fit_options: Any) -> CountModelForecaster:
+    """Return a picklable forecaster fitting the count model (with or without spillover) at each origin."""
+    return CountModelForecaster(spillover, draws, tune, chains, sampler, forecast_draws, normalise,
+                                tuple(sorted(fit_options.items())))

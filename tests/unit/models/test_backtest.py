@@ -1,0 +1,127 @@
+"""Rolling-origin backtests with the baselines (fast) and with real count-model fits."""
+
+import json
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from indicators import Panel
+from indicators.errors import InputError
+from models.backtest import (
+    compare_to_baselines,
+    count_model_forecaster,
+    origins_for,
+    run_backtest,
+    task_seed,
+)
+from models.baselines import BASELINES, persistence_forecast
+
+SCORE_KEYS = {"forecaster", "horizon", "crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90",
+              "hit90_closed", "brier_1", "brier_25", "n"}
+REGIONS = [
+    {"id": "A", "name": "A", "neighbours": ["B"]},
+    {"id": "B", "name": "B", "neighbours": ["A", "C"]},
+    {"id": "C", "name": "C", "neighbours": ["B"]},
+]
+PERIODS = [f"{y}-{m:02d}" for y in (2019, 2020, 2021) for m in range(1, 13)]
+
+
+@pytest.fixture(scope="module")
+def panel():
+    """A: a ramp 0, 1, 2, ... over 36 months; B: Poisson(30) noise with its last month missing; C: no data."""
+    rng = np.random.default_rng(0)
+    rows = [("A", "deaths", p, float(i)) for i, p in enumerate(PERIODS)]
+    rows += [("B", "deaths", p, float(v)) for p, v in zip(PERIODS[:-1], rng.poisson(30, len(PERIODS) - 1))]
+    return Panel.from_frame(pd.DataFrame(rows, columns=["region", "indicator", "period", "value"]), regions=REGIONS)
+
+
+class TestOrigins:
+    def test_last_origin_leaves_the_longest_horizon_observed(self, panel):
+        # last observed month 2021-12, horizon 6 -> last origin 2021-06; 4 origins 3 months apart
+        assert origins_for(panel, "deaths", 4, 3, 6) == ["2020-09", "2020-12", "2021-03", "2021-06"]
+        assert origins_for(panel, "deaths", 2, 1, 1) == ["2021-10", "2021-11"]
+
+    def test_too_many_origins_is_an_input_error(self, panel):
+        with pytest.raises(InputError, match="fewer origins"):
+            origins_for(panel, "deaths", 40, 1, 6)
+
+    def test_task_seed_is_shared_by_forecasters_and_differs_by_origin(self):
+        assert task_seed(1, "2020-01") == task_seed(1, "2020-01") != task_seed(1, "2020-02")
+
+
+@pytest.fixture(scope="module")
+def result(panel):
+    """The three baselines from 6 origins 2 months apart, horizon 3, reporting steps 1 and 3."""
+    origins = origins_for(panel, "deaths", 6, 2, 3)
+    return run_backtest(panel, "deaths", BASELINES, origins, 3, seed=4, horizons=[1, 3])
+
+
+class TestBaselineBacktest:
+
+    def test_rows_and_keys(self, result):
+        assert [(r["forecaster"], r["horizon"]) for r in result.scores] == [
+            (f, h) for f in ("zero", "persistence", "bootstrap") for h in (1, 3)]
+        assert all(set(r) == SCORE_KEYS for r in result.scores)
+        assert all(set(r) == SCORE_KEYS | {"region"} for r in result.by_region)
+        assert {r["region"] for r in result.by_region} == {"A", "B"}  # C has no data: not scored
+        assert all(r["logs"] is None for r in result.scores if r["horizon"] != 1)
+        assert not result.failures
+
+    def test_persistence_on_a_ramp_misses_by_the_horizon(self, result):
+        # A is 0, 1, 2, ...: persistence forecasts y[o] for y[o + h] = y[o] + h, CRPS of a point mass = h
+        rows = {(r["forecaster"], r["horizon"]): r for r in result.by_region if r["region"] == "A"}
+        assert rows[("persistence", 1)]["crps"] == pytest.approx(1.0)
+        assert rows[("persistence", 3)]["crps"] == pytest.approx(3.0)
+        assert rows[("persistence", 3)]["hit90_closed"] == 0.0
+
+    def test_every_forecaster_is_scored_on_the_same_cells(self, result):
+        n = {(r["forecaster"], r["horizon"]): r["n"] for r in result.scores}
+        # 6 origins x 2 regions, minus B's missing last month (horizon 3 of the last origin)
+        assert n[("zero", 1)] == n[("bootstrap", 1)] == 12
+        assert n[("zero", 3)] == n[("persistence", 3)] == n[("bootstrap", 3)] == 11
+
+    def test_executor_gives_the_same_result_as_inline(self, panel, result):
+        progress = []
+        with ThreadPoolExecutor(2) as pool:
+            again = run_backtest(panel, "deaths", BASELINES, result.origins, 3, seed=4, horizons=[1, 3],
+                                 submit=pool.submit, progress=lambda d, t: progress.append((d, t)))
+        assert again.scores == result.scores
+        assert progress[-1] == (18, 18) and len(progress) == 18
+
+    def test_to_dict_is_json(self, result):
+        data = json.loads(json.dumps(result.to_dict()))
+        assert data["origins"] == result.origins and len(data["within"]) == 6
+
+    def test_summary_names_the_best_baseline(self, result):
+        summary = compare_to_baselines(result, model="bootstrap")
+        assert summary["1"]["crps"]["best_baseline"] in {"zero", "persistence"}
+        assert summary["1"]["crps"]["model"] == next(
+            r["crps"] for r in result.scores if r["forecaster"] == "bootstrap" and r["horizon"] == 1)
+
+
+def broken_after_2021(panel, indicator, horizon, seed):
+    """A forecaster that fails on late origins (a failed fit)."""
+    if panel.periods[-1] >= "2021-01":
+        raise RuntimeError("sampler diverged")
+    return persistence_forecast(panel, indicator, horizon, seed)
+
+
+def test_a_failed_task_is_recorded_and_its_cells_left_out_for_everyone(panel):
+    origins = ["2020-06", "2020-12", "2021-03"]
+    result = run_backtest(panel, "deaths", {"broken": broken_after_2021, "zero": BASELINES["zero"]}, origins, 1)
+    assert [f["origin"] for f in result.failures] == ["2021-03"]
+    assert "sampler diverged" in result.failures[0]["error"]
+    assert {r["forecaster"]: r["n"] for r in result.scores} == {"broken": 4, "zero": 4}
+
+
+def test_wrong_shape_is_a_failure(panel):
+    result = run_backtest(panel, "deaths", {"bad": lambda p, i, h, s: np.zeros((5, h, 2))}, ["2020-06"], 2)
+    assert "expected (samples, 2, 3)" in result.failures[0]["error"]
+
+
+def test_count_model_forecaster_is_picklable():
+    forecaster = count_model_forecaster(False, draws=50, tune=50, chains=1)
+    assert pickle.loads(pickle.dumps(forecaster)) == forecaster
