@@ -1,0 +1,82 @@
+"""Database functions for jobs and backtest results (keyword-only); the queue operations are in service.jobs.queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.errors import NotFound
+from service.jobs import queue
+from service.tables_registry import Backtest, Job, ModelVersion, RegisteredModel, utc_now
+
+
+class JobNotFound(NotFound):
+    """No job has this id."""
+
+    hint = "Use the job_id returned when the job was queued."
+
+
+class BacktestNotFound(NotFound):
+    """No backtest job has this id."""
+
+    hint = "Use the job_id returned by POST /v1/models/{name}/backtests."
+
+
+def get_job(session: Session, *, job_id: int) -> Job:
+    """Return the job with this id.
+
+    Raises JobNotFound.
+    """
+    job = session.get(Job, job_id)
+    if job is None:
+        raise JobNotFound(f"no job with id {job_id}")
+    return job
+
+
+def enqueue_job(
+    session: Session, *, kind: str, model: RegisteredModel, max_attempts: int, payload: dict | None = None
+) -> int:
+    """Return the id of a new explicit job of `kind` for `model`; commits."""
+    job_id = queue.enqueue(session, kind=kind, model_id=model.id, now=utc_now(), payload=payload or {},
+                           reason="explicit", max_attempts=max_attempts)
+    session.commit()
+    return job_id
+
+
+def job_out(session: Session, job: Job) -> dict[str, Any]:
+    """Return the API dict of a job: status, attempts, timings, version made and error."""
+    model_name = session.scalars(select(RegisteredModel.name).where(RegisteredModel.id == job.model_id)).first()
+    version = None
+    if job.version_id is not None:
+        version = session.scalars(select(ModelVersion.number).where(ModelVersion.id == job.version_id)).first()
+    seconds = None
+    if job.started_at and job.finished_at:
+        seconds = round((job.finished_at - job.started_at).total_seconds(), 3)
+    return {
+        "id": job.id, "kind": job.kind, "model": model_name, "status": job.status, "reason": job.reason,
+        "attempts": job.attempts, "max_attempts": job.max_attempts, "worker": job.worker,
+        "created_at": job.created_at, "started_at": job.started_at, "heartbeat_at": job.heartbeat_at,
+        "lease_until": job.lease_until, "finished_at": job.finished_at, "seconds": seconds,
+        "version": version, "error": job.error, "result": job.result,
+    }
+
+
+def backtest_out(session: Session, *, job_id: int) -> dict[str, Any]:
+    """Return the API dict of a backtest job with its scores once it has them.
+
+    Raises BacktestNotFound.
+    """
+    job = session.get(Job, job_id)
+    if job is None or job.kind != "backtest":
+        raise BacktestNotFound(f"no backtest job with id {job_id}")
+    model_name = session.scalars(select(RegisteredModel.name).where(RegisteredModel.id == job.model_id)).first()
+    stored = session.get(Backtest, job_id)
+    payload = job.payload or {}
+    return {
+        "id": job.id, "model": model_name, "status": job.status,
+        "origins": payload.get("origins"), "step": payload.get("step", 1), "horizon": payload.get("horizon"),
+        "scores": stored.scores if stored else [], "by_region": stored.by_region if stored else [],
+        "failures": (job.result or {}).get("failures", []), "error": job.error,
+    }

@@ -1,0 +1,166 @@
+"""What each job kind does on the service side: read its inputs from the database, hand plain values
+to the executor, and return an `Outcome` whose `record` writes the results in the worker's
+finishing transaction (so a job that lost its lease records nothing).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from indicators.errors import InputError
+from service.artifacts import attempt_dir, relative_to_root
+from service.crud.models import load_fit_inputs, model_config, spec_hash
+from service.db import Database
+from service.executors import Executor
+from service.jobs import tasks
+from service.jobs.queue import ClaimedJob
+from service.registry import last_promoted, next_version_number, promote
+from service.settings import Settings
+from service.tables_registry import Backtest, ModelVersion, RegisteredModel, utc_now
+
+
+class LeaseLost(Exception):
+    """The job's lease was taken over (the worker was too slow) or the job was cancelled."""
+
+
+@dataclass
+class Outcome:
+    """The result of running a job: a JSON `result` and, optionally, a `record(session)` writing rows
+    and returning (version id or None, extra result keys)."""
+
+    result: dict[str, Any]
+    record: Callable[[Session], tuple[int | None, dict[str, Any]]] | None = None
+
+
+@dataclass
+class JobContext:
+    """What a handler may use: the database, the settings, the executor and the lease-lost flag."""
+
+    database: Database
+    settings: Settings
+    executor: Executor
+    lease_lost: threading.Event = field(default_factory=threading.Event)
+
+    def wait(self, future, poll_seconds: float = 0.25) -> Any:
+        """Return the future's result; raises LeaseLost if the lease is lost while waiting."""
+        while not future.done():
+            if self.lease_lost.is_set():
+                raise LeaseLost("the job's lease was lost or the job was cancelled; its result is discarded")
+            time.sleep(poll_seconds)
+        return future.result()
+
+
+def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict], ModelVersion | None]:
+    """Return (model config, observation frame, region dicts, served version row or None) of a job's model.
+
+    Raises InputError when the model no longer exists or has no data.
+    """
+    with ctx.database.session() as session:
+        model = session.get(RegisteredModel, job.model_id) if job.model_id is not None else None
+        if model is None:
+            raise InputError(f"job {job.id}: its model no longer exists")
+        config = model_config(model)
+        frame, regions = load_fit_inputs(session, config=config)
+        return config, frame, regions, last_promoted(session, model.id)
+
+
+def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
+    """Return the outcome of a fit job: a new version (promoted if it passes the gate) or a skip."""
+    config, frame, regions, served = read_model(ctx, job)
+    config_hash = spec_hash(config)
+    if job.reason == "scheduled" and served is not None and served.spec_hash == config_hash:
+        data_hash = tasks.build_panel(frame, regions, config["normalise"]).content_hash()
+        if data_hash == served.data_hash:
+            reason = f"skipped: data hash and model spec unchanged since version {served.number}"
+            return Outcome({"skipped": True, "reason": reason, "version": served.number})
+    out_dir = attempt_dir(ctx.settings.artifacts, config["name"], job.id, job.attempts)
+    gate_thresholds = ctx.settings.gate.model_dump()
+    record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds, str(out_dir)))
+    root = ctx.settings.artifacts
+
+    def write(session: Session) -> tuple[int, dict[str, Any]]:
+        number = next_version_number(session, job.model_id)
+        version = ModelVersion(
+            model_id=job.model_id, number=number, job_id=job.id, created_at=utc_now(),
+            data_hash=record["data_hash"], spec_hash=config_hash, spec=record["spec"],
+            sampler=config["sampler"], regions=record["regions"], last_period=record["last_period"],
+            diagnostics=record["diagnostics"], gate_passed=record["gate_passed"],
+            gate_reasons=record["gate_reasons"],
+            posterior_file=relative_to_root(root, record["posterior_file"]),
+            posterior_sha256=record["posterior_sha256"],
+            paths_file=relative_to_root(root, record["paths_file"]) if record.get("paths_file") else None,
+            paths_sha256=record.get("paths_sha256"), paths_horizon=record.get("paths_horizon"),
+            paths_draws=record.get("paths_draws"), paths_seed=record.get("paths_seed"),
+        )
+        session.add(version)
+        session.flush()
+        promoted = bool(version.gate_passed and version.paths_file)
+        if promoted:
+            promote(session, version=version, now=utc_now())
+        return version.id, {"version": number, "promoted": promoted, "gate": {
+            "passed": record["gate_passed"], "reasons": record["gate_reasons"]},
+            "task_seconds": record.get("task_seconds")}
+
+    return Outcome({"skipped": False}, write)
+
+
+def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
+    """Return the outcome of a forecast job: the stored paths of a gate-passing version simulated again."""
+    number = int(job.payload.get("version", 0))
+    with ctx.database.session() as session:
+        model = session.get(RegisteredModel, job.model_id)
+        version = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).first()
+        if model is None or version is None:
+            raise InputError(f"job {job.id}: model or version {number} no longer exists")
+        if not version.gate_passed:
+            raise InputError(f"version {number} did not pass the gate; its paths are never served")
+        posterior = str(ctx.settings.artifacts / version.posterior_file)
+        horizon, seed, name = model.horizon, int(version.sampler.get("seed", 1)), model.name
+    out_dir = attempt_dir(ctx.settings.artifacts, name, job.id, job.attempts)
+    record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, str(out_dir)))
+    root = ctx.settings.artifacts
+
+    def write(session: Session) -> tuple[int, dict[str, Any]]:
+        row = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).one()
+        row.paths_file = relative_to_root(root, record["paths_file"])
+        row.paths_sha256, row.paths_horizon = record["paths_sha256"], record["paths_horizon"]
+        row.paths_draws, row.paths_seed = record["paths_draws"], record["paths_seed"]
+        row.broken = None
+        if row.promoted_at is None:
+            row.promoted_at = utc_now()
+        return row.id, {"version": number, "paths_horizon": record["paths_horizon"]}
+
+    return Outcome({}, write)
+
+
+def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
+    """Return the outcome of a backtest job: scores of the model, the model without spillover and baselines."""
+    from models.backtest import origins_for, run_backtest
+
+    config, frame, regions, _ = read_model(ctx, job)
+    origins_n, step, horizon = int(job.payload["origins"]), int(job.payload.get("step", 1)), int(job.payload["horizon"])
+    panel = tasks.build_panel(frame, regions, config["normalise"])
+    origins = origins_for(panel, config["indicator"], origins_n, step, horizon)
+    result = run_backtest(panel, config["indicator"], tasks.backtest_forecasters(config), origins, horizon,
+                          submit=ctx.executor.submit, seed=int(config["sampler"].get("seed", 0)))
+    if ctx.lease_lost.is_set():
+        raise LeaseLost("the job's lease was lost or the job was cancelled; its result is discarded")
+    data = tasks.json_value(result.to_dict())
+
+    def write(session: Session) -> tuple[None, dict[str, Any]]:
+        session.merge(Backtest(job_id=job.id, model_id=job.model_id, origins=origins_n, step=step, horizon=horizon,
+                               scores=data["scores"], by_region=data["by_region"], created_at=utc_now()))
+        return None, {"origins": data["origins"], "failures": data["failures"], "seconds": data["seconds"]}
+
+    return Outcome({}, write)
+
+
+HANDLERS: dict[str, Callable[[JobContext, ClaimedJob], Outcome]] = {
+    "fit": run_fit, "forecast": run_forecast, "backtest": run_backtest_job,
+}

@@ -1,0 +1,73 @@
+"""Scheduled refits: on each pass, enqueue a fit for the latest cron tick of every scheduled model.
+
+The job row carries the tick; the unique (model_id, tick) key makes the database refuse a second
+enqueue of the same tick, so any number of schedulers (service replicas) on one database enqueue
+one job per tick. Ticks missed while no scheduler ran are not replayed: the latest one catches up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from croniter import croniter
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from service.db import Database
+from service.jobs import queue
+from service.settings import Settings
+from service.tables_registry import RegisteredModel, utc_now
+
+log = logging.getLogger("fragility.scheduler")
+
+
+def latest_tick(schedule: str, now: datetime) -> datetime:
+    """Return the latest tick of the cron `schedule` at or before `now` (UTC, aware)."""
+    now = now.astimezone(UTC)
+    if croniter.match(schedule, now.replace(second=0, microsecond=0)) and now.second == 0 and now.microsecond == 0:
+        return now
+    return croniter(schedule, now).get_prev(datetime).astimezone(UTC)
+
+
+def enqueue_due(database: Database, *, now: datetime, max_attempts: int) -> list[int]:
+    """Return the ids of the refit jobs this pass enqueued (ticks already enqueued by anyone are skipped)."""
+    created: list[int] = []
+    with database.session() as session:
+        models = session.execute(
+            select(RegisteredModel.id, RegisteredModel.name, RegisteredModel.schedule, RegisteredModel.created_at)
+            .where(RegisteredModel.schedule.is_not(None))
+        ).all()
+        for model_id, name, schedule, created_at in models:
+            tick = latest_tick(schedule, now)
+            if tick < created_at:
+                continue
+            job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=now, reason="scheduled",
+                                   tick=tick, max_attempts=max_attempts)
+            session.commit()
+            if job_id is not None:
+                created.append(job_id)
+                log.info("scheduled refit of %s for tick %s: job %s", name, tick.isoformat(), job_id)
+    return created
+
+
+class Scheduler:
+    """Runs `enqueue_due` every `settings.scheduler_interval_seconds` until stopped."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+
+    def run_pass(self) -> list[int]:
+        """Return the ids of the jobs one pass enqueued."""
+        return enqueue_due(self.database, now=utc_now(), max_attempts=self.settings.job_max_attempts)
+
+    def run(self, stop: threading.Event) -> None:
+        """Run passes until `stop` is set; returns nothing."""
+        while not stop.is_set():
+            try:
+                self.run_pass()
+            except OperationalError as exc:
+                log.warning("scheduler pass failed", extra={"error": str(exc)})
+            stop.wait(self.settings.scheduler_interval_seconds)

@@ -1,0 +1,132 @@
+"""Executor tasks: plain module-level functions of plain values (frames, dicts, paths), picklable for
+process pools and Dask. They never touch the database; the worker records what they return.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.artifacts import file_sha256
+
+FAMILY_CLASSES = {"count": "CountModel", "share": "ShareModel", "amount": "AmountModel"}
+PATHS_DRAWS = 1000
+
+
+def json_value(value: Any) -> Any:
+    """Return `value` as plain JSON (numpy scalars to Python, NaN/inf to None, containers recursively)."""
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def model_class(family: str):
+    """Return the models class fitting `family`.
+
+    Raises SpecError when this family is not available.
+    """
+    import models
+    from models.errors import SpecError
+
+    name = FAMILY_CLASSES.get(family)
+    cls = getattr(models, name, None) if name else None
+    if cls is None:
+        raise SpecError(f"model family {family!r} is not available in this build")
+    return cls
+
+
+def build_panel(frame, regions: list[dict], normalise: str):
+    """Return the Panel of a frame (region, indicator, period, value) over `regions`."""
+    from indicators import Panel
+
+    return Panel.from_frame(frame, regions=regions, normalise=normalise)
+
+
+def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, out_dir: str) -> dict:
+    """Return the record of one fit: diagnostics, gate verdict, spec, data hash and artifact files with sha256.
+
+    Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF in `out_dir`, applies
+    the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and saves
+    them too, so serving never samples.
+    """
+    from models import gate
+
+    began = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    panel = build_panel(frame, regions, config["normalise"])
+    cls = model_class(config["family"])
+    model = cls(indicator=config["indicator"], covariates=list(config["covariates"]),
+                spillover=config["spillover"], normalise=config["normalise"])
+    sampler = config["sampler"]
+    fit = model.fit(panel, draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
+                    seed=sampler["seed"], sampler=sampler["method"])
+    posterior = out / "posterior.nc"
+    fit.save(posterior)
+    verdict = gate(fit.diagnostics, **gate_thresholds)
+    record: dict[str, Any] = {
+        "diagnostics": json_value(dict(fit.diagnostics)),
+        "spec": json_value(dict(fit.spec) if isinstance(fit.spec, dict) else fit.spec.to_dict()),
+        "data_hash": fit.data_hash,
+        "regions": list(fit.regions),
+        "last_period": fit.last_period,
+        "gate_passed": bool(verdict.passed),
+        "gate_reasons": [str(r) for r in verdict.reasons],
+        "posterior_file": str(posterior),
+        "posterior_sha256": file_sha256(posterior),
+        "pid": os.getpid(),
+    }
+    if verdict.passed:
+        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], out=out))
+    record["task_seconds"] = round(time.perf_counter() - began, 3)
+    return record
+
+
+def save_paths(fit, *, horizon: int, seed: int, out: Path) -> dict:
+    """Return the paths record (file, sha256, horizon, draws, seed) after simulating and saving them."""
+    forecast = fit.forecast(horizon=horizon, draws=PATHS_DRAWS, seed=seed)
+    paths = out / "paths.npz"
+    forecast.save(paths)
+    return {
+        "paths_file": str(paths), "paths_sha256": file_sha256(paths), "paths_horizon": int(horizon),
+        "paths_draws": int(np.asarray(forecast.paths).shape[0]), "paths_seed": int(seed),
+        "covariates_mode": getattr(forecast, "covariates_mode", None),
+    }
+
+
+def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: str) -> dict:
+    """Return the paths record after re-simulating a stored posterior's forecast paths into `out_dir`."""
+    from models import Fit
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fit = Fit.load(posterior_file)
+    return save_paths(fit, horizon=horizon, seed=seed, out=out)
+
+
+def backtest_forecasters(config: dict) -> dict:
+    """Return the forecasters a backtest compares: the model, the model without spillover, and the baselines."""
+    from models.backtest import count_model_forecaster
+    from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
+
+    sampler = config["sampler"]
+    options = dict(draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
+                   sampler=sampler["method"], normalise=config["normalise"])
+    forecasters = {
+        "zero": zero_forecast, "persistence": persistence_forecast, "bootstrap": bootstrap_forecast,
+        "model": count_model_forecaster(spillover=config["spillover"], **options),
+    }
+    if config["spillover"]:
+        forecasters["no_spillover"] = count_model_forecaster(spillover=False, **options)
+    return forecasters

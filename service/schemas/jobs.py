@@ -1,0 +1,61 @@
+"""API shapes of jobs and backtests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobAccepted(BaseModel):
+    """The id of a job that was queued."""
+
+    job_id: int
+
+
+class JobOut(BaseModel):
+    """A job: kind, status, attempts, timings, the version it made (fits) and its error if it failed."""
+
+    id: int
+    kind: str
+    model: str | None
+    status: str
+    reason: str
+    attempts: int
+    max_attempts: int
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+    lease_until: datetime | None
+    finished_at: datetime | None
+    seconds: float | None
+    version: int | None
+    error: str | None
+    result: dict[str, Any] | None
+
+
+class BacktestIn(BaseModel):
+    """A rolling-origin backtest: `origins` fits `step` months apart, each forecasting `horizon` months."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origins: int = Field(ge=1, le=60)
+    step: int = Field(default=1, ge=1, le=60)
+    horizon: int = Field(ge=1, le=36)
+
+
+class BacktestOut(BaseModel):
+    """A backtest job and, once it succeeded, scores per forecaster and horizon and per region."""
+
+    id: int
+    model: str
+    status: str
+    origins: int
+    step: int
+    horizon: int
+    scores: list[dict[str, Any]]
+    by_region: list[dict[str, Any]]
+    failures: list[dict[str, Any]] = Field(default_factory=list)
+    error: str | None = None

@@ -1,0 +1,207 @@
+"""API shapes of models, versions and the questions asked of them (forecast, probability, spillover)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+
+class SamplerIn(BaseModel):
+    """How a model is fitted: sampler, draws and tuning steps per chain, chains, seed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["nutpie", "pymc", "advi"] = "nutpie"
+    draws: int = Field(default=1000, ge=10, le=100_000)
+    tune: int = Field(default=1000, ge=0, le=100_000)
+    chains: int = Field(default=2, ge=1, le=16)
+    seed: int = Field(default=1, ge=0)
+
+
+def check_schedule(value: str | None) -> str | None:
+    """Return the cron expression unchanged if croniter accepts it (None stays None)."""
+    if value is not None and not croniter.is_valid(value):
+        raise ValueError(f"{value!r} is not a cron expression such as '0 3 1 * *'")
+    return value
+
+
+class ModelIn(BaseModel):
+    """A model to create (POST) or replace (PUT). `regions` empty = every known region."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    family: Literal["count", "share", "amount"] = "count"
+    indicator: str = Field(min_length=1, max_length=100)
+    regions: list[str] = Field(default_factory=list)
+    covariates: list[str] = Field(default_factory=list)
+    spillover: bool = True
+    normalise: Literal["target", "source"] = "target"
+    horizon: int = Field(default=12, ge=1, le=60, description="months of forecast paths stored per version")
+    schedule: str | None = Field(default=None, description="cron expression of scheduled refits")
+    sampler: SamplerIn = Field(default_factory=SamplerIn)
+
+    _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
+
+
+class ModelPatch(BaseModel):
+    """Fields to change on a model; absent fields keep their value (`schedule: null` removes it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    family: Literal["count", "share", "amount"] | None = None
+    indicator: str | None = Field(default=None, min_length=1, max_length=100)
+    regions: list[str] | None = None
+    covariates: list[str] | None = None
+    spillover: bool | None = None
+    normalise: Literal["target", "source"] | None = None
+    horizon: int | None = Field(default=None, ge=1, le=60)
+    schedule: str | None = None
+    sampler: SamplerIn | None = None
+
+    _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
+
+
+class ModelOut(BaseModel):
+    """A model as stored, with the number of the version it serves (None before the first promotion)."""
+
+    name: str
+    family: str
+    indicator: str
+    regions: list[str]
+    covariates: list[str]
+    spillover: bool
+    normalise: str
+    horizon: int
+    schedule: str | None
+    sampler: dict[str, Any]
+    served_version: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ModelListOut(BaseModel):
+    """Every model, with the count."""
+
+    data: list[ModelOut]
+    count: int
+
+
+class GateOut(BaseModel):
+    """The gate verdict of a version and, when it failed, why."""
+
+    passed: bool
+    reasons: list[str]
+
+
+class VersionOut(BaseModel):
+    """One fitted version: data snapshot, sampler settings, diagnostics, gate, promotion, artifacts."""
+
+    version: int
+    created_at: datetime
+    job_id: int | None
+    data_hash: str
+    spec_hash: str
+    spec: dict[str, Any]
+    sampler: dict[str, Any]
+    regions: list[str]
+    last_period: str | None
+    diagnostics: dict[str, Any]
+    gate: GateOut
+    promoted: bool
+    promoted_at: datetime | None
+    served: bool
+    broken: str | None
+    paths_horizon: int | None
+    artifacts: dict[str, str | None]
+
+
+class VersionListOut(BaseModel):
+    """Every version of a model, newest first, and which one serves."""
+
+    model: str
+    served_version: int | None
+    data: list[VersionOut]
+    count: int
+
+
+class StepOut(BaseModel):
+    """One forecast month: mean and the asked quantiles of the simulated paths."""
+
+    period: str
+    mean: float
+    quantiles: dict[str, float]
+
+
+class ForecastOut(BaseModel):
+    """Forecast of one region from the stored paths of a version."""
+
+    model: str
+    version: int
+    region: str
+    indicator: str
+    normalise: str
+    covariates_mode: str | None
+    draws: int
+    steps: list[StepOut]
+
+
+class ProbabilityIn(BaseModel):
+    """An exceedance question: P(some month 1..horizon >= threshold) (or per month with within=false)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str
+    threshold: float = Field(ge=0, description="k in y >= k; must not be negative")
+    horizon: int = Field(ge=1)
+    within: bool = True
+    version: int | None = None
+
+
+class ProbabilityOut(BaseModel):
+    """The answer to an exceedance question with its credible interval."""
+
+    model: str
+    version: int
+    region: str
+    threshold: float
+    horizon: int
+    within: bool
+    probability: float | list[float]
+    interval: list[float] | list[list[float]]
+
+
+class SpilloverIn(BaseModel):
+    """A spillover question source -> target; `scenario` sets the source's path (see the docs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    target: str
+    threshold: float = Field(ge=0)
+    horizon: int = Field(ge=1)
+    scenario: dict[str, Any] | None = None
+    version: int | None = None
+
+
+class SpilloverOut(BaseModel):
+    """Spillover answer: probability with and without the source's channel, and what it contributes."""
+
+    model: str
+    version: int
+    source: str
+    target: str
+    threshold: float
+    horizon: int
+    normalise: str
+    scenario: dict[str, Any] | None
+    probability: float
+    probability_without_source: float
+    attributable: float
+    attributable_interval: list[float]
+    channel_share: float | None
