@@ -1,0 +1,220 @@
+"""Count family: endemic-epidemic negative-binomial model with partial pooling (hhh4 vocabulary).
+
+Two forms (``form=``):
+
+- ``"linear"`` -- the hhh4 level form of DESIGN section 3 (the synthetic generator's form):
+  ``mu = exp(a_r + beta.x) + lam_r * y[r,t-1] + phi_r * ne[r,t-1]``, ``lam_r`` in (0, 1)
+  (logit-normal), ``phi_r`` log-normal, one NB size ``alpha_r`` per region.
+- ``"loglinear"`` -- stationary log-linear form: with ``z = log1p`` of the lags, centred per region,
+  ``log mu = a_r + lam_r z_own + kap_r z_level + phi_r z_ne + beta.x`` where ``z_level`` is the
+  region's 12-month level and ``(lam, kap, phi) = rho_r * softmax(0, s_level_r, s_ne_r)`` so
+  ``lam + kap + phi = rho_r < 1`` (stationary by construction). NB size grows with the level:
+  ``log alpha = d0_r + d1 * (log1p(L12) - c)``.
+
+``ne[r,t-1]`` is ``sum_q w[q,r] y[q,t-1]`` over the neighbours observed at t-1 (renormalised);
+``w`` is target-normalised (1/|N(r)|) unless ``normalise="source"`` (hhh4's 1/|N(q)|).
+Every region-level parameter is drawn from a population distribution, non-centred by default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from indicators import Panel
+from models.design import CountDesign, build_count_design, last_window, standardise_covariate
+from models.diagnostics import compute_diagnostics
+from models.errors import SpecError
+from models.fit import Fit
+from models.priors import create, default_priors, hierarchical, merge_priors
+from models.sampling import sample_posterior
+from models.spec import SamplerConfig, ModelSpec
+
+DEFAULT_FORM = "loglinear"
+FORMS = ("linear", "loglinear")
+PARAMS = {
+    "linear": ["a", "lam", "phi", "alpha", "beta"],
+    "loglinear": ["a", "lam", "kap", "phi", "log_alpha", "alpha_slope", "beta"],
+}
+
+
+class CountModel:
+    """Hierarchical NB count model; `fit(panel)` returns a `Fit` (posterior + what simulation needs).
+
+    Parameters
+    ----------
+    indicator : count indicator id to model
+    covariates : other indicators' ids, entered lagged and standardised (default none)
+    spillover : include the neighbour component (default True)
+    normalise : "target" (default) or "source" neighbour weights
+    form : "loglinear" (default) or "linear" (hhh4 level form)
+    priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key
+    """
+
+    family = "count"
+
+    def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
+                 normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None) -> None:
+        if form not in FORMS:
+            raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
+        self.spec = ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
+                              spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}))
+        self.priors = merge_priors(default_priors("count", form), self.spec.priors)
+
+    # -- data -------------------------------------------------------------------------------
+    def prepare(self, panel: Panel) -> tuple[CountDesign, dict[str, np.ndarray], dict]:
+        """Return (design, simulation state arrays, info) for a panel; raises SpecError on bad input."""
+        spec = self.spec
+        if not panel.has(spec.indicator):
+            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
+                            "send observations for it or choose another indicator")
+        values = np.asarray(panel.values(spec.indicator), dtype=float)
+        if values.shape[1] < 2:
+            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        obs = values[~np.isnan(values)]
+        if obs.size and (obs.min() < 0 or np.any(obs != np.round(obs))):
+            raise SpecError(f"{spec.indicator!r} is not a count indicator: values must be non-negative integers")
+        covs, transforms = [], []
+        for name in spec.covariates:
+            if not panel.has(name):
+                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
+            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
+            covs.append(cov)
+            transforms.append({"name": name, **tr})
+        weights = np.asarray(panel.weights(spec.normalise), dtype=float)
+        design = build_count_design(values, weights, covs, spillover=spec.spillover)
+        if design.y.size == 0:
+            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+        state = self._state(values, weights, covs, design)
+        regions = list(panel.regions)
+        last_obs = [int(np.flatnonzero(~np.isnan(v))[-1]) if (~np.isnan(v)).any() else -1 for v in values]
+        n_per = values.shape[1]
+        info = {
+            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
+            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
+            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
+            "n_obs": int(design.y.size),
+            "covariate_transforms": transforms,
+            "normalise": spec.normalise,
+        }
+        return design, state, info
+
+    def _state(self, values, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
+        n_regions = values.shape[0]
+        r = design.region_idx
+        state = {
+            "weights": weights,
+            "alive": (~np.isnan(values)).any(axis=1),
+            "has_ne": design.has_ne,
+            "window": last_window(values),
+            "x_last": np.zeros((n_regions, len(covs))),
+        }
+        for k, cov in enumerate(covs):
+            state["x_last"][:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
+        counts = np.bincount(r, minlength=n_regions).astype(float)
+
+        def region_mean(v):
+            return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
+                             out=np.zeros(n_regions), where=counts > 0)
+
+        state["c_own"] = region_mean(np.log1p(design.y_lag))
+        state["c_level"] = region_mean(np.log1p(design.level_lag))
+        state["c_ne"] = region_mean(np.log1p(design.ne_lag))
+        state["c_disp"] = np.array([float(np.log1p(design.level_lag).mean())])
+        return state
+
+    # -- model ------------------------------------------------------------------------------
+    def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return the pm.Data arrays of the model (what changes between fits of one shape family)."""
+        r = design.region_idx
+        data = {"y": design.y.astype(np.int64), "region_idx": r, "has_ne": design.has_ne.astype(float)}
+        if self.spec.covariates:
+            data["x"] = design.x_lag
+        if self.spec.form == "linear":
+            data.update(y_lag=design.y_lag, ne_lag=design.ne_lag)
+        else:
+            data.update(
+                z_own=np.log1p(design.y_lag) - state["c_own"][r],
+                z_level=np.log1p(design.level_lag) - state["c_level"][r],
+                z_ne=np.where(design.has_ne[r], np.log1p(design.ne_lag) - state["c_ne"][r], 0.0),
+                z_disp=np.log1p(design.level_lag) - state["c_disp"][0],
+            )
+        return data
+
+    def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
+        """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, covariate."""
+        p = self.priors
+        coords = {"region": regions, "obs": np.arange(data["y"].size), "covariate": list(self.spec.covariates)}
+        with pm.Model(coords=coords) as model:
+            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+            r = d["region_idx"]
+            a = hierarchical("a", p["a"])
+            x_term = 0.0
+            if self.spec.covariates:
+                x_term = pt.dot(d["x"], create("beta", p["beta"], dims="covariate"))
+            if self.spec.form == "linear":
+                lam = pm.Deterministic("lam", pm.math.sigmoid(hierarchical("logit_lam", p["logit_lam"])), dims="region")
+                phi_raw = pm.math.exp(hierarchical("log_phi", p["log_phi"])) if self.spec.spillover else 0.0 * a
+                phi = pm.Deterministic("phi", phi_raw * d["has_ne"], dims="region")
+                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"])), dims="region")
+                mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
+                alpha_obs = alpha[r]
+            else:
+                rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"]))
+                s_level = hierarchical("share_level", p["share_level"])
+                zero = pt.zeros_like(s_level)
+                if self.spec.spillover:
+                    s_ne = pt.switch(d["has_ne"] > 0, hierarchical("share_ne", p["share_ne"]), -30.0)
+                else:
+                    s_ne = zero - 30.0
+                w = pt.special.softmax(pt.stack([zero, s_level, s_ne], axis=1), axis=1)
+                lam = pm.Deterministic("lam", rho * w[:, 0], dims="region")
+                kap = pm.Deterministic("kap", rho * w[:, 1], dims="region")
+                phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
+                log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
+                mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
+                log_alpha = hierarchical("log_alpha", p["log_alpha"])
+                slope = create("alpha_slope", p["alpha_slope"])
+                alpha_obs = pm.math.exp(pt.clip(log_alpha[r] + slope * d["z_disp"], -10.0, 12.0))
+            pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
+        return model
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
+            sampler: str = "nutpie") -> Fit:
+        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
+        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+        design, state, info = self.prepare(panel)
+        regions = list(panel.regions)
+        data = self.data_arrays(design, state)
+        key = f"{self.spec.spec_id}|R={len(regions)}|K={len(self.spec.covariates)}"
+        model = self.build(data, regions)
+        keep = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+        tree, timings = sample_posterior(lambda: model, data, config, cache_key=key, keep=keep)
+        tree = _relabel(tree, regions, list(self.spec.covariates))
+        diagnostics = compute_diagnostics(tree, **timings)
+        info["sampler"] = config.to_dict()
+        return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
+                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+
+
+def _dims(name: str):
+    if name == "has_ne":
+        return "region"
+    if name == "x":
+        return ("obs", "covariate")
+    return "obs"
+
+
+def _relabel(tree, regions, covariates):
+    import xarray as xr
+
+    post = tree["posterior"].to_dataset()
+    if "region" in post.dims:
+        post = post.assign_coords(region=regions)
+    if "covariate" in post.dims:
+        post = post.assign_coords(covariate=covariates)
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()})
+
+

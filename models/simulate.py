@@ -1,0 +1,99 @@
+"""Joint forward simulation of count paths: every region stepped together, per posterior draw.
+
+Randomness is fixed up front: a seed gives the posterior draw used by each path and one uniform
+per (path, step, region); each simulated count is the NB inverse CDF of its uniform. Two runs
+with the same seed therefore share their random numbers, so a run with the q->r channel cut
+(``cut=(q, r)``: w[q, r] = 0, the other neighbours' weights unchanged) differs from the uncut run
+by that channel alone, and where the channel carries nothing the paths are identical.
+A scenario replaces a region's simulated values with given ones (they feed the lags).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from models.design import effective_weights
+
+MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
+
+
+def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)
+    uniforms = rng.random((draws, horizon, n_regions))
+    return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
+
+
+def nb_inverse_cdf(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Return NB counts with mean `mu` and size `alpha` (variance mu + mu^2/alpha) at probabilities `u`."""
+    mu = np.maximum(mu, 0.0)
+    return stats.nbinom.ppf(u, alpha, alpha / (alpha + mu))
+
+
+def simulate_count(
+    form: str,
+    params: dict[str, np.ndarray],
+    state: dict[str, np.ndarray],
+    *,
+    idx: np.ndarray,
+    uniforms: np.ndarray,
+    cut: tuple[int, int] | None = None,
+    scenario: dict[int, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Return simulated paths (draws, horizon, regions); regions without data are NaN.
+
+    `params` holds posterior samples (sample, ...) as named in models.count; `state` the fit's
+    simulation state; `cut` = (source index, target index); `scenario` maps a region index to
+    values per step (NaN = keep the simulated value) or to ("scale", factor) via a 0-d array
+    under the key -index-1 (see Fit.forecast).
+    """
+    draws, horizon, n_regions = uniforms.shape
+    alive = state["alive"].astype(bool)
+    w = effective_weights(state["weights"], alive)
+    if cut is not None:
+        w = w.copy()
+        w[cut[0], cut[1]] = 0.0
+    has_ne = state["has_ne"].astype(bool)
+    p = {k: v[idx] for k, v in params.items()}
+    x_term = np.zeros((draws, n_regions))
+    if "beta" in p and p["beta"].shape[-1] > 0:
+        x_term = p["beta"] @ state["x_last"].T
+    window = np.broadcast_to(state["window"].T[None], (draws,) + state["window"].T.shape).copy()  # (D, 12, R)
+    y_prev = np.nan_to_num(window[:, -1, :], nan=0.0)
+    paths = np.empty((draws, horizon, n_regions))
+    for h in range(horizon):
+        ne = y_prev @ w
+        if form == "linear":
+            mu = np.exp(np.minimum(p["a"] + x_term, MAX_LOG_MU)) + p["lam"] * y_prev + p["phi"] * ne * has_ne
+            alpha = p["alpha"]
+        else:
+            level = _nanmean(window)
+            z_level = np.log1p(level) - state["c_level"]
+            z_own = np.log1p(y_prev) - state["c_own"]
+            z_ne = np.where(has_ne, np.log1p(ne) - state["c_ne"], 0.0)
+            log_mu = p["a"] + p["lam"] * z_own + p["kap"] * z_level + p["phi"] * z_ne + x_term
+            mu = np.exp(np.clip(log_mu, -20.0, MAX_LOG_MU))
+            log_alpha = p["log_alpha"] + p["alpha_slope"][:, None] * (np.log1p(level) - state["c_disp"][0])
+            alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
+        y = nb_inverse_cdf(uniforms[:, h, :], mu, alpha)
+        if scenario:
+            for region, values in scenario.items():
+                if values.ndim == 0:
+                    y[:, region] = np.round(y[:, region] * float(values))
+                elif h < values.size and not np.isnan(values[h]):
+                    y[:, region] = values[h]
+        y[:, ~alive] = np.nan
+        paths[:, h, :] = y
+        y_prev = np.nan_to_num(y, nan=0.0)
+        window[:, :-1, :] = window[:, 1:, :]
+        window[:, -1, :] = y
+    return paths
+
+
+def _nanmean(window: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(window)
+    total = np.where(ok, window, 0.0).sum(axis=1)
+    n = ok.sum(axis=1)
+    return np.divide(total, n, out=np.zeros_like(total), where=n > 0)

@@ -1,0 +1,116 @@
+"""Model specification: what a fit is of, as a JSON-able value with a short, stable identity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from models.errors import SpecError
+
+MODEL_VERSION = "1"
+"""Version of the model code. A stored posterior with another version is refused on load."""
+
+FAMILIES = ("count", "share", "amount")
+NORMALISATIONS = ("target", "source")
+SAMPLERS = ("nutpie", "pymc", "advi")
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How a posterior is drawn: sampler name and its lengths. Not part of the model identity."""
+
+    sampler: str = "nutpie"
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 2
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise SpecError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
+        for name in ("draws", "chains"):
+            if int(getattr(self, name)) < 1:
+                raise SpecError(f"sampler {name} must be >= 1, got {getattr(self, name)}")
+        if int(self.tune) < 0:
+            raise SpecError(f"sampler tune must be >= 0, got {self.tune}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the sampler settings as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that defines a model: family, indicator, covariates, components, form and priors.
+
+    Keys
+    ----
+    family : "count" | "share" | "amount"
+    indicator : indicator id modelled
+    covariates : indicator ids used as standardised lagged covariates in the endemic part
+    spillover : whether the neighbour component (hhh4's ``ne``) is in the model
+    normalise : "target" (w[q,r] = 1/|N(r)|, the default) or "source" (hhh4's 1/|N(q)|)
+    form : family-specific functional form (count: "loglinear" or "linear")
+    options : family-specific extra settings (JSON values), part of the identity
+    priors : prior overrides, key by key (see models.priors), part of the identity
+    """
+
+    family: str
+    indicator: str
+    covariates: tuple[str, ...] = ()
+    spillover: bool = True
+    normalise: str = "target"
+    form: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    priors: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise SpecError(f"unknown model family {self.family!r}; use one of {', '.join(FAMILIES)}")
+        if not isinstance(self.indicator, str) or not self.indicator:
+            raise SpecError("indicator must be a non-empty string")
+        if self.normalise not in NORMALISATIONS:
+            raise SpecError(f"normalise must be 'target' or 'source', got {self.normalise!r}")
+        covariates = tuple(self.covariates)
+        if self.indicator in covariates:
+            raise SpecError(f"the indicator {self.indicator!r} cannot also be its own covariate")
+        if len(set(covariates)) != len(covariates):
+            raise SpecError(f"covariates must be distinct, got {list(covariates)}")
+        object.__setattr__(self, "covariates", covariates)
+        try:
+            json.dumps(self.options, sort_keys=True)
+            json.dumps(self.priors, sort_keys=True)
+        except TypeError as exc:
+            raise SpecError(f"options and priors must be JSON values: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as a JSON-ready dict (covariates as a list)."""
+        out = asdict(self)
+        out["covariates"] = list(self.covariates)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        """Return the spec stored by `to_dict`; raises SpecError on unknown keys."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise SpecError(f"unknown model spec keys: {sorted(unknown)}")
+        return cls(**{**data, "covariates": tuple(data.get("covariates", ()))})
+
+    def to_json(self) -> str:
+        """Return the canonical JSON text of the spec (sorted keys, no spaces)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def spec_id(self) -> str:
+        """Return the identity: first 16 hex digits of sha256(spec JSON + model version)."""
+        return spec_id(self)
+
+
+def spec_id(spec: ModelSpec) -> str:
+    """Return the short sha256 identity of a spec together with the model code version."""
+    text = spec.to_json() + "|" + MODEL_VERSION
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
