@@ -14,7 +14,8 @@ import numpy as np
 
 from service.artifacts import file_sha256
 
-FAMILY_CLASSES = {"count": "CountModel", "share": "ShareModel", "amount": "AmountModel"}
+FAMILY_CLASSES = {"count": ("models.count", "CountModel"), "share": ("models.share", "ShareModel"),
+                  "amount": ("models.amount", "AmountModel")}
 PATHS_DRAWS = 1000
 
 
@@ -36,11 +37,15 @@ def model_class(family: str):
 
     Raises SpecError when this family is not available.
     """
-    import models
+    import importlib
+
     from models.errors import SpecError
 
-    name = FAMILY_CLASSES.get(family)
-    cls = getattr(models, name, None) if name else None
+    module_name, class_name = FAMILY_CLASSES.get(family, ("", ""))
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
+    except (ImportError, AttributeError):
+        cls = None
     if cls is None:
         raise SpecError(f"model family {family!r} is not available in this build")
     return cls
@@ -60,7 +65,7 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
     the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and saves
     them too, so serving never samples.
     """
-    from models import gate
+    from models.diagnostics import gate
 
     began = time.perf_counter()
     out = Path(out_dir)
@@ -107,7 +112,7 @@ def save_paths(fit, *, horizon: int, seed: int, out: Path) -> dict:
 
 def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: str) -> dict:
     """Return the paths record after re-simulating a stored posterior's forecast paths into `out_dir`."""
-    from models import Fit
+    from models.fit import Fit
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -185,7 +185,8 @@ class SpilloverIn(BaseModel):
     target: str
     threshold: float = Field(ge=0)
     horizon: int = Field(ge=1)
-    scenario: dict[str, Any] | None = None
+    scenario: dict[str, Any] | list[float | None] | None = Field(default=None, description=(
+        "the source's path: values per month (null = simulated), {period: value}, or {\"scale\": factor}"))
     version: int | None = None
 
 
@@ -199,7 +200,7 @@ class SpilloverOut(BaseModel):
     threshold: float
     horizon: int
     normalise: str
-    scenario: dict[str, Any] | None
+    scenario: dict[str, Any] | list[float | None] | None
     probability: float
     probability_without_source: float
     attributable: float

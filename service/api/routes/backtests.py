@@ -1,0 +1,27 @@
+"""Routes of backtests: queue a rolling-origin backtest of a model, read its scores."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.crud import jobs as crud
+from service.registry import model_by_name
+from service.schemas.jobs import BacktestIn, BacktestOut, JobAccepted
+
+router = APIRouter(tags=["backtests"])
+
+
+@router.post("/v1/models/{name}/backtests", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
+def queue_backtest(name: str, body: BacktestIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Queue a backtest (model, model without spillover, baselines); return the job id."""
+    model = model_by_name(session, name)
+    job_id = crud.enqueue_job(session, kind="backtest", model=model, max_attempts=settings.job_max_attempts,
+                              payload=body.model_dump())
+    return {"job_id": job_id}
+
+
+@router.get("/v1/backtests/{job_id}", response_model=BacktestOut)
+def get_backtest(job_id: int, session: SessionDep, _: ReadKey) -> dict:
+    """Return a backtest job's status and, once it succeeded, its scores per forecaster/horizon and per region."""
+    return crud.backtest_out(session, job_id=job_id)

@@ -1,0 +1,115 @@
+"""Serving routes: forecast, exceedance probability and spillover, read from cached paths (no sampling)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from indicators.errors import InputError
+from service.api.deps import ReadKey, SessionDep, SettingsDep
+from service.path_cache import CachedPathsFit, PathCache, first_steps, fit_of, resolve
+from service.registry import ServedVersion
+from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
+
+
+router = APIRouter(prefix="/v1/models", tags=["forecasts"])
+DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+
+
+def get_path_cache(request: Request, settings: SettingsDep) -> PathCache:
+    """Return the app's path cache (made on first use, rooted at `settings.artifacts`)."""
+    cache = getattr(request.app.state, "path_cache", None)
+    if cache is None:
+        cache = request.app.state.path_cache = PathCache(settings.artifacts)
+    return cache
+
+
+PathCacheDep = Annotated[PathCache, Depends(get_path_cache)]
+
+
+def check_horizon(version: ServedVersion, horizon: int) -> None:
+    """Return nothing if `horizon` is within the version's stored paths; raises InputError otherwise."""
+    if horizon < 1 or horizon > version.paths_horizon:
+        raise InputError(
+            f"horizon {horizon} is beyond the stored paths of {version.model} v{version.number} "
+            f"(1..{version.paths_horizon} months)",
+            hint="Ask for a shorter horizon, or raise the model's `horizon` and refit.",
+        )
+
+
+def parse_quantiles(values: list[str] | None) -> tuple[float, ...]:
+    """Return the quantile levels from `?quantiles=0.05,0.5` or repeated `?quantiles=`; raises InputError."""
+    if not values:
+        return DEFAULT_QUANTILES
+    try:
+        levels = tuple(float(part) for value in values for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise InputError(f"quantiles must be numbers in [0, 1], got {values}") from exc
+    if not levels or any(not 0 <= q <= 1 for q in levels):
+        raise InputError(f"quantiles must be numbers in [0, 1], got {values}")
+    return levels
+
+
+@router.get("/{name}/forecast", response_model=ForecastOut)
+def forecast(
+    name: str,
+    session: SessionDep,
+    cache: PathCacheDep,
+    _: ReadKey,
+    region: str,
+    horizon: Annotated[int, Query(ge=1)],
+    quantiles: Annotated[list[str] | None, Query()] = None,
+    version: int | None = None,
+) -> dict:
+    """Return the mean and quantiles per month of one region's forecast from the served (or asked) version."""
+    levels = parse_quantiles(quantiles)
+    served, stored = resolve(session, cache, name, version)
+    check_horizon(served, horizon)
+
+    def answer() -> dict:
+        table = first_steps(stored, horizon).quantiles(region, list(levels))
+        means = first_steps(stored, horizon).mean(region)
+        steps = [
+            {"period": row["period"], "mean": float(means[i]),
+             "quantiles": {str(q): float(row[str(q)]) for q in levels}}
+            for i, row in enumerate(table.to_dict("records"))
+        ]
+        return {"model": name, "version": served.number, "region": region, "indicator": served.indicator,
+                "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
+                "draws": int(stored.paths.shape[0]), "steps": steps}
+
+    return cache.get(("forecast", served.version_id, region, horizon, levels), answer)
+
+
+@router.post("/{name}/probability", response_model=ProbabilityOut)
+def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
+    """Return P(region >= threshold in some month 1..horizon) (or per month) with its 90% interval."""
+    served, stored = resolve(session, cache, name, body.version)
+    check_horizon(served, body.horizon)
+
+    def answer() -> dict:
+        result = first_steps(stored, body.horizon).probability(body.region, body.threshold, within=body.within)
+        return {"model": name, "version": served.number, "region": body.region, "threshold": body.threshold,
+                "horizon": body.horizon, "within": body.within, "probability": result["probability"],
+                "interval": result["interval"]}
+
+    return cache.get(("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
+                     answer)
+
+
+@router.post("/{name}/spillover", response_model=SpilloverOut)
+def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
+    """Return P(target >= threshold within horizon) with and without the source's channel, and the difference."""
+    served, stored = resolve(session, cache, name, body.version)
+    check_horizon(served, body.horizon)
+    fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
+    result = fit.spillover(body.source, body.target, body.threshold, horizon=body.horizon, scenario=body.scenario,
+                           draws=served.paths_draws, seed=served.paths_seed)
+    return {"model": name, "version": served.number, "source": body.source, "target": body.target,
+            "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
+            "scenario": body.scenario, **{k: result[k] for k in (
+                "probability", "probability_without_source", "attributable", "attributable_interval",
+                "channel_share")}}
+
+

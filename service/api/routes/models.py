@@ -1,0 +1,65 @@
+"""Routes of the model registry: create, change, list models; list versions; queue fits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.crud import jobs as crud_jobs
+from service.crud import models as crud
+from service.registry import model_by_name, served_number
+from service.schemas.jobs import JobAccepted
+from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
+def create_model(body: ModelIn, session: SessionDep, _: WriteKey) -> dict:
+    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions)."""
+    model = crud.create_model(session, data=body.model_dump())
+    return crud.model_out(session, model)
+
+
+@router.get("", response_model=ModelListOut)
+def list_models(session: SessionDep, _: ReadKey) -> dict:
+    """Return every model with the version it serves."""
+    data = [crud.model_out(session, m) for m in crud.list_models(session)]
+    return {"data": data, "count": len(data)}
+
+
+@router.get("/{name}", response_model=ModelOut)
+def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
+    """Return one model."""
+    return crud.model_out(session, model_by_name(session, name))
+
+
+@router.put("/{name}", response_model=ModelOut)
+def replace_model(name: str, body: ModelIn, session: SessionDep, _: WriteKey) -> dict:
+    """Replace a model's definition (the name cannot change); return it. Existing versions are kept."""
+    model = crud.update_model(session, name=name, changes=body.model_dump())
+    return crud.model_out(session, model)
+
+
+@router.patch("/{name}", response_model=ModelOut)
+def change_model(name: str, body: ModelPatch, session: SessionDep, _: WriteKey) -> dict:
+    """Change the given fields of a model; return it."""
+    model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True))
+    return crud.model_out(session, model)
+
+
+@router.get("/{name}/versions", response_model=VersionListOut)
+def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
+    """Return every version of a model (newest first) with diagnostics, gate verdict and promoted flag."""
+    model = model_by_name(session, name)
+    served = served_number(session, model.id)
+    data = [crud.version_out(v, served=served) for v in crud.list_versions(session, model_id=model.id)]
+    return {"model": name, "served_version": served, "data": data, "count": len(data)}
+
+
+@router.post("/{name}/fit", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
+def fit_model(name: str, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Queue a fit of the model (it always runs); return the job id to poll at GET /v1/jobs/{id}."""
+    model = model_by_name(session, name)
+    job_id = crud_jobs.enqueue_job(session, kind="fit", model=model, max_attempts=settings.job_max_attempts)
+    return {"job_id": job_id}

@@ -1,0 +1,159 @@
+"""In-memory LRU of what serving reads: forecast paths per version, loaded posteriors, and answers.
+
+Keys are tuples such as ("paths", version_id), ("fit", version_id), ("cut", version_id, source,
+target, horizon, scenario) or ("answer", ...). A file is checked against its recorded sha256 when it
+is loaded (once per process and key); a missing or corrupt file marks the version broken, and the
+served version falls back to the previous good one. Concurrent first asks for one key load it once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from service.artifacts import ArtifactBroken, checked_file
+from service.registry import ServedVersion, VersionBroken, mark_broken, served_version
+
+
+class PathCache:
+    """A thread-safe LRU of loaded artifacts and computed answers, each computed once per key."""
+
+    def __init__(self, root: Path, capacity: int = 256) -> None:
+        self.root = Path(root)
+        self.capacity = capacity
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+        self.loading: dict[Hashable, threading.Lock] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """Return the cached value of `key`, computing it with `compute()` on first ask (once, even if concurrent)."""
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                self.hits += 1
+                return self.items[key]
+            key_lock = self.loading.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.lock:
+                if key in self.items:
+                    self.hits += 1
+                    return self.items[key]
+            try:
+                value = compute()
+            finally:
+                with self.lock:
+                    self.loading.pop(key, None)
+            with self.lock:
+                self.misses += 1
+                self.items[key] = value
+                self.items.move_to_end(key)
+                while len(self.items) > self.capacity:
+                    self.items.popitem(last=False)
+            return value
+
+    def forecast(self, version: ServedVersion):
+        """Return the stored forecast paths (models.Forecast) of a promoted version, checked against its sha256.
+
+        Raises ArtifactMissing or ArtifactCorrupt.
+        """
+        def load():
+            from models.forecast import Forecast
+
+            path = checked_file(self.root, version.paths_file or "", version.paths_sha256 or "",
+                                what=f"forecast paths of {version.model} v{version.number}")
+            return Forecast.load(path)
+
+        return self.get(("paths", version.version_id), load)
+
+    def fit(self, version: ServedVersion):
+        """Return the stored posterior (models.Fit) of a version, checked against its sha256.
+
+        Raises ArtifactMissing or ArtifactCorrupt.
+        """
+        def load():
+            from models.fit import Fit
+
+            path = checked_file(self.root, version.posterior_file, version.posterior_sha256,
+                                what=f"posterior of {version.model} v{version.number}")
+            return Fit.load(path)
+
+        return self.get(("fit", version.version_id), load)
+
+    def stats(self) -> dict[str, int]:
+        """Return the number of cached items, hits and misses."""
+        with self.lock:
+            return {"items": len(self.items), "hits": self.hits, "misses": self.misses}
+
+
+def resolve(session: Session, cache: PathCache, name: str, number: int | None = None) -> tuple[ServedVersion, Any]:
+    """Return (served version, its forecast paths); a version whose paths are broken is marked and skipped.
+
+    With `number` given, that version or a clear error. Raises ModelNotFound, VersionNotFound,
+    VersionNotServable, VersionBroken, NoServedVersion.
+    """
+    while True:
+        version = served_version(session, name, number)
+        try:
+            return version, cache.forecast(version)
+        except ArtifactBroken as exc:
+            mark_broken(session, version_id=version.version_id, reason=exc.message)
+            session.commit()
+            if number is not None:
+                raise VersionBroken(f"version {number} of {name!r} is broken: {exc.message}") from exc
+
+
+def fit_of(session: Session, cache: PathCache, version: ServedVersion):
+    """Return the loaded posterior of `version`; a missing or corrupt posterior marks it broken.
+
+    Raises VersionBroken.
+    """
+    try:
+        return cache.fit(version)
+    except ArtifactBroken as exc:
+        mark_broken(session, version_id=version.version_id, reason=exc.message)
+        session.commit()
+        raise VersionBroken(f"version {version.number} of {version.model!r} is broken: {exc.message}") from exc
+
+
+def first_steps(forecast, horizon: int):
+    """Return a models.Forecast holding only the first `horizon` steps of `forecast`."""
+    from models.forecast import Forecast
+
+    if horizon == forecast.horizon:
+        return forecast
+    return Forecast(forecast.paths[:, :horizon], forecast.periods[:horizon], forecast.regions,
+                    indicator=forecast.indicator, covariates_mode=forecast.covariates_mode, meta=forecast.meta)
+
+
+class CachedPathsFit:
+    """A stored posterior whose `forecast` reads cached joint paths instead of sampling again.
+
+    The uncut, no-scenario paths are the ones stored at promotion; cut or scenario paths are simulated
+    once, over the stored horizon with the stored seed (so the same random numbers), then cached under
+    (version, cut, scenario). Everything else is delegated to the real `models.Fit`.
+    """
+
+    def __init__(self, fit, version: ServedVersion, cache: PathCache, stored) -> None:
+        self.fit, self.version, self.cache, self.stored = fit, version, cache, stored
+
+    def __getattr__(self, name: str):
+        return getattr(self.fit, name)
+
+    def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *, cut=None, scenario=None):
+        """Return the first `horizon` steps of the cached paths for (cut, scenario)."""
+        if cut is None and not scenario:
+            return first_steps(self.stored, horizon)
+        import json
+
+        key = ("cut", self.version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
+        full = self.cache.get(key, lambda: self.fit.forecast(
+            horizon=self.version.paths_horizon, draws=self.version.paths_draws, seed=self.version.paths_seed,
+            cut=tuple(cut) if cut else None, scenario=scenario))
+        return first_steps(full, horizon)
