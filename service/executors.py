@@ -44,8 +44,12 @@ class LocalExecutor:
         return self.pool.submit(fn, *args)
 
     def close(self) -> None:
-        """Shut the pool down without waiting for running tasks."""
+        """Shut the pool down, ending running tasks (their jobs' leases expire and they are retried)."""
+        processes = list(getattr(self.pool, "_processes", {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
 
 
 class DaskExecutor:

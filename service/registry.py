@@ -132,17 +132,18 @@ def served_version(session: Session, name: str, number: int | None = None) -> Se
 
 
 def why_none(session: Session, model: RegisteredModel) -> str:
-    """Return a short clause saying why no version serves (last gate verdict or broken artifact)."""
-    last = session.scalars(
-        select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.number.desc()).limit(1)
-    ).first()
-    if last is None:
+    """Return a short clause saying why no version serves (last gate verdict, broken versions)."""
+    versions = session.scalars(
+        select(ModelVersion).where(ModelVersion.model_id == model.id).order_by(ModelVersion.number.desc())
+    ).all()
+    if not versions:
         return ": it was never fitted"
-    if last.broken:
-        return f": version {last.number} is broken ({last.broken})"
+    clauses = []
+    last = versions[0]
     if not last.gate_passed:
-        return f": version {last.number} failed the gate ({'; '.join(last.gate_reasons)})"
-    return ""
+        clauses.append(f"version {last.number} failed the gate ({'; '.join(last.gate_reasons)})")
+    clauses += [f"version {v.number} is broken ({v.broken})" for v in versions if v.broken]
+    return (": " + "; ".join(clauses)) if clauses else ""
 
 
 def served_number(session: Session, model_id: int) -> int | None:

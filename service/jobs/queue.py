@@ -57,13 +57,15 @@ def enqueue(
     reason: str = "explicit",
     tick: datetime | None = None,
     max_attempts: int = 3,
+    run_after: datetime | None = None,
 ) -> int | None:
-    """Return the id of the new queued job, or None when a job for this (model, tick) already exists."""
+    """Return the id of the new queued job (runnable from `run_after`, default `now`), or None when a job
+    for this (model, tick) already exists."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {KINDS}")
     values = dict(
         kind=kind, model_id=model_id, status="queued", reason=reason, tick=tick,
-        payload=payload or {}, attempts=0, max_attempts=max_attempts, run_after=now, created_at=now,
+        payload=payload or {}, attempts=0, max_attempts=max_attempts, run_after=run_after or now, created_at=now,
     )
     dialect = session.get_bind().dialect.name
     if tick is not None and dialect in ("postgresql", "sqlite"):

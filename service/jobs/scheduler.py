@@ -44,7 +44,7 @@ def enqueue_due(database: Database, *, now: datetime, max_attempts: int) -> list
             if tick < created_at:
                 continue
             job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=now, reason="scheduled",
-                                   tick=tick, max_attempts=max_attempts)
+                                   tick=tick, max_attempts=max_attempts, run_after=tick)
             session.commit()
             if job_id is not None:
                 created.append(job_id)

@@ -177,3 +177,27 @@ class Worker:
         """Release the executor; returns nothing."""
         if self.executor is not None:
             self.executor.close()
+
+
+def main() -> None:
+    """Run one worker with the settings from the environment until SIGINT/SIGTERM; returns nothing."""
+    import signal
+
+    from service.settings import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    database = Database(settings.database_url)
+    worker = Worker(database, settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        worker.run(stop, poll_seconds=0.5)
+    finally:
+        worker.close()
+        database.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""A worker running real (tiny) fits from the queue on SQLite: promotion, the gate, skipped refits,
+broken artifacts. No HTTP here; tests/e2e/ drives the same path through a real server.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from service.artifacts import ArtifactCorrupt
+from service.crud.models import create_model, update_model
+from service.db import Database, run_migrations
+from service.executors import LocalExecutor
+from service.jobs import queue
+from service.jobs.scheduler import enqueue_due
+from service.jobs.worker import Worker
+from service.path_cache import PathCache, resolve
+from service.registry import NoServedVersion, served_version
+from service.settings import GateThresholds, Settings
+from service.tables_registry import Job, ModelVersion, utc_now
+from tests.e2e.registry_support import GATE, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """Return (database, settings, worker, model id) on a migrated SQLite file seeded with the tiny panel."""
+    root = tmp_path_factory.mktemp("registry")
+    url = f"sqlite:///{root}/fragility.db"
+    run_migrations(url)
+    database = Database(url)
+    panel, _ = tiny_panel()
+    seed_database(database, panel)
+    settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE),
+                        job_lease_seconds=30)
+    executor = LocalExecutor(1)
+    worker = Worker(database, settings, executor=executor, name="test-worker")
+    with database.session() as session:
+        model = create_model(session, data=model_payload(name="m", schedule="* * * * *")
+                             | {"sampler": {"method": "nutpie", "draws": 300, "tune": 300, "chains": 2, "seed": 1}})
+        model.created_at = utc_now() - timedelta(days=1)  # so the current cron tick is after its creation
+        session.commit()
+        model_id = model.id
+    yield database, settings, worker, model_id
+    executor.close()
+    database.dispose()
+
+
+def run_job(database, worker, model_id, reason="explicit", tick=None) -> Job:
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=utc_now(), reason=reason, tick=tick)
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        return session.get(Job, job_id)
+
+
+def test_fit_is_promoted_then_a_starved_fit_fails_the_gate_and_v1_keeps_serving(setup):
+    database, settings, worker, model_id = setup
+    job = run_job(database, worker, model_id)
+    assert job.status == "succeeded", job.error
+    assert job.result["version"] == 1 and job.result["promoted"] is True, job.result
+    with database.session() as session:
+        served = served_version(session, "m")
+        assert served.number == 1 and served.paths_horizon == 6
+        assert (settings.artifacts / served.paths_file).is_file()
+        update_model(session, name="m", changes={"sampler": STARVED_SAMPLER})
+    job = run_job(database, worker, model_id)
+    assert job.status == "succeeded", job.error
+    assert job.result["version"] == 2 and job.result["promoted"] is False
+    with database.session() as session:
+        v2 = session.query(ModelVersion).filter_by(model_id=model_id, number=2).one()
+        assert not v2.gate_passed and any("ess_bulk" in r or "rhat" in r for r in v2.gate_reasons), v2.gate_reasons
+        assert v2.paths_file is None
+        assert served_version(session, "m").number == 1
+
+
+def test_scheduled_refit_with_unchanged_data_and_spec_is_skipped(setup):
+    database, settings, worker, model_id = setup
+    with database.session() as session:
+        update_model(session, name="m", changes={"sampler": {"method": "nutpie", "draws": 300, "tune": 300,
+                                                             "chains": 2, "seed": 1}})
+    (job_id,) = enqueue_due(database, now=utc_now(), max_attempts=3)
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "succeeded" and job.reason == "scheduled"
+        assert job.result["skipped"] is True and "unchanged since version 1" in job.result["reason"]
+        assert job.version_id is None
+
+
+def test_a_corrupt_paths_file_marks_the_version_broken(setup):
+    database, settings, worker, model_id = setup
+    cache = PathCache(settings.artifacts)
+    with database.session() as session:
+        served = served_version(session, "m")
+        path = settings.artifacts / served.paths_file
+        path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
+        with pytest.raises(ArtifactCorrupt):
+            cache.forecast(served)
+        with pytest.raises(NoServedVersion, match="broken"):
+            resolve(session, cache, "m")
+        v1 = session.query(ModelVersion).filter_by(model_id=model_id, number=1).one()
+        session.refresh(v1)
+        assert "corrupt" in v1.broken
