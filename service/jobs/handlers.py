@@ -105,7 +105,7 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             promote(session, version=version, now=utc_now())
         return version.id, {"version": number, "promoted": promoted, "gate": {
             "passed": record["gate_passed"], "reasons": record["gate_reasons"]},
-            "task_seconds": record.get("task_seconds")}
+            "task_seconds": record.get("task_seconds"), "task_pid": record.get("pid")}
 
     return Outcome({"skipped": False}, write)
 

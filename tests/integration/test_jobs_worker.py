@@ -19,7 +19,7 @@ from service.path_cache import PathCache, resolve
 from service.registry import NoServedVersion, served_version
 from service.settings import GateThresholds, Settings
 from service.tables_registry import Job, ModelVersion, utc_now
-from tests.e2e.registry_support import GATE, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
+from tests.e2e.registry_support import GATE, GOOD_SAMPLER, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,7 @@ def setup(tmp_path_factory):
     executor = LocalExecutor(1)
     worker = Worker(database, settings, executor=executor, name="test-worker")
     with database.session() as session:
-        model = create_model(session, data=model_payload(name="m", schedule="* * * * *")
-                             | {"sampler": {"method": "nutpie", "draws": 300, "tune": 300, "chains": 2, "seed": 1}})
+        model = create_model(session, data=model_payload(name="m", schedule="* * * * *"))
         model.created_at = utc_now() - timedelta(days=1)  # so the current cron tick is after its creation
         session.commit()
         model_id = model.id
@@ -78,8 +77,7 @@ def test_fit_is_promoted_then_a_starved_fit_fails_the_gate_and_v1_keeps_serving(
 def test_scheduled_refit_with_unchanged_data_and_spec_is_skipped(setup):
     database, settings, worker, model_id = setup
     with database.session() as session:
-        update_model(session, name="m", changes={"sampler": {"method": "nutpie", "draws": 300, "tune": 300,
-                                                             "chains": 2, "seed": 1}})
+        update_model(session, name="m", changes={"sampler": GOOD_SAMPLER})
     (job_id,) = enqueue_due(database, now=utc_now(), max_attempts=3)
     assert worker.run_once() == job_id
     with database.session() as session:
