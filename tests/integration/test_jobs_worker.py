@@ -101,3 +101,23 @@ def test_a_corrupt_paths_file_marks_the_version_broken(setup):
         v1 = session.query(ModelVersion).filter_by(model_id=model_id, number=1).one()
         session.refresh(v1)
         assert "corrupt" in v1.broken
+
+
+def test_backtest_job_scores_the_model_beside_baselines(setup):
+    from service.crud.jobs import backtest_out
+
+    database, settings, worker, model_id = setup
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="backtest", model_id=model_id, now=utc_now(),
+                               payload={"origins": 2, "step": 2, "horizon": 3})
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        out = backtest_out(session, job_id=job_id)
+    assert out["status"] == "succeeded", out["error"]
+    forecasters = {row["forecaster"] for row in out["scores"]}
+    assert forecasters == {"zero", "persistence", "bootstrap", "model", "no_spillover"}, out["failures"]
+    assert {row["horizon"] for row in out["scores"]} == {1, 2, 3}
+    model_rows = [row for row in out["scores"] if row["forecaster"] == "model"]
+    assert all(row["crps"] is not None and row["crps"] >= 0 for row in model_rows), model_rows
+    assert {row["region"] for row in out["by_region"]} == {"R01", "R02", "R03", "R04"}
