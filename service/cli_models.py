@@ -1,7 +1,205 @@
-"""CLI commands for models: worker, fit, forecast, spillover, backtest, demo."""
+"""CLI commands for models: worker, fit, forecast, spillover, backtest.
 
+`worker` runs locally against FRAGILITY_DATABASE_URL. The others are clients of a running server
+over HTTP (`--url` / FRAGILITY_URL, `--key` / FRAGILITY_KEY), so they work the same against a
+laptop or a production deployment, and use exactly the code paths of the HTTP API.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import httpx
 import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
+KeyOption = Annotated[str | None, typer.Option("--key", envvar="FRAGILITY_KEY", help="API key")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the answer as JSON")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+FINAL = ("succeeded", "failed", "cancelled")
+console = Console(stderr=True)
+
+
+class ServerClient:
+    """A small JSON client of the fragility server that turns error answers into a clean exit."""
+
+    def __init__(self, url: str, key: str | None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+
+    def call(self, method: str, path: str, **kwargs) -> Any:
+        """Return the decoded JSON answer; on an error answer print detail and hint and exit 1."""
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            console.print(f"[red]cannot reach {self.http.base_url}: {exc}[/red] (set --url or FRAGILITY_URL)")
+            raise typer.Exit(2) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"detail": response.text}
+            console.print(f"[red]{response.status_code} {body.get('error', '')}: {body.get('detail', '')}[/red]")
+            if body.get("hint"):
+                console.print(f"hint: {body['hint']}")
+            raise typer.Exit(1)
+        return response.json()
+
+
+def wait_for_job(client: ServerClient, job_id: int, *, label: str, show: bool, poll: float = 1.0) -> dict:
+    """Return the job once it ended, showing a spinner with its status and attempts while waiting."""
+    job = client.call("GET", f"/v1/jobs/{job_id}")
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not show) as progress:
+        task = progress.add_task(label, total=None)
+        while job["status"] not in FINAL:
+            progress.update(task, description=f"{label}: {job['status']} (attempt {job['attempts']})")
+            time.sleep(poll)
+            job = client.call("GET", f"/v1/jobs/{job_id}")
+    return job
+
+
+def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
+    """Print `data` as JSON, or `table` (falls back to JSON when no table is given); returns nothing."""
+    if as_json or table is None:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        Console().print(table)
+
+
+def worker_command(
+    poll: Annotated[float, typer.Option(help="seconds between polls of an empty queue")] = 1.0,
+) -> None:
+    """Run one job worker (claims fit, forecast and backtest jobs) until Ctrl-C."""
+    import logging
+    import signal
+    import threading
+
+    from service.db import Database
+    from service.jobs.worker import Worker
+    from service.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    database = Database(settings.database_url)
+    worker = Worker(database, settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    console.print(f"worker {worker.name} on {settings.database_url.split('@')[-1]}")
+    try:
+        worker.run(stop, poll_seconds=poll)
+    finally:
+        worker.close()
+        database.dispose()
+
+
+def fit_command(
+    model: str, url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+    wait: Annotated[bool, typer.Option(help="wait for the job and show its progress")] = True,
+) -> None:
+    """Queue a fit of MODEL and (by default) wait for it, showing progress; prints the job."""
+    client = ServerClient(url, key)
+    job_id = client.call("POST", f"/v1/models/{model}/fit")["job_id"]
+    job = wait_for_job(client, job_id, label=f"fitting {model}", show=not as_json) if wait else \
+        client.call("GET", f"/v1/jobs/{job_id}")
+    if as_json:
+        emit(job, True)
+    else:
+        result = job.get("result") or {}
+        gate = result.get("gate") or {}
+        console.print(f"job {job['id']} {job['status']} after {job.get('seconds')} s; version {job.get('version')}"
+                      f"{'; promoted' if result.get('promoted') else ''}")
+        if gate and not gate.get("passed"):
+            console.print("gate failed: " + "; ".join(gate.get("reasons", [])))
+        if job.get("error"):
+            console.print(f"[red]{job['error']}[/red]")
+    if job["status"] == "failed":
+        raise typer.Exit(1)
+
+
+def forecast_command(
+    model: str,
+    region: Annotated[str, typer.Option()],
+    horizon: Annotated[int, typer.Option()],
+    quantiles: Annotated[str, typer.Option(help="comma-separated levels")] = "0.05,0.5,0.95",
+    version: Annotated[int | None, typer.Option()] = None,
+    url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Print the forecast of one region: mean and quantiles per month."""
+    params: dict[str, Any] = {"region": region, "horizon": horizon, "quantiles": quantiles}
+    if version is not None:
+        params["version"] = version
+    data = ServerClient(url, key).call("GET", f"/v1/models/{model}/forecast", params=params)
+    levels = list(data["steps"][0]["quantiles"]) if data["steps"] else []
+    table = Table(title=f"{data['model']} v{data['version']} {data['indicator']} in {data['region']}")
+    for column in ("period", "mean", *levels):
+        table.add_column(column, justify="right")
+    for step in data["steps"]:
+        table.add_row(step["period"], f"{step['mean']:.2f}", *(f"{step['quantiles'][q]:.1f}" for q in levels))
+    emit(data, as_json, table)
+
+
+def spillover_command(
+    model: str,
+    source: Annotated[str, typer.Option()],
+    target: Annotated[str, typer.Option()],
+    threshold: Annotated[float, typer.Option()],
+    horizon: Annotated[int, typer.Option()],
+    scenario: Annotated[str | None, typer.Option(help='JSON: [values per month], {"2026-01": v} or {"scale": 2}')] = None,
+    url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Print P(target >= threshold within horizon), without the source's channel, and the difference."""
+    body: dict[str, Any] = {"source": source, "target": target, "threshold": threshold, "horizon": horizon}
+    if scenario:
+        body["scenario"] = json.loads(scenario)
+    data = ServerClient(url, key).call("POST", f"/v1/models/{model}/spillover", json=body)
+    table = Table(title=f"{source} -> {target}, >= {threshold:g} within {horizon} months ({data['normalise']} weights)")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    low, high = data["attributable_interval"]
+    for name, value in (("probability", f"{data['probability']:.3f}"),
+                        ("without source", f"{data['probability_without_source']:.3f}"),
+                        ("attributable", f"{data['attributable']:.3f} [{low:.3f}, {high:.3f}]"),
+                        ("channel share", f"{data['channel_share']:.3f}" if data["channel_share"] is not None else "-")):
+        table.add_row(name, value)
+    emit(data, as_json, table)
+
+
+def backtest_command(
+    model: str,
+    origins: Annotated[int, typer.Option()],
+    horizon: Annotated[int, typer.Option()],
+    step: Annotated[int, typer.Option()] = 1,
+    url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Queue a backtest of MODEL beside the baselines, wait for it and print the scores per horizon."""
+    client = ServerClient(url, key)
+    job_id = client.call("POST", f"/v1/models/{model}/backtests",
+                         json={"origins": origins, "horizon": horizon, "step": step})["job_id"]
+    wait_for_job(client, job_id, label=f"backtesting {model}", show=not as_json)
+    data = client.call("GET", f"/v1/backtests/{job_id}")
+    table = Table(title=f"backtest of {model}: {origins} origins, horizon {horizon}")
+    for column in ("forecaster", "horizon", "crps", "crps_log1p", "coverage90", "n"):
+        table.add_column(column, justify="right")
+    for row in data["scores"]:
+        table.add_row(*(("-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
+                        for c in ("forecaster", "horizon", "crps", "crps_log1p", "coverage90", "n")))
+    emit(data, as_json, table)
+    if data["status"] != "succeeded":
+        console.print(f"[red]backtest {data['status']}: {data.get('error')}[/red]")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add the model commands to the `fragility` CLI; returns nothing."""
+    app.command("worker")(worker_command)
+    app.command("fit")(fit_command)
+    app.command("forecast")(forecast_command)
+    app.command("spillover")(spillover_command)
+    app.command("backtest")(backtest_command)
