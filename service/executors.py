@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from service.settings import Settings
@@ -35,13 +36,22 @@ class LocalExecutor:
 
     def __init__(self, processes: int = 1) -> None:
         self.processes = processes
-        self.pool = ProcessPoolExecutor(
-            max_workers=processes, mp_context=multiprocessing.get_context("spawn")
-        )
+        self.pool = self.new_pool()
+
+    def new_pool(self) -> ProcessPoolExecutor:
+        """Return a fresh pool of spawned processes."""
+        return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn, *args) -> TaskFuture:
-        """Return a concurrent.futures.Future for `fn(*args)` run in a pool process."""
-        return self.pool.submit(fn, *args)
+        """Return a concurrent.futures.Future for `fn(*args)` run in a pool process.
+
+        A pool broken by a crashed process (killed, out of memory) is replaced before submitting.
+        """
+        try:
+            return self.pool.submit(fn, *args)
+        except BrokenProcessPool:
+            self.pool = self.new_pool()
+            return self.pool.submit(fn, *args)
 
     def close(self) -> None:
         """Shut the pool down, ending running tasks (their jobs' leases expire and they are retried)."""
