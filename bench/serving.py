@@ -1,0 +1,147 @@
+"""Serving benchmark: requests/second and p50/p99 latency of GET /v1/models/{name}/forecast under
+32 concurrent clients, beside GET /healthz in the same run, against a real uvicorn server process
+with a promoted version. Prints JSON lines.
+
+    PYTENSOR_FLAGS=base_compiledir=$HOME/.cache/fragility-pytensor .venv/bin/python -m bench.serving
+
+The setup (tiny synthetic panel, one real fit with a gate relaxed for the tiny fit) runs in this
+process; the server is a separate process (one uvicorn worker, the default of `fragility serve`),
+started without the embedded worker so that only serving is measured. Reads are public
+(FRAGILITY_PUBLIC_READ=1) unless --key-scope is given, in which case a read key is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+GATE = {"max_rhat": 1.2, "min_ess_bulk": 40, "max_divergences": 100_000}
+SERVER = """
+import uvicorn
+from service.app import create_app
+from service.settings import Settings
+uvicorn.run(create_app(Settings(), start_hooks=[]), host="127.0.0.1", port={port}, log_level="warning",
+            access_log=False)
+"""
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(root: Path) -> tuple[str, dict]:
+    """Return (database URL, environment) after seeding a panel and promoting one real tiny fit."""
+    from service.crud.models import create_model
+    from service.db import Database, run_migrations
+    from service.executors import LocalExecutor
+    from service.jobs import queue
+    from service.jobs.worker import Worker
+    from service.settings import GateThresholds, Settings
+    from service.tables_registry import utc_now
+    from tests.e2e.registry_support import model_payload, seed_database, tiny_panel
+
+    url = f"sqlite:///{root}/bench.db"
+    run_migrations(url)
+    database = Database(url)
+    seed_database(database, tiny_panel()[0])
+    settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE))
+    with database.session() as session:
+        model = create_model(session, data=model_payload(name="bench"))
+        queue.enqueue(session, kind="fit", model_id=model.id, now=utc_now())
+        session.commit()
+    executor = LocalExecutor(1)
+    try:
+        Worker(database, settings, executor=executor).run_once()
+    finally:
+        executor.close()
+    database.dispose()
+    env = {**os.environ, "FRAGILITY_DATABASE_URL": url, "FRAGILITY_ARTIFACTS": str(root / "artifacts"),
+           "FRAGILITY_PUBLIC_READ": "1", "FRAGILITY_RATE_LIMIT": "100000000/minute", "FRAGILITY_LOG_LEVEL": "WARNING"}
+    return url, env
+
+
+async def hammer(base: str, path: str, params: dict, clients: int, seconds: float) -> dict:
+    """Return throughput and latency of `clients` concurrent loops hitting `path` for `seconds`."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def loop() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                response = await client.get(path, params=params)
+                latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    ms = np.array(latencies) * 1000
+    return {"endpoint": path, "clients": clients, "requests": len(latencies), "errors": errors,
+            "seconds": round(elapsed, 2), "rps": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+
+
+def main() -> None:
+    """Run the benchmark and print one JSON line per endpoint and a summary line; returns nothing."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=2, help="alternating healthz/forecast rounds")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        began = time.perf_counter()
+        _, env = prepare(Path(tmp))
+        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted",
+                          "setup_seconds": round(time.perf_counter() - began, 1)}), flush=True)
+        port = free_port()
+        server = subprocess.Popen([sys.executable, "-c", SERVER.replace("{port}", str(port))], cwd=ROOT, env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(200):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            forecast = ("/v1/models/bench/forecast", {"region": "R01", "horizon": 6, "quantiles": "0.05,0.5,0.95"})
+            first = httpx.get(base + forecast[0], params=forecast[1], timeout=60)
+            assert first.status_code == 200, first.text
+            results: dict[str, list[dict]] = {"/healthz": [], forecast[0]: []}
+            for _ in range(args.rounds):
+                for path, params in (("/healthz", {}), forecast):
+                    row = asyncio.run(hammer(base, path, params, args.clients, args.seconds))
+                    results[path].append(row)
+                    print(json.dumps(row), flush=True)
+            best = {path: max(rows, key=lambda r: r["rps"]) for path, rows in results.items()}
+            ratio = best[forecast[0]]["rps"] / best["/healthz"]["rps"]
+            print(json.dumps({"summary": "forecast vs healthz (best round each)", "ratio_rps": round(ratio, 3),
+                              "forecast_p99_ms": best[forecast[0]]["p99_ms"],
+                              "target": "ratio >= 0.5 and p99 < 50 ms",
+                              "met": bool(ratio >= 0.5 and best[forecast[0]]["p99_ms"] < 50)}), flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
