@@ -27,7 +27,7 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-GATE = {"max_rhat": 1.2, "min_ess_bulk": 40, "max_divergences": 100_000}
+GATE = {"max_rhat": 100.0, "min_ess_bulk": 1, "max_divergences": 10**9}  # serving is measured, not the fit
 SERVER = """
 import uvicorn
 from service.app import create_app
@@ -111,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
         _, env = prepare(Path(tmp))
-        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted",
+        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted (gate relaxed: serving is measured)",
                           "setup_seconds": round(time.perf_counter() - began, 1)}), flush=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", SERVER.replace("{port}", str(port))], cwd=ROOT, env=env)

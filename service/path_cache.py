@@ -4,11 +4,14 @@ Keys are tuples such as ("paths", version_id), ("fit", version_id), ("cut", vers
 target, horizon, scenario) or ("answer", ...). A file is checked against its recorded sha256 when it
 is loaded (once per process and key); a missing or corrupt file marks the version broken, and the
 served version falls back to the previous good one. Concurrent first asks for one key load it once.
+Which version serves is remembered for one second per process, so a hot forecast path does not
+touch the database; a promotion is seen by every server within that second.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -18,6 +21,8 @@ from sqlalchemy.orm import Session
 
 from service.artifacts import ArtifactBroken, checked_file
 from service.registry import ServedVersion, VersionBroken, mark_broken, served_version
+
+SERVED_TTL_SECONDS = 1.0
 
 
 class PathCache:
@@ -31,6 +36,7 @@ class PathCache:
         self.loading: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
+        self.served: dict[tuple[str, int | None], tuple[float, ServedVersion]] = {}
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """Return the cached value of `key`, computing it with `compute()` on first ask (once, even if concurrent)."""
@@ -86,6 +92,25 @@ class PathCache:
 
         return self.get(("fit", version.version_id), load)
 
+    def served_version(self, session: Session, name: str, number: int | None) -> ServedVersion:
+        """Return the served version of `name` (or version `number`), remembered for SERVED_TTL_SECONDS.
+
+        A promotion therefore reaches this process within that time; errors are never remembered.
+        """
+        key = (name, number)
+        remembered = self.served.get(key)
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+        version = served_version(session, name, number)
+        self.served[key] = (time.monotonic() + SERVED_TTL_SECONDS, version)
+        return version
+
+    def forget_version(self, version_id: int) -> None:
+        """Drop every remembered served version with this id (after it was marked broken); returns nothing."""
+        for key, (_, version) in list(self.served.items()):
+            if version.version_id == version_id:
+                self.served.pop(key, None)
+
     def stats(self) -> dict[str, int]:
         """Return the number of cached items, hits and misses."""
         with self.lock:
@@ -99,12 +124,13 @@ def resolve(session: Session, cache: PathCache, name: str, number: int | None = 
     VersionNotServable, VersionBroken, NoServedVersion.
     """
     while True:
-        version = served_version(session, name, number)
+        version = cache.served_version(session, name, number)
         try:
             return version, cache.forecast(version)
         except ArtifactBroken as exc:
             mark_broken(session, version_id=version.version_id, reason=exc.message)
             session.commit()
+            cache.forget_version(version.version_id)
             if number is not None:
                 raise VersionBroken(f"version {number} of {name!r} is broken: {exc.message}") from exc
 
@@ -119,6 +145,7 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
     except ArtifactBroken as exc:
         mark_broken(session, version_id=version.version_id, reason=exc.message)
         session.commit()
+        cache.forget_version(version.version_id)
         raise VersionBroken(f"version {version.number} of {version.model!r} is broken: {exc.message}") from exc
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep, SettingsDep
@@ -61,7 +62,7 @@ def forecast(
     horizon: Annotated[int, Query(ge=1)],
     quantiles: Annotated[list[str] | None, Query()] = None,
     version: int | None = None,
-) -> dict:
+) -> Response:
     """Return the mean and quantiles per month of one region's forecast from the served (or asked) version."""
     levels = parse_quantiles(quantiles)
     served, stored = resolve(session, cache, name, version)
@@ -79,7 +80,9 @@ def forecast(
                 "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
                 "draws": int(stored.paths.shape[0]), "steps": steps}
 
-    return cache.get(("forecast", served.version_id, region, horizon, levels), answer)
+    body = cache.get(("forecast", served.version_id, region, horizon, levels),
+                     lambda: json.dumps(answer(), separators=(",", ":")).encode())
+    return Response(content=body, media_type="application/json")
 
 
 @router.post("/{name}/probability", response_model=ProbabilityOut)
