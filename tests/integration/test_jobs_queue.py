@@ -134,3 +134,35 @@ def test_latest_tick_is_at_or_before_now():
     assert latest_tick("*/5 * * * *", T0 + timedelta(minutes=7, seconds=3)) == T0 + timedelta(minutes=5)
     assert latest_tick("*/5 * * * *", T0) == T0
     assert latest_tick("0 3 1 * *", T0) == datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+
+
+def scheduler_process(url: str, now_iso: str, start_at: float, out) -> None:
+    """Run one scheduler pass at `now_iso` in a separate process, starting at wall time `start_at`."""
+    import time as _time
+
+    database = Database(url)
+    while _time.time() < start_at:
+        _time.sleep(0.001)
+    out.put(enqueue_due(database, now=datetime.fromisoformat(now_iso), max_attempts=3))
+    database.dispose()
+
+
+def test_two_scheduler_processes_enqueue_one_job_per_tick(db, registry_database_url):
+    import multiprocessing
+    import time as _time
+
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    start_at = _time.time() + 3.0
+    now = (T0 + timedelta(minutes=17)).isoformat()
+    processes = [context.Process(target=scheduler_process, args=(registry_database_url, now, start_at, out))
+                 for _ in range(2)]
+    for p in processes:
+        p.start()
+    results = [out.get(timeout=60) for _ in processes]
+    for p in processes:
+        p.join(timeout=30)
+    assert sorted(len(r) for r in results) == [0, 1], results
+    with db.session() as session:
+        ticks = session.scalars(select(Job.tick).where(Job.reason == "scheduled")).all()
+    assert ticks == [T0 + timedelta(minutes=15)]
