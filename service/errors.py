@@ -6,7 +6,7 @@ found by walking the exception's MRO and taking the most specific class listed i
 shape, with `("body", "observations", 3, "value")` read as row 3, field `value`.
 
 FragilityError (indicators.errors)
-├── InputError 422 ── BatchTooLarge 422, BatchRejected, UnknownRegion, ... (indicators)
+├── InputError 422 ── BatchTooLarge, BatchRejected, UnknownRegion, ... (indicators)
 ├── NotFound 404
 ├── Conflict 409
 ├── AccessDenied 403 ── Unauthenticated 401
@@ -60,12 +60,6 @@ class PayloadTooLarge(FragilityError):
     """The request body is too large."""
 
     hint = "Split the data into smaller requests (see FRAGILITY_MAX_BODY_BYTES)."
-
-
-class BatchTooLarge(InputError):
-    """The batch has too many rows."""
-
-    hint = "Split the batch into smaller ones (see FRAGILITY_MAX_BATCH_ROWS); each batch is stored atomically."
 
 
 class RateLimited(FragilityError):

@@ -1,0 +1,27 @@
+"""Indicators: upsert a batch (POST) and list them (GET)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from indicators import BatchTooLarge
+from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.crud.indicators import list_indicators, upsert_indicators
+from service.schemas.data import IndicatorBatchIn, IndicatorListOut, UpsertCountsOut
+
+router = APIRouter(prefix="/indicators", tags=["indicators"])
+
+
+@router.post("", response_model=UpsertCountsOut, responses={409: {"description": "kind change with data"}})
+def post_indicators(body: IndicatorBatchIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Store the indicators atomically; return inserted, updated and unchanged counts."""
+    if len(body.indicators) > settings.max_batch_rows:
+        raise BatchTooLarge(f"batch has {len(body.indicators)} indicators; at most {settings.max_batch_rows}")
+    return upsert_indicators(session=session, items=[i.model_dump() for i in body.indicators])
+
+
+@router.get("", response_model=IndicatorListOut)
+def get_indicators(session: SessionDep, _: ReadKey) -> dict:
+    """Return every stored indicator."""
+    data = list_indicators(session=session)
+    return {"data": data, "count": len(data)}

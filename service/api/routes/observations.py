@@ -1,0 +1,51 @@
+"""Observations: atomic batch upsert from JSON or CSV."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from indicators import InputError, read_observations_csv
+from service.api.deps import MetricsDep, SessionDep, SettingsDep, WriteKey
+from service.crud.observations import BatchResult, ingest_rows
+from service.db import Database
+from service.observability import Metrics
+from service.schemas.data import BatchResultOut, ObservationBatchIn
+
+router = APIRouter(prefix="/observations", tags=["observations"])
+BATCH_ERRORS = {413: {"description": "body over FRAGILITY_MAX_BODY_BYTES"},
+                422: {"description": "bad rows (every one listed) or batch over FRAGILITY_MAX_BATCH_ROWS"}}
+CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+    "type": "string", "example": "region,indicator,period,value\nIRQ,attacks,2024-01,12\n"}}}}}
+
+
+@router.post("", response_model=BatchResultOut, responses=BATCH_ERRORS)
+def post_observations(body: ObservationBatchIn, session: SessionDep, settings: SettingsDep,
+                      metrics: MetricsDep, _: WriteKey) -> dict:
+    """Store the batch atomically; return inserted, updated and unchanged counts."""
+    result = ingest_rows(session=session, rows=body.rows(), max_rows=settings.max_batch_rows)
+    return _counted(result, metrics)
+
+
+@router.post("/csv", response_model=BatchResultOut, responses=BATCH_ERRORS, openapi_extra=CSV_BODY)
+async def post_observations_csv(request: Request, settings: SettingsDep, metrics: MetricsDep,
+                                _: WriteKey) -> dict:
+    """Store a CSV batch (header region,indicator,period,value) atomically; return the counts."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";")[0].strip().lower() not in ("text/csv", "text/plain", "application/csv"):
+        raise InputError(f"expected a text/csv body, got content type {content_type or 'none'!r}",
+                         hint="Send the CSV with `Content-Type: text/csv`.")
+    data = await request.body()
+    result = await run_in_threadpool(_ingest_csv, request.app.state.db, data, settings.max_batch_rows)
+    return _counted(result, metrics)
+
+
+def _ingest_csv(db: Database, data: bytes, max_rows: int) -> BatchResult:
+    rows = read_observations_csv(data, max_rows=max_rows)
+    with db.session() as session:
+        return ingest_rows(session=session, rows=rows, max_rows=max_rows)
+
+
+def _counted(result: BatchResult, metrics: Metrics) -> dict:
+    metrics.count_rows(result.inserted, result.updated, result.unchanged)
+    return result.to_dict()

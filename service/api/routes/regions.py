@@ -1,0 +1,25 @@
+"""Regions: upsert a batch (POST) and list them (GET)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.crud.regions import list_regions, upsert_regions
+from service.schemas.data import RegionBatchIn, RegionListOut, UpsertCountsOut
+
+router = APIRouter(prefix="/regions", tags=["regions"])
+
+
+@router.post("", response_model=UpsertCountsOut)
+def post_regions(body: RegionBatchIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Store the regions atomically; return inserted, updated and unchanged counts."""
+    return upsert_regions(session=session, items=[r.to_dict() for r in body.regions],
+                          max_rows=settings.max_batch_rows)
+
+
+@router.get("", response_model=RegionListOut)
+def get_regions(session: SessionDep, _: ReadKey) -> dict:
+    """Return every stored region with its neighbours."""
+    data = list_regions(session=session)
+    return {"data": data, "count": len(data)}

@@ -1,0 +1,23 @@
+"""Series: the observed months of one region's indicator."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from service.api.deps import ReadKey, SessionDep
+from service.crud.observations import read_series
+from service.schemas.data import SeriesOut
+
+router = APIRouter(prefix="/series", tags=["series"])
+Month = Annotated[str | None, Query(description="first/last month, YYYY-MM (inclusive)", max_length=7)]
+
+
+@router.get("", response_model=SeriesOut)
+def get_series(region: str, indicator: str, session: SessionDep, _: ReadKey,
+               start: Month = None, end: Month = None) -> dict:
+    """Return the observed points of the series in period order; missing months are absent, not zero."""
+    points = read_series(session=session, region=region, indicator=indicator, start=start, end=end)
+    return {"region": region, "indicator": indicator,
+            "points": [{"period": p, "value": v} for p, v in points]}

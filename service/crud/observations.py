@@ -1,0 +1,153 @@
+"""Observation records: atomic bulk upsert with revision history, series reads.
+
+`upsert_batch` reads the stored values of the batch's keys in one query per indicator, splits the batch
+into inserted / updated / unchanged, then writes with executemany (PostgreSQL: multi-row INSERTs and
+pipelined UPDATEs), all in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from indicators import Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
+from service.crud.indicators import load_catalogue
+from service.errors import Conflict
+from service.tables import Indicator, Region, observation_revisions, observations
+
+WRITE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a stored batch did: counts per outcome and the batch id its revisions carry."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    batch_id: str
+
+    def to_dict(self) -> dict:
+        """Return the result as a JSON-ready dict."""
+        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "batch_id": self.batch_id}
+
+
+def ingest_rows(*, session: Session, rows: Sequence[Mapping], max_rows: int | None = None,
+                today: date | None = None) -> BatchResult:
+    """Return the result of validating raw rows against the stored catalogue and upserting them.
+
+    Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad row (nothing stored).
+    """
+    batch = validate_batch(rows, catalogue=load_catalogue(session=session), today=today, max_rows=max_rows)
+    return upsert_batch(session=session, batch=batch)
+
+
+def _stored_values(session: Session, batch: Sequence[Observation]) -> dict[tuple[str, str, str], float]:
+    """Return the stored value of every key of `batch` that exists (one query per indicator)."""
+    by_indicator: dict[str, tuple[set[str], list[str]]] = defaultdict(lambda: (set(), []))
+    for obs in batch:
+        regions_of, periods_of = by_indicator[obs.indicator]
+        regions_of.add(obs.region)
+        periods_of.append(obs.period)
+    c = observations.c
+    stored: dict[tuple[str, str, str], float] = {}
+    for indicator, (region_ids, periods) in by_indicator.items():
+        query = select(c.region_id, c.period, c.value).where(
+            c.indicator_id == indicator, c.region_id.in_(sorted(region_ids)),
+            c.period >= min(periods), c.period <= max(periods))
+        for region_id, period, value in session.execute(query):
+            stored[(region_id, indicator, period)] = value
+    return stored
+
+
+def _write(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
+    stored = _stored_values(session, batch)
+    now = datetime.now(UTC)
+    inserts, updates, revisions = [], [], []
+    for obs in batch:
+        old = stored.get((obs.region, obs.indicator, obs.period))
+        if old is None:
+            inserts.append({"region_id": obs.region, "indicator_id": obs.indicator, "period": obs.period,
+                            "value": obs.value, "updated_at": now, "batch_id": batch_id})
+        elif old != obs.value:
+            updates.append({"b_region": obs.region, "b_indicator": obs.indicator, "b_period": obs.period,
+                            "b_value": obs.value})
+            revisions.append({"region_id": obs.region, "indicator_id": obs.indicator, "period": obs.period,
+                              "old_value": old, "new_value": obs.value, "replaced_at": now, "batch_id": batch_id})
+    if inserts:
+        session.execute(insert(observations), inserts)
+    if updates:
+        c = observations.c
+        statement = (update(observations)
+                     .where(and_(c.region_id == bindparam("b_region"), c.indicator_id == bindparam("b_indicator"),
+                                 c.period == bindparam("b_period")))
+                     .values(value=bindparam("b_value"), updated_at=now, batch_id=batch_id))
+        session.connection().execute(statement, updates)
+        session.execute(insert(observation_revisions), revisions)
+    return BatchResult(len(inserts), len(updates), len(batch) - len(inserts) - len(updates), batch_id)
+
+
+def upsert_batch(*, session: Session, batch: Sequence[Observation]) -> BatchResult:
+    """Return the counts after storing the validated batch in one transaction (all or nothing).
+
+    Identical values are `unchanged`; changed values are `updated`, their old value copied to
+    observation_revisions under this batch's id. A concurrent writer inserting the same keys makes the
+    batch retry from a fresh read.
+
+    Raises Conflict if concurrent writers keep colliding.
+    """
+    batch_id = uuid.uuid4().hex
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            result = _write(session, batch, batch_id)
+            session.commit()
+            return result
+        except IntegrityError:
+            session.rollback()
+    raise Conflict("concurrent batches kept writing the same observations; nothing was stored",
+                   hint="Resend the batch.")
+
+
+def read_series(*, session: Session, region: str, indicator: str, start: str | None = None,
+                end: str | None = None) -> list[tuple[str, float]]:
+    """Return the (period, value) pairs of one series in period order, limited to [start, end].
+
+    Raises UnknownRegion / UnknownIndicator for ids not stored, PeriodError for malformed bounds.
+    """
+    if session.get(Region, region) is None:
+        raise UnknownRegion(f"unknown region {region!r}")
+    if session.get(Indicator, indicator) is None:
+        raise UnknownIndicator(f"unknown indicator {indicator!r}")
+    c = observations.c
+    query = select(c.period, c.value).where(c.region_id == region, c.indicator_id == indicator)
+    if start is not None:
+        query = query.where(c.period >= parse_period(start))
+    if end is not None:
+        query = query.where(c.period <= parse_period(end))
+    return [(p, v) for p, v in session.execute(query.order_by(c.period))]
+
+
+def read_revisions(*, session: Session, region: str, indicator: str, period: str) -> list[dict]:
+    """Return the revision history of one cell, oldest first: old_value, new_value, replaced_at, batch_id."""
+    c = observation_revisions.c
+    query = (select(c.old_value, c.new_value, c.replaced_at, c.batch_id)
+             .where(c.region_id == region, c.indicator_id == indicator, c.period == period).order_by(c.id))
+    return [dict(row._mapping) for row in session.execute(query)]
+
+
+def count_observations(*, session: Session) -> int:
+    """Return how many observation cells are stored."""
+    return session.execute(select(func.count()).select_from(observations)).scalar_one()
+
+
+def count_revisions(*, session: Session) -> int:
+    """Return how many revisions are stored."""
+    return session.execute(select(func.count()).select_from(observation_revisions)).scalar_one()

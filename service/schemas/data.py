@@ -1,0 +1,136 @@
+"""API shapes of the data side: regions, indicators, observations, series, batch results."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from indicators import IndicatorKind
+
+
+class NeighbourIn(BaseModel):
+    """A neighbour with an edge weight (the same weight must be listed by both ends)."""
+
+    id: str
+    weight: float = 1.0
+
+
+class RegionIn(BaseModel):
+    """A region as posted: neighbours as ids or {"id","weight"}; adjacency must be symmetric."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "IRQ", "name": "Iraq", "neighbours": ["IRN"]}]})
+
+    id: str
+    name: str
+    parent: str | None = None
+    neighbours: list[str | NeighbourIn] = Field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Return the region as the plain dict `indicators.validate_regions` takes."""
+        out = self.model_dump(exclude_none=True)
+        out["neighbours"] = [n if isinstance(n, str) else n.model_dump() for n in self.neighbours]
+        return out
+
+
+class RegionBatchIn(BaseModel):
+    """A batch of regions, stored atomically."""
+
+    regions: list[RegionIn]
+
+
+class RegionOut(BaseModel):
+    """A stored region; neighbours are plain ids when every edge weight is 1."""
+
+    id: str
+    name: str
+    parent: str | None = None
+    neighbours: list[str | NeighbourIn]
+
+
+class RegionListOut(BaseModel):
+    """Every stored region."""
+
+    data: list[RegionOut]
+    count: int
+
+
+class IndicatorIn(BaseModel):
+    """An indicator: `count` (non-negative integers), `share` (0..1) or `amount` (non-negative)."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    kind: IndicatorKind
+    unit: str | None = Field(default=None, max_length=64)
+    description: str | None = None
+
+
+class IndicatorBatchIn(BaseModel):
+    """A batch of indicators, stored atomically."""
+
+    indicators: list[IndicatorIn]
+
+
+class IndicatorOut(BaseModel):
+    """A stored indicator."""
+
+    id: str
+    kind: IndicatorKind
+    unit: str | None = None
+    description: str | None = None
+
+
+class IndicatorListOut(BaseModel):
+    """Every stored indicator."""
+
+    data: list[IndicatorOut]
+    count: int
+
+
+class ObservationIn(BaseModel):
+    """One observation: the value of `indicator` in `region` for month `period` (YYYY-MM)."""
+
+    region: str
+    indicator: str
+    period: str
+    value: float
+
+
+class ObservationBatchIn(BaseModel):
+    """A batch of observations, stored atomically (upsert on region, indicator, period)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"observations": [
+        {"region": "IRQ", "indicator": "attacks", "period": "2024-01", "value": 12}]}]})
+
+    observations: list[ObservationIn]
+
+    def rows(self) -> list[dict]:
+        """Return the rows as plain dicts for `indicators.validate_batch`."""
+        return [{"region": o.region, "indicator": o.indicator, "period": o.period, "value": o.value}
+                for o in self.observations]
+
+
+class UpsertCountsOut(BaseModel):
+    """How many entries of a batch were new, changed and identical to what was stored."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class BatchResultOut(UpsertCountsOut):
+    """Counts of an observation batch and its id (the id revisions are recorded under)."""
+
+    batch_id: str
+
+
+class PointOut(BaseModel):
+    """One observed month of a series."""
+
+    period: str
+    value: float
+
+
+class SeriesOut(BaseModel):
+    """The observed months of one region's indicator, in period order (missing months are absent)."""
+
+    region: str
+    indicator: str
+    points: list[PointOut]
