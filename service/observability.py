@@ -71,6 +71,13 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+def route_template(scope: Scope) -> str:
+    """Return the matched route's path template (e.g. /v1/models/{name}/fit), or "unmatched"."""
+    effective = scope.get("fastapi", {}).get("effective_route_context")  # FastAPI >= 0.16x nested routers
+    template = getattr(effective, "path_format", None) or getattr(scope.get("route"), "path_format", None)
+    return template or "unmatched"
+
+
 class RequestContext:
     """ASGI middleware: assigns the request id (echoing a sane X-Request-ID), logs and measures each request."""
 
@@ -101,7 +108,7 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             seconds = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_template(scope)
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.latency.labels(scope["method"], route).observe(seconds)
             principal = scope.get("state", {}).get("principal")
