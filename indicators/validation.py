@@ -101,6 +101,7 @@ def validate_batch(
     first_row: dict[tuple[str, str, str], int] = {}
     errors: list[RowError] = []
     n_errors = 0
+    n_bad_rows = 0
     out: list[Observation] = []
     append = out.append
     new = Observation.__new__
@@ -160,11 +161,11 @@ def validate_batch(
                 first_row.setdefault((region, indicator, canonical), index)
         if row_errors is not None:
             n_errors += len(row_errors)
+            n_bad_rows += 1
             if len(errors) < MAX_ERRORS_LISTED:
                 errors.extend(row_errors)
     if errors:
-        bad_rows = len({e.row for e in errors})
-        message = f"batch rejected: {bad_rows} bad row(s) of {n_rows}, {n_errors} problem(s); nothing was stored"
+        message = f"batch rejected: {n_bad_rows} bad row(s) of {n_rows}, {n_errors} problem(s); nothing was stored"
         if n_errors > len(errors):
             message += f" (first {len(errors)} problems listed)"
         raise BatchRejected(errors[:MAX_ERRORS_LISTED], message)

@@ -1,0 +1,107 @@
+"""Region lists: validation errors name the region; W under both normalisations; demo regions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indicators import BatchRejected, Region, UnknownRegion, load_demo_regions, validate_regions, weights_matrix
+from indicators.errors import InputError
+
+
+def line(*ids_and_neighbours: tuple[str, list]) -> list[dict]:
+    """Return region dicts from (id, neighbours) pairs."""
+    return [{"id": rid, "name": rid.title(), "neighbours": nbrs} for rid, nbrs in ids_and_neighbours]
+
+
+def test_demo_regions_are_25_consistent_regions():
+    regions = validate_regions(load_demo_regions())
+    assert len(regions) == 25
+    by_id = {r.id: r for r in regions}
+    assert {"IRQ", "IRN", "PSE"} <= set(by_id)
+    assert "IRN" in by_id["IRQ"].neighbours and "IRQ" in by_id["IRN"].neighbours
+    assert load_demo_regions() is not load_demo_regions()  # a fresh list each call
+
+
+@pytest.mark.parametrize(
+    ("regions", "row", "field", "words"),
+    [
+        (line(("A", ["B"]), ("B", ["A", "Z"])), 1, "neighbours", ["B", "unknown neighbour Z"]),
+        (line(("A", ["A", "B"]), ("B", ["A"])), 0, "neighbours", ["A", "self-loop"]),
+        (line(("A", ["B"]), ("B", []), ("C", [])), 0, "neighbours", ["A", "asymmetric", "B does not list A"]),
+        (line(("A", ["B"]), ("B", ["A"]), ("A", [])), 2, "id", ["duplicate region id A"]),
+        (line(("A", ["B", "B"]), ("B", ["A"])), 0, "neighbours", ["A", "twice"]),
+        ([{"id": "A", "neighbours": [{"id": "B", "weight": -1}]}, {"id": "B", "neighbours": ["A"]}], 0, "neighbours", ["A", "positive"]),
+        ([{"id": "A", "neighbours": [{"id": "B", "weight": 2}]}, {"id": "B", "neighbours": ["A"]}], 0, "neighbours", ["A", "weight"]),
+        ([{"id": "bad id!", "neighbours": []}], 0, "id", ["slug"]),
+        (["A"], 0, "region", ["region object"]),
+    ],
+    ids=["unknown-neighbour", "self-loop", "asymmetric-edge", "duplicate-id", "repeated-neighbour",
+         "negative-weight", "asymmetric-weight", "bad-id", "not-a-dict"],
+)
+def test_bad_region_lists_name_the_region(regions, row, field, words):
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(regions)
+    first = caught.value.errors[0]
+    assert (first.row, first.field) == (row, field)
+    assert all(word in first.reason for word in words), first.reason
+
+
+def test_every_bad_region_is_listed_at_once():
+    regions = line(("A", ["A"]), ("B", ["Q"]), ("C", ["D"]), ("D", []))
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(regions)
+    assert [e.row for e in caught.value.errors] == [0, 1, 2]
+
+
+def test_edge_weights_and_parents_are_kept():
+    regions = validate_regions(
+        [
+            {"id": "IRQ-BAS", "name": "Basra", "parent": "IRQ", "neighbours": [{"id": "IRN-KHU", "weight": 2.0}]},
+            {"id": "IRN-KHU", "name": "Khuzestan", "parent": "IRN", "neighbours": [{"id": "IRQ-BAS", "weight": 2}]},
+        ]
+    )
+    assert regions[0] == Region("IRQ-BAS", "Basra", "IRQ", ("IRN-KHU",), (2.0,))
+    assert regions[0].to_dict()["neighbours"] == [{"id": "IRN-KHU", "weight": 2.0}]
+
+
+# A - B - C, and B - D; E isolated
+STAR = line(("A", ["B"]), ("B", ["A", "C", "D"]), ("C", ["B"]), ("D", ["B"]), ("E", []))
+ORDER = ["A", "B", "C", "D", "E"]
+
+
+def test_target_normalisation_makes_each_target_column_sum_to_one():
+    w = weights_matrix(STAR, ORDER)  # default "target"
+    np.testing.assert_allclose(w.sum(axis=0), [1, 1, 1, 1, 0])
+    assert w[0, 1] == pytest.approx(1 / 3)  # A is one of B's three neighbours
+    assert w[1, 0] == 1.0  # B is A's only neighbour
+    assert w[0, 0] == 0 and w[4].sum() == 0
+
+
+def test_source_normalisation_makes_each_source_row_sum_to_one():
+    w = weights_matrix(STAR, ORDER, normalise="source")
+    np.testing.assert_allclose(w.sum(axis=1), [1, 1, 1, 1, 0])
+    assert w[1, 0] == pytest.approx(1 / 3)  # B spreads over its three neighbours
+    assert w[0, 1] == 1.0
+
+
+def test_weights_follow_the_order_and_drop_edges_outside_it():
+    w = weights_matrix(STAR, ["C", "B", "A"])
+    np.testing.assert_allclose(w, [[0, 0.5, 0], [1, 0, 1], [0, 0.5, 0]])
+
+
+def test_edge_weights_enter_the_normalisation():
+    regions = [
+        {"id": "A", "neighbours": [{"id": "B", "weight": 3}, "C"]},
+        {"id": "B", "neighbours": [{"id": "A", "weight": 3}]},
+        {"id": "C", "neighbours": ["A"]},
+    ]
+    w = weights_matrix(regions, ["A", "B", "C"])
+    assert w[1, 0] == pytest.approx(0.75) and w[2, 0] == pytest.approx(0.25)
+
+
+def test_weights_matrix_errors():
+    with pytest.raises(UnknownRegion, match="Q"):
+        weights_matrix(STAR, ["A", "Q"])
+    with pytest.raises(InputError, match="target"):
+        weights_matrix(STAR, ORDER, normalise="row")
