@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
-    """Return a `python -m service.jobs.worker` process in its own process group."""
-    return subprocess.Popen([sys.executable, "-m", "service.jobs.worker"], cwd=ROOT, env=env,
+    """Return a `fragility worker` process in its own process group."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("fragility")), "worker", "--poll", "0.3"],
+                            cwd=ROOT, env=env,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
