@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from indicators import IndicatorKind
 
@@ -85,12 +85,17 @@ class IndicatorListOut(BaseModel):
 
 
 class ObservationIn(BaseModel):
-    """One observation: the value of `indicator` in `region` for month `period` (YYYY-MM)."""
+    """One observation: the value of `indicator` in `region` for month `period` (YYYY-MM).
 
-    region: str
-    indicator: str
-    period: str
-    value: float
+    Fields are optional here only so that a missing one is reported by the batch validation together with
+    every other bad row; all four are required.
+    """
+
+    region: StrictStr | None = Field(default=None, examples=["IRQ"])
+    indicator: StrictStr | None = Field(default=None, examples=["attacks"])
+    period: StrictStr | None = Field(default=None, examples=["2024-01"], description="month, YYYY-MM")
+    value: StrictFloat | StrictInt | StrictStr | None = Field(
+        default=None, examples=[12], description="a finite number (numeric strings are accepted)")
 
 
 class ObservationBatchIn(BaseModel):
@@ -103,8 +108,7 @@ class ObservationBatchIn(BaseModel):
 
     def rows(self) -> list[dict]:
         """Return the rows as plain dicts for `indicators.validate_batch`."""
-        return [{"region": o.region, "indicator": o.indicator, "period": o.period, "value": o.value}
-                for o in self.observations]
+        return [o.model_dump(exclude_none=True) for o in self.observations]
 
 
 class UpsertCountsOut(BaseModel):
