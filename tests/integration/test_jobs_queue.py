@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service.db import Database, run_migrations
 from service.jobs import queue
@@ -18,16 +18,20 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def registry_database_url(tmp_path):
-    return f"sqlite:///{tmp_path}/queue.db"
+def registry_database_url(database_url):
+    """Return the module's database URL (a SQLite file, or a fresh PostgreSQL database)."""
+    return database_url
 
 
 @pytest.fixture
 def db(registry_database_url):
-    """Return a migrated Database with one model row (id in `db.model_id`)."""
+    """Return a migrated Database, emptied of registry rows, with one model row (id in `db.model_id`)."""
     run_migrations(registry_database_url)
     database = Database(registry_database_url)
     with database.session() as session:
+        for table in ("backtests", "jobs", "model_versions", "models"):
+            session.execute(text(f"DELETE FROM {table}"))
+        session.commit()
         model = RegisteredModel(name="m", family="count", indicator="attacks", regions=[], covariates=[],
                                 spillover=True, normalise="target", horizon=6, sampler={},
                                 schedule="*/5 * * * *", created_at=T0 - timedelta(days=1),
