@@ -106,8 +106,9 @@ class Panel:
         if unknown:
             raise UnknownRegion(f"frame has region(s) not in the region list: {', '.join(unknown[:10])}")
         canonical = {raw: parse_period(raw) for raw in pd.unique(frame["period"])}
-        month = frame["period"].map(lambda p: period_to_index(canonical[p])).to_numpy(dtype=np.int64)
         frame["period"] = frame["period"].map(canonical)
+        month_of = {p: period_to_index(p) for p in set(canonical.values())}
+        month = frame["period"].map(month_of).to_numpy(dtype=np.int64)
         duplicated = frame.duplicated(["region", "indicator", "period"])
         if duplicated.any():
             first = frame.loc[duplicated].iloc[0]
@@ -137,8 +138,19 @@ class Panel:
         normalise: str = "target",
     ) -> Panel:
         """Return a Panel from Observation objects (or dicts with the four fields); see `from_frame`."""
-        records = [o.to_dict() if isinstance(o, Observation) else dict(o) for o in observations]
-        frame = pd.DataFrame.from_records(records, columns=list(FIELDS))
+        items = list(observations)
+        if all(type(o) is Observation for o in items):
+            frame = pd.DataFrame(
+                {
+                    "region": [o.region for o in items],
+                    "indicator": [o.indicator for o in items],
+                    "period": [o.period for o in items],
+                    "value": np.fromiter((o.value for o in items), dtype=float, count=len(items)),
+                }
+            )
+        else:
+            records = [o.to_dict() if isinstance(o, Observation) else dict(o) for o in items]
+            frame = pd.DataFrame.from_records(records, columns=list(FIELDS))
         return cls.from_frame(frame, regions=regions, normalise=normalise)
 
     @classmethod

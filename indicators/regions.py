@@ -78,7 +78,10 @@ class Region:
 
 
 def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | None:
-    """Return one region dict as a Region, appending a RowError per problem found (None if unusable)."""
+    """Return one region dict as a Region of its well-formed neighbours, appending a RowError per problem.
+
+    Returns None only when the entry is unusable (not a dict, bad id, neighbours not a list).
+    """
     if isinstance(raw, Region):
         return raw
     if not isinstance(raw, dict):
@@ -89,15 +92,14 @@ def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | N
         shown = repr(region_id) if region_id is None or isinstance(region_id, str) else type(region_id).__name__
         errors.append(RowError(index, "id", f"region id {shown[:70]} is not a slug such as IRQ or IRQ-BAS"))
         return None
-    ok = True
     name = raw.get("name", region_id)
     if not isinstance(name, str) or not name.strip():
         errors.append(RowError(index, "name", f"region {region_id}: name must be a non-empty string"))
-        ok = False
+        name = region_id
     parent = raw.get("parent")
     if parent is not None and not isinstance(parent, str):
         errors.append(RowError(index, "parent", f"region {region_id}: parent must be a string or null"))
-        ok = False
+        parent = None
     raw_neighbours = raw.get("neighbours", [])
     if raw_neighbours is None:
         raw_neighbours = []
@@ -113,26 +115,20 @@ def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | N
             other, weight = item, 1.0
         if not isinstance(other, str) or not other:
             errors.append(RowError(index, "neighbours", f"region {region_id}: neighbour {item!r:.60} is not a region id"))
-            ok = False
             continue
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
             errors.append(
                 RowError(index, "neighbours", f"region {region_id}: weight {weight!r:.30} of edge to {other} must be a positive number")
             )
-            ok = False
             continue
         if other == region_id:
             errors.append(RowError(index, "neighbours", f"region {region_id} lists itself as a neighbour (self-loop)"))
-            ok = False
             continue
         if other in neighbours:
             errors.append(RowError(index, "neighbours", f"region {region_id} lists neighbour {other} twice"))
-            ok = False
             continue
         neighbours.append(other)
         weights.append(float(weight))
-    if not ok:
-        return None
     return Region(region_id, name.strip(), parent, tuple(neighbours), tuple(weights))
 
 
@@ -161,6 +157,7 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
         parsed.append((index, region))
     by_id = {region.id: region for _, region in parsed}
     listed = {raw.get("id") for raw in regions if isinstance(raw, dict)} | set(by_id)
+    mentioned = {rid: _mentioned_neighbours(raw) for rid, raw in _raw_by_id(regions).items()}
     for index, region in parsed:
         for other, weight in zip(region.neighbours, region.weights):
             back = by_id.get(other)
@@ -169,6 +166,8 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
                     errors.append(RowError(index, "neighbours", f"region {region.id}: unknown neighbour {other}"))
                 continue
             back_weight = back.weight_of(region.id)
+            if back_weight is None and region.id in mentioned.get(other, ()):
+                continue  # the way back exists but is malformed: reported on that region only
             if back_weight is None:
                 errors.append(
                     RowError(index, "neighbours", f"region {region.id}: asymmetric edge, {other} does not list {region.id} back")
@@ -178,9 +177,40 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
                     RowError(index, "neighbours", f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way")
                 )
     if errors:
-        errors.sort(key=lambda e: e.row)
-        raise BatchRejected(errors, f"region list rejected: {len(errors)} problem(s); nothing was stored")
+        merged = _one_error_per_region(errors)
+        raise BatchRejected(merged, f"region list rejected: {len(merged)} bad region(s); nothing was stored")
     return [region for _, region in parsed]
+
+
+def _raw_by_id(regions: Iterable[dict | Region]) -> dict[str, dict | Region]:
+    """Return the first raw entry of each string id."""
+    out: dict[str, dict | Region] = {}
+    for raw in regions:
+        rid = raw.id if isinstance(raw, Region) else raw.get("id") if isinstance(raw, dict) else None
+        if isinstance(rid, str):
+            out.setdefault(rid, raw)
+    return out
+
+
+def _mentioned_neighbours(raw: dict | Region) -> set[str]:
+    """Return every string id an entry lists as a neighbour, well-formed or not."""
+    if isinstance(raw, Region):
+        return set(raw.neighbours)
+    items = raw.get("neighbours") or []
+    if not isinstance(items, (list, tuple)):
+        return set()
+    ids = (item.get("id") if isinstance(item, dict) else item for item in items)
+    return {rid for rid in ids if isinstance(rid, str)}
+
+
+def _one_error_per_region(errors: list[RowError]) -> list[RowError]:
+    """Return one RowError per row: the first problem's field, every problem's reason joined by '; '."""
+    by_row: dict[int, list[RowError]] = {}
+    for error in errors:
+        by_row.setdefault(error.row, []).append(error)
+    return [
+        RowError(row, found[0].field, "; ".join(e.reason for e in found)) for row, found in sorted(by_row.items())
+    ]
 
 
 def as_regions(regions: Iterable[dict | Region]) -> list[Region]:

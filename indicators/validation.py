@@ -109,7 +109,7 @@ def validate_batch(
 
     for index, row in enumerate(rows):
         row_errors: list[RowError] | None = None
-        if not isinstance(row, Mapping):
+        if type(row) is not dict and not isinstance(row, Mapping):
             row_errors = [RowError(index, "row", f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}")]
         else:
             region = row.get("region")
@@ -138,7 +138,16 @@ def validate_batch(
                 row_errors = (row_errors or []) + [RowError(index, "value", "missing field 'value'")]
             else:
                 try:
-                    value = parse_number(raw_value)
+                    value_type = type(raw_value)
+                    value = raw_value if value_type is float else None
+                    if value_type is str or value_type is int:  # fast path; parse_number gives the reasons
+                        try:
+                            value = float(raw_value) if value_type is int or "_" not in raw_value else None
+                        except (ValueError, OverflowError):
+                            value = None
+                    if value is None or value - value != 0.0:  # unparsed, NaN or infinite
+                        value = parse_number(raw_value)
+                    value += 0.0  # -0.0 -> 0.0
                     if kind is not None:
                         check_value(value, kind)
                 except ValueRejected as exc:

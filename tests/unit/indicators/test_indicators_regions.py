@@ -105,3 +105,19 @@ def test_weights_matrix_errors():
         weights_matrix(STAR, ["A", "Q"])
     with pytest.raises(InputError, match="target"):
         weights_matrix(STAR, ORDER, normalise="row")
+
+
+def test_a_region_with_several_problems_gets_one_error_listing_them_all():
+    regions = line(("A", ["A", "Z"]), ("B", []))
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(regions)
+    assert len(caught.value.errors) == 1
+    reason = caught.value.errors[0].reason
+    assert "self-loop" in reason and "unknown neighbour Z" in reason
+
+
+def test_a_malformed_edge_is_blamed_on_its_own_region_only():
+    regions = [{"id": "A", "neighbours": [{"id": "B", "weight": "heavy"}]}, {"id": "B", "neighbours": ["A"]}]
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(regions)
+    assert [e.row for e in caught.value.errors] == [0]
