@@ -242,7 +242,8 @@ def simulate_share_panel(
     """Return (panel, truth): shares from a hierarchical AR(1) on the logit scale with a neighbour term.
 
     z[r,t] = c_r + rho_r z[r,t-1] + psi_r sum_q W[q,r] z[q,t-1] + sigma_r eps, with the
-    stationary mean of z equal to `level` (level_r ~ N(-1, 1.8), rho_r ~ U(0.5, 0.85),
+    stationary mean of z equal to `level` (level_r ~ N(-1, 1.8), the lowest pushed to <= -5 and the
+    highest to >= 5 so that exact 0s and 1s occur; rho_r ~ U(0.5, 0.85),
     psi_r ~ U(0, 0.1) or 0 without spillover, sigma_r ~ U(0.2, 0.5)). The share is expit(z),
     reported as exactly 0 below `exact_below` and exactly 1 above 1 - `exact_below`.
 
@@ -259,6 +260,9 @@ def simulate_share_panel(
     rng = np.random.default_rng(seed)
     weights = weights_matrix(regions, ids, check_normalise(normalise))
     level = rng.normal(-1.0, 1.8, n)
+    if n >= 2:  # one region near 0 and one near 1, so exact 0s and 1s always occur
+        level[np.argmin(level)] = min(level.min(), -5.0)
+        level[np.argmax(level)] = max(level.max(), 5.0)
     rho = rng.uniform(0.5, 0.85, n)
     psi = rng.uniform(0.0, 0.1, n) if spillover else np.zeros(n)
     psi[_isolated(weights)] = 0.0
