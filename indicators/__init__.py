@@ -6,6 +6,7 @@ the region x period `Panel`, own and spatial lags, and synthetic panels with kno
 
 from indicators.errors import (
     BatchRejected,
+    BatchTooLarge,
     FragilityError,
     InputError,
     PeriodError,
@@ -28,7 +29,7 @@ from indicators.synthetic import (
     simulate_count_panel,
     simulate_share_panel,
 )
-from indicators.validation import BatchTooLarge, Catalogue, Observation, validate_batch
+from indicators.validation import Catalogue, Observation, validate_batch
 
 __all__ = [
     "AmountTruth",

@@ -3,6 +3,7 @@
 FragilityError                 root of every error this project raises on purpose
 ├── InputError                 the caller can fix it (HTTP 422)
 │   ├── BatchRejected          one or more rows of a batch are bad; `.errors` lists every one
+│   ├── BatchTooLarge          a batch has more rows than a caller allows (`max_rows`)
 │   ├── RegionError            a region list is inconsistent (unknown neighbour, self-loop, asymmetric edge)
 │   ├── UnknownRegion          a region id that is not in the catalogue
 │   ├── UnknownIndicator       an indicator id that is not in the catalogue
@@ -60,6 +61,12 @@ class BatchRejected(InputError):
     def __init__(self, errors: list[RowError], message: str | None = None) -> None:
         self.errors = list(errors)
         super().__init__(message or f"batch rejected: {len(self.errors)} bad row(s); nothing was stored")
+
+
+class BatchTooLarge(InputError):
+    """The batch has more rows than allowed."""
+
+    hint = "Split the batch into smaller ones and send them one after the other."
 
 
 class RegionError(InputError):

@@ -12,9 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from indicators.errors import BatchRejected, InputError, RowError
+from indicators.errors import BatchRejected, BatchTooLarge, RowError
 from indicators.kinds import IndicatorKind, ValueRejected, check_value, parse_number
 from indicators.periods import PERIOD_PATTERN, current_month
+
+__all__ = ["BatchTooLarge", "Catalogue", "FIELDS", "Observation", "validate_batch"]
 
 FIELDS: tuple[str, ...] = ("region", "indicator", "period", "value")
 """The fields of an observation row, in the order errors are reported."""
@@ -54,12 +56,6 @@ class Observation:
     def to_dict(self) -> dict:
         """Return the observation as a JSON-ready dict."""
         return {"region": self.region, "indicator": self.indicator, "period": self.period, "value": self.value}
-
-
-class BatchTooLarge(InputError):
-    """The batch has more rows than allowed."""
-
-    hint = "Split the batch into smaller ones and send them one after the other."
 
 
 def _describe(raw: object) -> str:
