@@ -135,8 +135,8 @@ def row_error_from_loc(loc: tuple | list, message: str) -> dict:
     parts = [p for p in loc if p != "body"]
     row = next((p for p in parts if isinstance(p, int)), None)
     if row is not None:
-        after = parts[parts.index(row) + 1:]
-        field = ".".join(str(p) for p in after) or str(parts[0])
+        after = [p for p in parts[parts.index(row) + 1:] if isinstance(p, str)]
+        field = after[0] if after else str(parts[0])  # union members (value.float, value.str) fold into value
     else:
         field = ".".join(str(p) for p in parts) or "body"
     return {"row": row, "field": field, "reason": message}
@@ -144,7 +144,13 @@ def row_error_from_loc(loc: tuple | list, message: str) -> dict:
 
 def answer_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """Return a 422 listing every invalid field of the request, in the service's error shape."""
-    errors = [row_error_from_loc(tuple(e.get("loc", ())), e.get("msg", "invalid")) for e in exc.errors()]
+    merged: dict[tuple, dict] = {}
+    for raw in exc.errors():
+        error = row_error_from_loc(tuple(raw.get("loc", ())), raw.get("msg", "invalid"))
+        known = merged.setdefault((error["row"], error["field"]), error)
+        if known is not error and error["reason"] not in known["reason"]:
+            known["reason"] += f"; or {error['reason']}"
+    errors = list(merged.values())
     detail = f"request rejected: {len(errors)} invalid field(s); nothing was stored"
     body = error_body("RequestInvalid", detail, "Fix every listed field and resend the request.",
                       request_id_of(request), errors)
