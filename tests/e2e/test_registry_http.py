@@ -5,6 +5,10 @@ the previous version keeps serving; clear 4xx answers for bad questions.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -28,14 +32,19 @@ def wait_job(client: httpx.Client, job_id: int, timeout: float = 240) -> dict:
     pytest.fail(f"job {job_id} did not end within {timeout} s: {job}")
 
 
-def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
-    client: httpx.Client = registry_server
+def send_panel(client: httpx.Client) -> None:
+    """Store the tiny panel's regions, indicator and observations through the data API; returns nothing."""
     panel, _ = tiny_panel()
     assert client.post("/v1/regions", json={"regions": regions_payload(panel)}).status_code == 200
     indicator = {"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"}
     assert client.post("/v1/indicators", json={"indicators": [indicator]}).status_code == 200
     stored = client.post("/v1/observations", json={"observations": observations_payload(panel)})
     assert stored.status_code == 200, stored.text
+
+
+def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
+    client: httpx.Client = registry_server
+    send_panel(client)
 
     created = client.post("/v1/models", json=model_payload(name="attacks-ring"))
     assert created.status_code == 201, created.text
@@ -106,3 +115,42 @@ def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
     asked = client.get("/v1/models/attacks-ring/forecast", params={"region": "R02", "horizon": 4, "version": 2})
     assert asked.status_code == 409 and "not promoted" in asked.json()["detail"]
     assert client.get("/v1/models/attacks-ring").json()["served_version"] == 1
+
+    # the CLI talks to the same server over HTTP
+    env = {**os.environ, "FRAGILITY_URL": str(client.base_url),
+           "FRAGILITY_KEY": client.headers["Authorization"].split()[-1]}
+    shown = run_cli(["forecast", "attacks-ring", "--region", "R02", "--horizon", "3", "--json"], env)
+    assert json.loads(shown)["version"] == 1 and len(json.loads(shown)["steps"]) == 3
+    answer = json.loads(run_cli(["spillover", "attacks-ring", "--source", "R01", "--target", "R02",
+                                 "--threshold", "15", "--horizon", "6", "--json"], env))
+    assert answer["probability"] == pytest.approx(spill["probability"])
+    queued = json.loads(run_cli(["fit", "idle", "--no-wait", "--json"], env))
+    assert queued["kind"] == "fit" and queued["model"] == "idle"
+
+
+def run_cli(args: list[str], env: dict) -> str:
+    """Return the stdout of `fragility ARGS` (fails the test on a non-zero exit)."""
+    done = subprocess.run([sys.executable, "-m", "service.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_backtest_over_http_scores_the_model_beside_the_baselines(registry_server):
+    client: httpx.Client = registry_server
+    send_panel(client)
+    assert client.post("/v1/models", json=model_payload(name="attacks-ring", sampler=STARVED_SAMPLER)).status_code == 201
+    bad_backtest = client.post("/v1/models/attacks-ring/backtests", json={"origins": 2, "horizon": 0})
+    assert bad_backtest.status_code == 422
+    accepted = client.post("/v1/models/attacks-ring/backtests", json={"origins": 2, "step": 1, "horizon": 2})
+    assert accepted.status_code == 202
+    job = wait_job(client, accepted.json()["job_id"])
+    assert job["status"] == "succeeded" and job["kind"] == "backtest", job
+    backtest = client.get(f"/v1/backtests/{job['id']}").json()
+    assert backtest["model"] == "attacks-ring" and backtest["status"] == "succeeded"
+    assert {row["forecaster"] for row in backtest["scores"]} == {
+        "zero", "persistence", "bootstrap", "model", "no_spillover"}
+    assert backtest["by_region"] and client.get("/v1/backtests/999999").status_code == 404
+
+
