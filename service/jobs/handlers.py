@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
-from service.artifacts import attempt_dir, relative_to_root
+from service.artifacts import attempt_dir, checked_file, relative_to_root
 from service.crud.models import load_fit_inputs, model_config, spec_hash
 from service.db import Database
 from service.executors import Executor
@@ -111,7 +111,8 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
 
 
 def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
-    """Return the outcome of a forecast job: the stored paths of a gate-passing version simulated again."""
+    """Return the outcome of a forecast job: the stored paths of a gate-passing version simulated again
+    from its (checksum-verified) posterior; a version broken only by its paths serves again."""
     number = int(job.payload.get("version", 0))
     with ctx.database.session() as session:
         model = session.get(RegisteredModel, job.model_id)
@@ -120,7 +121,8 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
             raise InputError(f"job {job.id}: model or version {number} no longer exists")
         if not version.gate_passed:
             raise InputError(f"version {number} did not pass the gate; its paths are never served")
-        posterior = str(ctx.settings.artifacts / version.posterior_file)
+        posterior = str(checked_file(ctx.settings.artifacts, version.posterior_file, version.posterior_sha256,
+                                     what=f"posterior of {model.name} v{number}"))
         horizon, seed, name = model.horizon, int(version.sampler.get("seed", 1)), model.name
     out_dir = attempt_dir(ctx.settings.artifacts, name, job.id, job.attempts)
     record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, str(out_dir)))

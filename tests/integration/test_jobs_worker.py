@@ -103,6 +103,21 @@ def test_a_corrupt_paths_file_marks_the_version_broken(setup):
         assert "corrupt" in v1.broken
 
 
+
+def test_a_forecast_job_rebuilds_broken_paths_from_the_posterior(setup):
+    database, settings, worker, model_id = setup
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="forecast", model_id=model_id, now=utc_now(), payload={"version": 1})
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "succeeded", job.error
+        served, paths = resolve(session, PathCache(settings.artifacts), "m")
+        assert served.number == 1 and paths.paths.shape[1:] == (6, 4)
+        v1 = session.query(ModelVersion).filter_by(model_id=model_id, number=1).one()
+        assert v1.broken is None and f"job-{job_id}-" in v1.paths_file
+
 def test_backtest_job_scores_the_model_beside_baselines(setup):
     from service.crud.jobs import backtest_out
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from indicators.errors import InputError
-from service.api.deps import ReadKey, SessionDep, SettingsDep
+from service.api.deps import ReadKey, SessionDep
 from service.path_cache import CachedPathsFit, PathCache, first_steps, fit_of, resolve
 from service.registry import ServedVersion
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
@@ -18,11 +18,14 @@ router = APIRouter(prefix="/v1/models", tags=["forecasts"])
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 
 
-def get_path_cache(request: Request, settings: SettingsDep) -> PathCache:
-    """Return the app's path cache (made on first use, rooted at `settings.artifacts`)."""
+async def get_path_cache(request: Request) -> PathCache:
+    """Return the app's path cache (made on first use, rooted at the settings' artifact directory).
+
+    `async` on purpose: it never blocks, so it costs no threadpool hop on the hot forecast path.
+    """
     cache = getattr(request.app.state, "path_cache", None)
     if cache is None:
-        cache = request.app.state.path_cache = PathCache(settings.artifacts)
+        cache = request.app.state.path_cache = PathCache(request.app.state.settings.artifacts)
     return cache
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.crud import jobs as crud_jobs
 from service.crud import models as crud
-from service.registry import model_by_name, served_number
+from service.registry import VersionNotFound, VersionNotServable, model_by_name, served_number
 from service.schemas.jobs import JobAccepted
 from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut
 
@@ -62,4 +62,19 @@ def fit_model(name: str, session: SessionDep, settings: SettingsDep, _: WriteKey
     """Queue a fit of the model (it always runs); return the job id to poll at GET /v1/jobs/{id}."""
     model = model_by_name(session, name)
     job_id = crud_jobs.enqueue_job(session, kind="fit", model=model, max_attempts=settings.job_max_attempts)
+    return {"job_id": job_id}
+
+
+@router.post("/{name}/versions/{number}/forecast", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
+def rebuild_paths(name: str, number: int, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
+    a version broken by a missing or corrupt paths file); return the job id."""
+    model = model_by_name(session, name)
+    version = next((v for v in crud.list_versions(session, model_id=model.id) if v.number == number), None)
+    if version is None:
+        raise VersionNotFound(f"model {name!r} has no version {number}")
+    if not version.gate_passed:
+        raise VersionNotServable(f"version {number} of {name!r} did not pass the gate; its paths are never served")
+    job_id = crud_jobs.enqueue_job(session, kind="forecast", model=model, max_attempts=settings.job_max_attempts,
+                                   payload={"version": number})
     return {"job_id": job_id}
