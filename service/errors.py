@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from indicators.errors import FragilityError, InputError, RowError
 
@@ -163,7 +164,20 @@ def answer_http_exception(request: Request, exc: StarletteHTTPException) -> JSON
     hints = {404: "See /docs for the list of endpoints.", 405: "See /docs for the methods each path accepts."}
     body = error_body(names.get(exc.status_code, "HTTPError"), str(exc.detail),
                       hints.get(exc.status_code, "Check the request against /docs."), request_id_of(request))
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Return every method some route of the app accepts at the request's path (Starlette lists only one)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches({**request.scope, "method": "__NONE__"})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -22,7 +22,7 @@ def list_indicators(*, session: Session) -> list[dict]:
 def load_catalogue(*, session: Session) -> Catalogue:
     """Return the known region ids and indicator kinds, for validating observations."""
     region_ids = session.execute(select(Region.id)).scalars().all()
-    kinds = dict(session.execute(select(Indicator.id, Indicator.kind)).tuples().all())
+    kinds = {row.id: row.kind for row in session.execute(select(Indicator.id, Indicator.kind))}
     return Catalogue(regions=frozenset(region_ids), indicators={k: IndicatorKind(v) for k, v in kinds.items()})
 
 

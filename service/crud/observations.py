@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from indicators import Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
 from service.crud.indicators import load_catalogue
-from service.errors import Conflict
+from service.errors import Conflict, NotFound
 from service.tables import Indicator, Region, observation_revisions, observations
 
 WRITE_ATTEMPTS = 3
@@ -164,12 +164,12 @@ def read_series(*, session: Session, region: str, indicator: str, start: str | N
                 end: str | None = None) -> list[tuple[str, float]]:
     """Return the (period, value) pairs of one series in period order, limited to [start, end].
 
-    Raises UnknownRegion / UnknownIndicator for ids not stored, PeriodError for malformed bounds.
+    Raises NotFound for a region or indicator not stored, PeriodError for malformed bounds.
     """
     if session.get(Region, region) is None:
-        raise UnknownRegion(f"unknown region {region!r}")
+        raise NotFound(f"unknown region {region!r}", hint=UnknownRegion.hint)
     if session.get(Indicator, indicator) is None:
-        raise UnknownIndicator(f"unknown indicator {indicator!r}")
+        raise NotFound(f"unknown indicator {indicator!r}", hint=UnknownIndicator.hint)
     c = observations.c
     query = select(c.period, c.value).where(c.region_id == region, c.indicator_id == indicator)
     if start is not None:

@@ -138,3 +138,34 @@ class SeriesOut(BaseModel):
     region: str
     indicator: str
     points: list[PointOut]
+
+
+class RowErrorOut(BaseModel):
+    """One bad row or field: its 0-based row index (null when not in a list), the field and why."""
+
+    row: int | None
+    field: str
+    reason: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every error answer."""
+
+    error: str = Field(description="class name of the error, e.g. BatchRejected")
+    detail: str = Field(description="what happened")
+    hint: str = Field(description="what to do about it")
+    errors: list[RowErrorOut] | None = Field(default=None, description="every bad row, for batch errors")
+    request_id: str | None = Field(description="also in the X-Request-ID header; quote it when reporting")
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict]:
+    """Return OpenAPI `responses` documenting the error body for each status."""
+    text = {400: "body is not valid JSON / UTF-8", 401: "missing or invalid API key", 403: "the key's scope is too narrow", 404: "not found",
+            409: "conflicts with the stored state", 413: "body over FRAGILITY_MAX_BODY_BYTES",
+            422: "invalid input; batch errors list every bad row", 429: "rate limited (see Retry-After)",
+            503: "database unavailable"}
+    return {status: {"model": ErrorOut, "description": text.get(status, "error")} for status in statuses}
+
+
+READ_ERRORS = error_responses(401, 403, 422, 429, 503)
+WRITE_ERRORS = error_responses(400, 401, 403, 413, 422, 429, 503)

@@ -7,12 +7,12 @@ from fastapi import APIRouter
 from indicators import BatchTooLarge
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.crud.indicators import list_indicators, upsert_indicators
-from service.schemas.data import IndicatorBatchIn, IndicatorListOut, UpsertCountsOut
+from service.schemas.data import WRITE_ERRORS, error_responses, IndicatorBatchIn, IndicatorListOut, UpsertCountsOut
 
-router = APIRouter(prefix="/indicators", tags=["indicators"])
+router = APIRouter(prefix="/indicators", tags=["indicators"], responses=WRITE_ERRORS)
 
 
-@router.post("", response_model=UpsertCountsOut, responses={409: {"description": "kind change with data"}})
+@router.post("", response_model=UpsertCountsOut, responses=error_responses(409))
 def post_indicators(body: IndicatorBatchIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Store the indicators atomically; return inserted, updated and unchanged counts."""
     if len(body.indicators) > settings.max_batch_rows:

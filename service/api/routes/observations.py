@@ -10,16 +10,14 @@ from service.api.deps import MetricsDep, SessionDep, SettingsDep, WriteKey
 from service.crud.observations import BatchResult, ingest_rows
 from service.db import Database
 from service.observability import Metrics
-from service.schemas.data import BatchResultOut, ObservationBatchIn
+from service.schemas.data import WRITE_ERRORS, BatchResultOut, ObservationBatchIn
 
-router = APIRouter(prefix="/observations", tags=["observations"])
-BATCH_ERRORS = {413: {"description": "body over FRAGILITY_MAX_BODY_BYTES"},
-                422: {"description": "bad rows (every one listed) or batch over FRAGILITY_MAX_BATCH_ROWS"}}
+router = APIRouter(prefix="/observations", tags=["observations"], responses=WRITE_ERRORS)
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "example": "region,indicator,period,value\nIRQ,attacks,2024-01,12\n"}}}}}
 
 
-@router.post("", response_model=BatchResultOut, responses=BATCH_ERRORS)
+@router.post("", response_model=BatchResultOut)
 def post_observations(body: ObservationBatchIn, session: SessionDep, settings: SettingsDep,
                       metrics: MetricsDep, _: WriteKey) -> dict:
     """Store the batch atomically; return inserted, updated and unchanged counts."""
@@ -27,7 +25,7 @@ def post_observations(body: ObservationBatchIn, session: SessionDep, settings: S
     return _counted(result, metrics)
 
 
-@router.post("/csv", response_model=BatchResultOut, responses=BATCH_ERRORS, openapi_extra=CSV_BODY)
+@router.post("/csv", response_model=BatchResultOut, openapi_extra=CSV_BODY)
 async def post_observations_csv(request: Request, settings: SettingsDep, metrics: MetricsDep,
                                 _: WriteKey) -> dict:
     """Store a CSV batch (header region,indicator,period,value) atomically; return the counts."""

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.crud.regions import list_regions, upsert_regions
-from service.schemas.data import RegionBatchIn, RegionListOut, UpsertCountsOut
+from service.schemas.data import WRITE_ERRORS, RegionBatchIn, RegionListOut, UpsertCountsOut
 
-router = APIRouter(prefix="/regions", tags=["regions"])
+router = APIRouter(prefix="/regions", tags=["regions"], responses=WRITE_ERRORS)
 
 
 @router.post("", response_model=UpsertCountsOut)
