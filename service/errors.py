@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from indicators.errors import FragilityError, InputError, RowError
 
@@ -171,13 +171,15 @@ def answer_http_exception(request: Request, exc: StarletteHTTPException) -> JSON
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """Return every method some route of the app accepts at the request's path (Starlette lists only one)."""
+    """Return every method the OpenAPI schema lists at the request's path (Starlette's 405 names only one)."""
     methods: set[str] = set()
-    for route in request.app.routes:
-        match, _ = route.matches({**request.scope, "method": "__NONE__"})
-        if match is not Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), request.url.path):
+            methods |= {m.upper() for m in operations if m.lower() in HTTP_METHODS}
     return sorted(methods)
+
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -130,3 +130,9 @@ def test_health_metrics_and_operation_ids(api):
     operation_ids = {op["operationId"] for path in api.client.get("/openapi.json").json()["paths"].values()
                      for op in path.values()}
     assert {"observations-post_observations", "series-get_series", "regions-get_regions"} <= operation_ids
+
+
+def test_method_not_allowed_lists_every_allowed_method(api):
+    answer = api.client.request("OPTIONS", "/v1/regions", headers=api.auth("read"))
+    assert answer.status_code == 405 and answer.json()["error"] == "MethodNotAllowed"
+    assert answer.headers["Allow"] == "GET, POST"
