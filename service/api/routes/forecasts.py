@@ -109,13 +109,16 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
     """Return P(target >= threshold within horizon) with and without the source's channel, and the difference."""
     served, stored = resolve(session, cache, name, body.version)
     check_horizon(served, body.horizon)
-    fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
-    result = fit.spillover(body.source, body.target, body.threshold, horizon=body.horizon, scenario=body.scenario,
-                           draws=served.paths_draws, seed=served.paths_seed)
-    return {"model": name, "version": served.number, "source": body.source, "target": body.target,
-            "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
-            "scenario": body.scenario, **{k: result[k] for k in (
-                "probability", "probability_without_source", "attributable", "attributable_interval",
-                "channel_share")}}
 
+    def answer() -> dict:
+        fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
+        result = fit.spillover(body.source, body.target, body.threshold, horizon=body.horizon,
+                               scenario=body.scenario, draws=served.paths_draws, seed=served.paths_seed)
+        return {"model": name, "version": served.number, "source": body.source, "target": body.target,
+                "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
+                "scenario": body.scenario, **{k: result[k] for k in (
+                    "probability", "probability_without_source", "attributable", "attributable_interval",
+                    "channel_share")}}
 
+    question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
+    return cache.get(("spillover", served.version_id, *question), answer)
