@@ -1,0 +1,92 @@
+"""The database layer and the CLI on SQLite and PostgreSQL: migrations match the tables, SQLite pragmas,
+`fragility ingest` through the same validation and upsert as HTTP, and meaningful exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+import service.tables_registry  # noqa: F401  (registry tables share the metadata)
+from service.crud.indicators import upsert_indicators
+from service.crud.observations import count_observations
+from service.crud.regions import upsert_regions
+from service.db import Database, current_revisions, head_revisions, run_migrations
+from service.tables import Base
+from tests.conftest import cli
+
+DATA_TABLES = {"regions", "indicators", "observations", "observation_revisions", "api_keys"}
+
+
+@pytest.fixture(scope="module")
+def db(database_url):
+    """Return the migrated module database holding two regions and two indicators."""
+    run_migrations(database_url)
+    database = Database(database_url)
+    with database.session() as session:
+        upsert_regions(session=session, items=[{"id": "AAA", "name": "A", "neighbours": ["BBB"]},
+                                               {"id": "BBB", "name": "B", "neighbours": ["AAA"]}])
+        upsert_indicators(session=session, items=[{"id": "attacks", "kind": "count"},
+                                                  {"id": "control", "kind": "share"}])
+    yield database
+    database.dispose()
+
+
+def test_migrations_reach_head_and_match_the_tables(db):
+    assert current_revisions(db.engine) == head_revisions(db.url)
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    ours = [d for d in differences if any(t in repr(d) for t in DATA_TABLES)]
+    assert ours == [], ours
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(db):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite pragmas only")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_cli_ingests_csv_and_json_like_http(db, tmp_path):
+    env = {"FRAGILITY_DATABASE_URL": db.url, "PATH": "/usr/bin:/bin"}
+    csv = tmp_path / "obs.csv"
+    csv.write_text("region,indicator,period,value\nAAA,attacks,2020-01,4\nBBB,control,2020-01,0.25\n")
+    done = cli(["ingest", str(csv), "--json"], env)
+    assert done.returncode == 0, done.stderr
+    assert {k: v for k, v in json.loads(done.stdout).items() if k != "batch_id"} == {
+        "inserted": 2, "updated": 0, "unchanged": 0}
+    payload = tmp_path / "obs.json"
+    payload.write_text(json.dumps({"observations": [
+        {"region": "AAA", "indicator": "attacks", "period": "2020-01", "value": 5},
+        {"region": "AAA", "indicator": "attacks", "period": "2020-02", "value": 1}]}))
+    done = cli(["ingest", str(payload), "--json"], env)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["updated"] == 1 and json.loads(done.stdout)["inserted"] == 1
+
+
+def test_cli_bad_rows_exit_1_and_store_nothing(db, tmp_path):
+    env = {"FRAGILITY_DATABASE_URL": db.url, "PATH": "/usr/bin:/bin"}
+    with db.session() as session:
+        before = count_observations(session=session)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("region,indicator,period,value\nAAA,attacks,2019-01,1\nAAA,control,2019-01,1.5\n")
+    done = cli(["ingest", str(bad)], env)
+    assert done.returncode == 1
+    assert "row 1: value" in done.stderr and "hint:" in done.stderr
+    as_json = json.loads(cli(["ingest", str(bad), "--json"], env).stdout)
+    assert as_json["error"] == "BatchRejected" and as_json["errors"][0]["row"] == 1
+    with db.session() as session:
+        assert count_observations(session=session) == before
+
+
+def test_cli_exit_codes_for_usage_and_unreachable_database(tmp_path):
+    usage = cli(["keys", "create", "--scope", "root"], {"PATH": "/usr/bin:/bin"})
+    assert usage.returncode == 2
+    down = cli(["keys", "list"], {"FRAGILITY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
+                                  "PATH": "/usr/bin:/bin"})
+    assert down.returncode == 3 and "unreachable" in down.stderr and "hint:" in down.stderr
