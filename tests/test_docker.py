@@ -251,6 +251,12 @@ def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
             assert server.poll() is None, f"`{' '.join(cmd)}` exited:\n{server.stdout.read()}"
             assert time.monotonic() < deadline, "HEALTHCHECK never passed within 120 s"
             time.sleep(1)
+        # the page and its static files ship inside the wheel (package data)
+        import urllib.request
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "/static/app.js" in page
+        script = urllib.request.urlopen(f"http://127.0.0.1:{port}/static/fanchart.js", timeout=10).read()
+        assert b"FanChart" in script
         imported = subprocess.run([bin_dir / "python", "-c", "import service; print(service.__file__)"],
                                   env=clean_env, cwd=workdir, capture_output=True, text=True)
         assert str(env_dir) in imported.stdout, imported.stdout
