@@ -204,3 +204,12 @@ def test_body_over_max_bytes_is_413_declared_or_chunked(write, db):
     except httpx.RemoteProtocolError:  # the server may close before the client finished sending
         pass
     assert stored_count(db) == 0 or stored_count(db) >= len(TWO_YEARS)
+
+
+@pytest.mark.slow
+def test_demo_server_with_embedded_worker_serves_the_demo_regions(live_server, sqlite_url):
+    demo = live_server(sqlite_url, extra_args=["--demo"], worker=True)
+    with demo.client(demo.read_key) as reader:
+        regions = reader.get("/v1/regions").json()
+    assert regions["count"] == 25 and "IRQ" in {r["id"] for r in regions["data"]}
+    assert "--no-worker" not in demo.process.args
