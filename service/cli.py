@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 
 import service.cli_models
@@ -49,6 +50,16 @@ def fail(message: str, hint: str, code: int) -> typer.Exit:
     if hint:
         typer.echo(f"hint: {hint}", err=True)
     return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Return the settings from the environment; an invalid FRAGILITY_* value ends the command with exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"FRAGILITY_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise fail(f"invalid configuration: {problems}", "Fix the FRAGILITY_* environment variables "
+                   "(or .env); see the README's Configuration section.", EXIT_USAGE) from exc
 
 
 @contextmanager
@@ -88,7 +99,7 @@ def serve(
 
     from service.app import create_app
 
-    settings = get_settings()
+    settings = load_settings()
 
     def load_demo(*, session) -> int:
         if list_regions(session=session):
@@ -110,7 +121,7 @@ def keys_create(
     label: Annotated[str | None, typer.Option(help="A note saying whose key this is.")] = None,
 ) -> None:
     """Create an API key and print it once (the last word of the output is the key)."""
-    info, secret = with_session(get_settings(), lambda session: create_key(session=session, scope=scope.value,
+    info, secret = with_session(load_settings(), lambda session: create_key(session=session, scope=scope.value,
                                                                            label=label))
     typer.echo(f"created {info.scope} key id={info.id} prefix={info.prefix} (shown once, store it now): {secret}")
 
@@ -118,14 +129,14 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="The key's prefix, numeric id, or the key itself.")]) -> None:
     """Revoke an API key; requests with it are then refused with 401."""
-    info = with_session(get_settings(), lambda session: revoke_key(session=session, prefix_or_id=key))
+    info = with_session(load_settings(), lambda session: revoke_key(session=session, prefix_or_id=key))
     typer.echo(f"revoked key id={info.id} prefix={info.prefix} scope={info.scope}")
 
 
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False) -> None:
     """List API keys (id, prefix, scope, label, created, revoked); never the secrets."""
-    for info in with_session(get_settings(), lambda session: list_keys(session=session)):
+    for info in with_session(load_settings(), lambda session: list_keys(session=session)):
         if as_json:
             typer.echo(json.dumps(info.to_dict()))
         else:
@@ -152,7 +163,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result (or the errors) as JSON.")] = False,
 ) -> None:
     """Validate and store an observations file atomically, like POST /v1/observations."""
-    settings = get_settings()
+    settings = load_settings()
     try:
         rows = read_observation_file(file)
         with migrated_database(settings) as db, db.session() as session:

@@ -40,6 +40,26 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
 
+    @field_validator("rate_limit")
+    @classmethod
+    def parse_rate_limit(cls, value: str) -> str:
+        """Return the rate limit if the `limits` library can read it (e.g. "600/minute", "10/second")."""
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"FRAGILITY_RATE_LIMIT {value!r} is not a rate such as '600/minute'") from exc
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def known_log_level(cls, value: str) -> str:
+        """Return the log level upper-cased if it is one of DEBUG, INFO, WARNING, ERROR."""
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"FRAGILITY_LOG_LEVEL {value!r} is not one of DEBUG, INFO, WARNING, ERROR")
+        return value.upper()
+
     @field_validator("database_url")
     @classmethod
     def use_psycopg_driver(cls, value: str) -> str:
