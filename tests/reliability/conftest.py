@@ -51,9 +51,10 @@ class Seeded:
                     session.execute(select(func.count()).select_from(observation_revisions)).scalar_one())
 
 
-def make_seeded(root: Path) -> Seeded:
-    """Return a Seeded SQLite database under `root`: the tiny 4-region panel and one key per scope."""
-    url = f"sqlite:///{root}/fragility.db"
+def make_seeded(root: Path, url: str | None = None) -> Seeded:
+    """Return a Seeded database (a SQLite file under `root` unless `url` names one, e.g. a fresh
+    PostgreSQL database): the tiny 4-region panel and one key per scope; artifacts under `root`."""
+    url = url or f"sqlite:///{root}/fragility.db"
     run_migrations(url)
     database = Database(url)
     panel, _ = tiny_panel()
