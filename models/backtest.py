@@ -305,12 +305,14 @@ class CountModelForecaster:
     forecast_draws: int = 1000
     normalise: str = "target"
     fit_options: tuple[tuple[str, Any], ...] = ()
+    model_options: tuple[tuple[str, Any], ...] = ()
 
     def __call__(self, panel, indicator: str, horizon: int, seed: int) -> np.ndarray:
         """Return forecast paths of shape (forecast_draws, horizon, n_regions)."""
         from models import CountModel  # models imports this module: resolve at call time
 
-        model = CountModel(indicator=indicator, spillover=self.spillover, normalise=self.normalise)
+        model = CountModel(indicator=indicator, spillover=self.spillover, normalise=self.normalise,
+                           **dict(self.model_options))
         fit = model.fit(panel, draws=self.draws, tune=self.tune, chains=self.chains, seed=seed,
                         sampler=self.sampler, **dict(self.fit_options))
         forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed)
@@ -327,7 +329,10 @@ class CountModelForecaster:
 
 def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: int = 500, chains: int = 2,
                            sampler: str = "nutpie", forecast_draws: int = 1000, normalise: str = "target",
-                           **fit_options: Any) -> CountModelForecaster:
-    """Return a picklable forecaster fitting the count model (with or without spillover) at each origin."""
+                           fit_options: dict[str, Any] | None = None, **model_options: Any) -> CountModelForecaster:
+    """Return a picklable forecaster fitting the count model (with or without spillover) at each origin.
+
+    ``model_options`` (e.g. ``form=``, ``priors=``) go to ``CountModel``; ``fit_options`` to ``fit``.
+    """
     return CountModelForecaster(spillover, draws, tune, chains, sampler, forecast_draws, normalise,
-                                tuple(sorted(fit_options.items())))
+                                tuple(sorted((fit_options or {}).items())), tuple(sorted(model_options.items())))

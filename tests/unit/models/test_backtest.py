@@ -1,6 +1,7 @@
 """Rolling-origin backtests with the baselines (fast) and with real count-model fits."""
 
 import json
+import os
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators import Panel
+from indicators import Panel, simulate_count_panel
 from indicators.errors import InputError
 from models.backtest import (
     compare_to_baselines,
@@ -125,3 +126,42 @@ def test_wrong_shape_is_a_failure(panel):
 def test_count_model_forecaster_is_picklable():
     forecaster = count_model_forecaster(False, draws=50, tune=50, chains=1)
     assert pickle.loads(pickle.dumps(forecaster)) == forecaster
+
+
+def test_a_real_count_model_fit_runs_as_a_task_on_an_executor():
+    """One small nutpie fit per forecaster (with and without spillover) submitted to a thread pool."""
+    small, _ = simulate_count_panel(4, 40, seed=2, graph="ring", indicator="attacks")
+    origin = small.periods[-3]
+    forecasters = {"model": count_model_forecaster(True, draws=60, tune=60, chains=1, forecast_draws=200),
+                   "bootstrap": BASELINES["bootstrap"]}
+    with ThreadPoolExecutor(1) as pool:
+        result = run_backtest(small, "attacks", forecasters, [origin], 2, submit=pool.submit, seed=1)
+    assert not result.failures, result.failures
+    rows = {(r["forecaster"], r["horizon"]): r for r in result.scores}
+    assert rows[("model", 1)]["n"] == rows[("bootstrap", 1)]["n"] == 4
+    assert rows[("model", 2)]["crps"] > 0 and 0 <= rows[("model", 2)]["coverage90"] <= 1
+    assert result.seconds["model"][0] > 0
+
+
+def skip_unless_slow_runs(request) -> None:
+    """Skip unless --run-slow (when a root conftest registers it) or FRAGILITY_RUN_SLOW=1."""
+    if not (request.config.getoption("--run-slow", default=False) or os.environ.get("FRAGILITY_RUN_SLOW") == "1"):
+        pytest.skip("slow: run with --run-slow or FRAGILITY_RUN_SLOW=1")
+
+
+@pytest.mark.slow
+def test_spillover_model_beats_the_model_without_it_when_the_channel_is_real(request):
+    """Synthetic hhh4 panel where most of each region's level comes from its neighbours' last month."""
+    skip_unless_slow_runs(request)
+    truth_panel, truth = simulate_count_panel(9, 96, seed=11, graph="grid", indicator="attacks",
+                                              a=0.5, lam=0.15, phi=0.65, alpha=20.0)
+    origins = origins_for(truth_panel, "attacks", 8, 2, 2)
+    forecasters = {name: count_model_forecaster(spill, draws=200, tune=200, chains=1, forecast_draws=500)
+                   for name, spill in (("model", True), ("no_spillover", False))}
+    result = run_backtest(truth_panel, "attacks", forecasters, origins, 2, seed=3)
+    assert not result.failures, result.failures
+    rows = {(r["forecaster"], r["horizon"]): r for r in result.scores}
+    for h in (1, 2):
+        with_channel, without = rows[("model", h)]["crps"], rows[("no_spillover", h)]["crps"]
+        print(f"h={h}: CRPS with spillover {with_channel:.3f}, without {without:.3f}")
+        assert with_channel < without
