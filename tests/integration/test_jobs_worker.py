@@ -123,6 +123,7 @@ def test_backtest_job_scores_the_model_beside_baselines(setup):
 
     database, settings, worker, model_id = setup
     with database.session() as session:
+        update_model(session, name="m", changes={"sampler": STARVED_SAMPLER})  # quick fits at every origin
         job_id = queue.enqueue(session, kind="backtest", model_id=model_id, now=utc_now(),
                                payload={"origins": 2, "step": 2, "horizon": 3})
         session.commit()
