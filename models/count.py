@@ -33,6 +33,10 @@ from models.spec import SamplerConfig, ModelSpec
 
 DEFAULT_FORM = "loglinear"
 FORMS = ("linear", "loglinear")
+CENTRED_MIN_POSITIVE = 120
+"""Regions with at least this many positive months are drawn centred where a prior says centred="auto"."""
+QUIET_MAX_POSITIVE = 12
+"""Regions with fewer positive months are "quiet": their intercept takes the prior's fixed `uninformed` Normal."""
 PARAMS = {
     "linear": ["a", "lam", "phi", "alpha", "beta"],
     "loglinear": ["a", "lam", "kap", "phi", "log_alpha", "alpha_slope", "beta"],
@@ -128,7 +132,10 @@ class CountModel:
     def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return the pm.Data arrays of the model (what changes between fits of one shape family)."""
         r = design.region_idx
-        data = {"y": design.y.astype(np.int64), "region_idx": r, "has_ne": design.has_ne.astype(float)}
+        positives = np.bincount(r[design.y > 0], minlength=design.has_ne.size)
+        data = {"y": design.y.astype(np.int64), "region_idx": r, "has_ne": design.has_ne.astype(float),
+                "centred": (positives >= CENTRED_MIN_POSITIVE).astype(float),
+                "quiet": (positives < QUIET_MAX_POSITIVE).astype(float)}
         if self.spec.covariates:
             data["x"] = design.x_lag
         if self.spec.form == "linear":
@@ -149,7 +156,7 @@ class CountModel:
         with pm.Model(coords=coords) as model:
             d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
             r = d["region_idx"]
-            a = hierarchical("a", p["a"])
+            a = hierarchical("a", p["a"], centred=1.0 - d["quiet"], quiet=d["quiet"])  # intercepts: centred unless quiet
             x_term = 0.0
             if self.spec.covariates:
                 x_term = pt.dot(d["x"], create("beta", p["beta"], dims="covariate"))
@@ -157,12 +164,12 @@ class CountModel:
                 lam = pm.Deterministic("lam", pm.math.sigmoid(hierarchical("logit_lam", p["logit_lam"])), dims="region")
                 phi_raw = pm.math.exp(hierarchical("log_phi", p["log_phi"])) if self.spec.spillover else 0.0 * a
                 phi = pm.Deterministic("phi", phi_raw * d["has_ne"], dims="region")
-                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"])), dims="region")
+                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"], centred=d["centred"], quiet=d["quiet"])), dims="region")
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
                 alpha_obs = alpha[r]
             else:
-                rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"]))
-                s_level = hierarchical("share_level", p["share_level"])
+                rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"], quiet=d["quiet"]))
+                s_level = hierarchical("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"])
                 zero = pt.zeros_like(s_level)
                 if self.spec.spillover:
                     s_ne = pt.switch(d["has_ne"] > 0, hierarchical("share_ne", p["share_ne"]), -30.0)
@@ -174,7 +181,7 @@ class CountModel:
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
-                log_alpha = hierarchical("log_alpha", p["log_alpha"])
+                log_alpha = hierarchical("log_alpha", p["log_alpha"], centred=d["centred"], quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
                 alpha_obs = pm.math.exp(pt.clip(log_alpha[r] + slope * d["z_disp"], -10.0, 12.0))
             pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
@@ -200,7 +207,7 @@ class CountModel:
 
 
 def _dims(name: str):
-    if name == "has_ne":
+    if name in ("has_ne", "centred", "quiet"):
         return "region"
     if name == "x":
         return ("obs", "covariate")

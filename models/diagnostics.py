@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import arviz as az
@@ -22,10 +23,13 @@ class GateResult:
         return {"passed": self.passed, "reasons": list(self.reasons)}
 
 
-def _worst(values: xr.Dataset, pick: str) -> tuple[float, str]:
+def _worst(values: xr.Dataset, pick: str, constant: dict[str, np.ndarray]) -> tuple[float, str]:
+    """Return the largest (pick="max") or smallest value over every variable, ignoring elements
+    whose draws are all equal (e.g. phi of a region without neighbours): NaN elsewhere wins."""
     best_val, best_name = (math.nan, "")
     for name, arr in values.data_vars.items():
         data = np.asarray(arr.values, dtype=float).ravel()
+        data = data[~constant[str(name)].ravel()]
         if data.size == 0:
             continue
         if np.isnan(data).any():
@@ -37,7 +41,8 @@ def _worst(values: xr.Dataset, pick: str) -> tuple[float, str]:
 
 
 def compute_diagnostics(tree: xr.DataTree, *, sampling_seconds: float, compile_seconds: float = 0.0) -> dict:
-    """Return the diagnostics dict of a posterior over its parameters (variables without an "obs" dim).
+    """Return the diagnostics dict of a posterior over its parameters (variables without an "obs" dim;
+    elements constant across draws, such as phi of a region without neighbours, are left out).
 
     Keys: rhat_max, ess_bulk_min, ess_tail_min, divergences, seconds (compile + sampling),
     sampling_seconds, compile_seconds, ess_per_second (min bulk ESS / sampling seconds),
@@ -46,9 +51,12 @@ def compute_diagnostics(tree: xr.DataTree, *, sampling_seconds: float, compile_s
     post = tree["posterior"].to_dataset()
     post = post[[v for v in post.data_vars if "obs" not in post[v].dims]]
     chains, draws = int(post.sizes["chain"]), int(post.sizes["draw"])
-    rhat_max, rhat_var = _worst(az.rhat(post), "max") if chains > 1 else (math.nan, "")
-    ess_bulk, ess_var = _worst(az.ess(post, method="bulk"), "min")
-    ess_tail, _ = _worst(az.ess(post, method="tail"), "min")
+    constant = {str(v): np.asarray(post[v].std(dim=("chain", "draw")).values == 0) for v in post.data_vars}
+    with warnings.catch_warnings():  # constant elements give 0/0 inside arviz; they are left out below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat_max, rhat_var = _worst(az.rhat(post), "max", constant) if chains > 1 else (math.nan, "")
+        ess_bulk, ess_var = _worst(az.ess(post, method="bulk"), "min", constant)
+        ess_tail, _ = _worst(az.ess(post, method="tail"), "min", constant)
     divergences = int(tree["sample_stats"]["diverging"].sum()) if "sample_stats" in tree.children else 0
     total = float(sampling_seconds) + float(compile_seconds)
     return {

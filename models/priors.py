@@ -4,7 +4,8 @@ A prior is ``{"dist": "Normal", "mu": 0, "sigma": 1}``: a PyMC distribution name
 parameters, JSON-able so it can sit in a ModelSpec. A hierarchical (region-level) parameter is a
 dict with a ``loc`` and a ``scale`` prior and is drawn non-centred by default:
 ``x[r] = loc + scale * z[r]``, ``z ~ Normal(0, 1)``; ``"centred": true`` draws
-``x[r] ~ Normal(loc, scale)`` instead (better when every region has long series).
+``x[r] ~ Normal(loc, scale)`` instead; ``"centred": "auto"`` mixes the two by how informative
+each region's data are (see `hierarchical`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ DEFAULT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
     },
     # stationary log-linear form: log mu = a + rho*(shares . centred log1p lags)
     "count/loglinear": {
-        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0}},
-        "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
-        "share_level": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
-        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
-        "log_alpha": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
+        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0}, "centred": "auto",
+              "uninformed": {"mu": -4.0, "sigma": 2.0}},
+        "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
+        "share_level": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
+        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}},
+        "log_alpha": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
         "alpha_slope": {"dist": "Normal", "mu": 0.5, "sigma": 0.5},
         "beta": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
     },
@@ -59,8 +61,10 @@ def merge_priors(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[st
             continue
         for part, sub in value.items():
             if part == "centred":
-                merged[name]["centred"] = bool(sub)
-            elif part in ("loc", "scale"):
+                if sub not in (True, False, "auto"):
+                    raise SpecError(f"'priors.{name}.centred' must be true, false or \"auto\", got {sub!r}")
+                merged[name]["centred"] = sub
+            elif part in ("loc", "scale", "uninformed"):
                 merged[name][part] = copy.deepcopy(sub)
             else:
                 raise SpecError(f"unknown key 'priors.{name}.{part}'; use loc, scale or centred")
@@ -80,11 +84,31 @@ def create(name: str, prior: dict[str, Any], **kwargs: Any) -> Any:
         raise SpecError(f"prior for {name!r}: {exc}") from exc
 
 
-def hierarchical(name: str, prior: dict[str, Any], dims: str = "region") -> Any:
-    """Return a region-level variable `name` with partial pooling (non-centred unless prior['centred'])."""
+def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred: Any = None, quiet: Any = None) -> Any:
+    """Return a region-level variable `name` with partial pooling.
+
+    prior["centred"]: False (default) non-centred ``loc + scale * z``; True centred
+    ``Normal(loc, scale)``; "auto" centred where `centred` (a 0/1 vector, e.g. pm.Data) is 1 and
+    non-centred elsewhere, through one vector ``{name}_raw`` whose prior is Normal(loc, scale)
+    on centred entries and Normal(0, 1) on the others: long, informative series sample best
+    centred, short or quiet ones non-centred. With prior["uninformed"] = {"mu", "sigma"} the
+    regions flagged by `quiet` (0/1) take that fixed Normal instead of the population: a series
+    of zeros says only "below e^-6 a month", and pooling it with warring regions drags the
+    population scale into a funnel.
+    """
     loc = create(f"{name}_loc", prior["loc"])
     scale = create(f"{name}_scale", prior["scale"])
-    if prior.get("centred", False):
+    mode = prior.get("centred", False)
+    if mode == "auto" and centred is not None:
+        fixed = prior.get("uninformed")
+        q = quiet if (fixed is not None and quiet is not None) else 0.0
+        c = centred * (1 - q)
+        raw = pm.Normal(f"{name}_raw", mu=c * loc, sigma=c * scale + (1 - c), dims=dims)
+        pooled = loc + scale * raw
+        if fixed is not None and quiet is not None:
+            pooled = (1 - q) * pooled + q * (float(fixed["mu"]) + float(fixed["sigma"]) * raw)
+        return pm.Deterministic(name, c * raw + (1 - c) * pooled, dims=dims)
+    if mode is True:
         return pm.Normal(name, mu=loc, sigma=scale, dims=dims)
     z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
     return pm.Deterministic(name, loc + scale * z, dims=dims)

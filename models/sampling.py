@@ -66,7 +66,8 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
         compiled = nutpie.compile_pymc_model(build())
         _COMPILED[cache_key] = compiled
     else:
-        compiled = compiled.with_data(**data)
+        known = {var.name for var in compiled.shared_var_keys}  # pm.Data the graph does not use are dropped
+        compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
     timings["compile_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     tree = nutpie.sample(

@@ -11,7 +11,7 @@ A scenario replaces a region's simulated values with given ones (they feed the l
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from models.design import effective_weights
 
@@ -27,9 +27,38 @@ def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, se
 
 
 def nb_inverse_cdf(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Return NB counts with mean `mu` and size `alpha` (variance mu + mu^2/alpha) at probabilities `u`."""
-    mu = np.maximum(mu, 0.0)
-    return stats.nbinom.ppf(u, alpha, alpha / (alpha + mu))
+    """Return NB counts with mean `mu` and size `alpha` (variance mu + mu^2/alpha) at probabilities `u`.
+
+    Exact: the smallest k with CDF(k) >= u. A Cornish-Fisher guess is corrected by a few vectorised
+    steps on the exact CDF (regularised incomplete beta); the rare cells still off are handed to
+    scipy.stats.nbinom.ppf. Several times faster than calling nbinom.ppf on everything.
+    """
+    u, mu, alpha = np.broadcast_arrays(np.asarray(u, float), np.maximum(np.asarray(mu, float), 0.0),
+                                       np.asarray(alpha, float))
+    p = alpha / (alpha + mu)
+    sd = np.sqrt(mu + mu * mu / alpha)
+    skew = np.divide(2.0 - p, np.sqrt(alpha * (1.0 - p)), out=np.zeros_like(p), where=p < 1.0)
+    z = special.ndtri(u)
+    k = np.floor(mu + sd * (z + (z * z - 1.0) * skew / 6.0))
+    k = np.clip(np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+
+    k = k.ravel().copy()
+    uu, aa, pp = u.ravel(), alpha.ravel(), p.ravel()
+    todo = np.arange(k.size)
+    for _ in range(4):
+        if todo.size == 0:
+            break
+        kt = k[todo]
+        below = special.betainc(aa[todo], kt + 1.0, pp[todo]) < uu[todo]  # CDF(k) < u: k too small
+        above = np.zeros_like(below)
+        check = ~below & (kt > 0)
+        above[check] = special.betainc(aa[todo][check], kt[check], pp[todo][check]) >= uu[todo][check]
+        k[todo] = kt + below - above
+        todo = todo[below | above]
+    if todo.size:
+        k[todo] = stats.nbinom.ppf(uu[todo], aa[todo], pp[todo])
+    k = k.reshape(u.shape)
+    return k
 
 
 def simulate_count(

@@ -1,0 +1,116 @@
+"""Time to a servable count-model fit: the project's default path against pm.sample() defaults.
+
+    python bench/sampling.py [--regions 20] [--periods 120] [--scaling 10,50,200] [--seed 1]
+                             [--no-baseline] [--pymc-nuts] [--form loglinear]
+
+Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Every line is JSON:
+- "default": models.fit_servable with nutpie (compiled model cached in-process and reused with
+  new data; draws raised only when ESS asks): cold (first compile in this process; the PyTensor
+  disk cache is warm) then warm (compiled model reused), compile and sampling seconds apart;
+- "pm_sample_defaults": the same PyMC model through pm.sample() with PyMC's defaults
+  (nutpie via numba, 1000+1000, a fresh compile per call), retried with doubled draws until
+  servable (at most 3 calls), as a user would;
+- "pymc_nuts" (--pymc-nuts): PyMC's own NUTS, 1000+1000;
+- "scaling": the default path (warm) at each region count of --scaling.
+Timings are wall seconds on a shared 2-core machine: noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache' / 'fragility-pytensor'}")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import warnings  # noqa: E402
+
+import pymc as pm  # noqa: E402
+
+from indicators import simulate_count_panel  # noqa: E402
+from models import CountModel, compute_diagnostics, gate  # noqa: E402
+from models.servable import fit_servable  # noqa: E402
+
+
+def emit(**row) -> None:
+    """Print one JSON line."""
+    print(json.dumps(row, default=float), flush=True)
+
+
+def default_path(model, panel, label: str, seed: int) -> dict:
+    """Run fit_servable and return the JSON row."""
+    start = time.perf_counter()
+    fit, attempts = fit_servable(model, panel, seed=seed)
+    wall = time.perf_counter() - start
+    d = fit.diagnostics
+    return {"path": "default", "label": label, "regions": len(panel.regions), "months": len(panel.periods),
+            "servable": attempts[-1]["passed"], "wall_seconds": round(wall, 2),
+            "compile_seconds": d["compile_seconds"], "sampling_seconds_last": d["sampling_seconds"],
+            "attempts": attempts, "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"],
+            "divergences": d["divergences"]}
+
+
+def pm_sample_path(model, panel, seed: int, nuts_sampler: str | None, max_calls: int = 3) -> dict:
+    """Return the JSON row of pm.sample() (PyMC defaults, or nuts_sampler) until servable."""
+    design, state, _ = model.prepare(panel)
+    pm_model = model.build(model.data_arrays(design, state), list(panel.regions))
+    draws, calls, start = 1000, [], time.perf_counter()
+    for call in range(max_calls):
+        kwargs = {"random_seed": seed + call, "progressbar": False, "draws": draws}
+        if nuts_sampler:
+            kwargs["nuts_sampler"] = nuts_sampler
+        t0 = time.perf_counter()
+        with pm_model, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = pm.sample(**kwargs)
+        seconds = time.perf_counter() - t0
+        keep = [v.name for v in pm_model.free_RVs] + [v.name for v in pm_model.deterministics]
+        tree = type(tree).from_dict({"posterior": tree["posterior"].to_dataset()[keep],
+                                     "sample_stats": tree["sample_stats"].to_dataset()})
+        d = compute_diagnostics(tree, sampling_seconds=seconds)
+        result = gate(d)
+        calls.append({"draws": draws, "seconds": round(seconds, 2), "passed": result.passed,
+                      "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"], "divergences": d["divergences"]})
+        if result.passed:
+            break
+        draws *= 2
+    return {"path": "pm_sample_defaults" if not nuts_sampler else f"{nuts_sampler}_nuts",
+            "regions": len(panel.regions), "months": len(panel.periods), "servable": calls[-1]["passed"],
+            "wall_seconds": round(time.perf_counter() - start, 2), "calls": calls,
+            "note": "compile is inside each call (pm.sample compiles every time)"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print JSON lines."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--regions", type=int, default=20)
+    p.add_argument("--periods", type=int, default=120)
+    p.add_argument("--scaling", default="10,50,200")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--form", default=None, help="count form (default: the model's default)")
+    p.add_argument("--no-baseline", action="store_true", help="skip pm.sample() defaults")
+    p.add_argument("--pymc-nuts", action="store_true", help="also run PyMC's own NUTS")
+    args = p.parse_args(argv)
+    model = CountModel("attacks", **({"form": args.form} if args.form else {}))
+    emit(bench="sampling", form=model.spec.form, machine="2 cores, shared with other jobs: timings noisy")
+    panel, _ = simulate_count_panel(args.regions, args.periods, seed=args.seed)
+    emit(**default_path(model, panel, "cold (first compile in process, disk cache warm)", args.seed))
+    emit(**default_path(model, simulate_count_panel(args.regions, args.periods, seed=args.seed + 1)[0],
+                        "warm (compiled model reused with new data)", args.seed))
+    if not args.no_baseline:
+        emit(**pm_sample_path(model, panel, args.seed, None))
+    if args.pymc_nuts:
+        emit(**pm_sample_path(model, panel, args.seed, "pymc", max_calls=1))
+    for n in [int(x) for x in args.scaling.split(",") if x.strip()]:
+        scaled, _ = simulate_count_panel(n, args.periods, seed=args.seed)
+        row = default_path(model, scaled, "scaling (cold compile for this region count)", args.seed)
+        emit(**{**row, "path": "scaling"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
