@@ -25,7 +25,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indicators.errors import FragilityError, InputError, RowError
@@ -183,9 +183,14 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-    """Return 503 when the database cannot be reached, else 500, in the service's error shape."""
+    """Return 503 when the database cannot be reached, 422 for a value it cannot hold, else 500 (error shape)."""
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return answer_fragility_error(request, DatabaseUnavailable(f"database error: {type(exc.orig).__name__}"))
+    if isinstance(exc, DataError):  # a value the database cannot hold: NUL bytes, too long for its column
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+        return answer_fragility_error(request, InputError(
+            f"the database cannot store a value of this request: {reason}; nothing was stored",
+            hint="Remove NUL (0x00) characters and shorten long texts, then resend."))
     log.error("database error", exc_info=exc)
     body = error_body("DatabaseError", "the database refused the operation", "Retry; if it persists, report it "
                       "with the request id.", request_id_of(request))
