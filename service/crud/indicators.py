@@ -53,7 +53,7 @@ def upsert_indicators(*, session: Session, items: list[dict]) -> dict[str, int]:
             unchanged += 1
         else:
             if old.kind != row["kind"] and session.execute(
-                    select(Observation.id).where(Observation.indicator_id == old.id).limit(1)).first():
+                    select(Observation.period).where(Observation.indicator_id == old.id).limit(1)).first():
                 raise Conflict(f"indicator {old.id} has observations stored as kind {old.kind!r}; "
                                f"its kind cannot change to {row['kind']!r}",
                                hint="Create a new indicator id for the new kind.")

@@ -1,9 +1,9 @@
 """Observation records: atomic bulk upsert with revision history, series reads.
 
-`upsert_batch` reads the stored values of the batch's keys, splits the batch into inserted / updated /
-unchanged, then writes in bulk, all in one transaction. PostgreSQL: one statement per step over
-`unnest` of column arrays (read by exact keys, INSERT ... SELECT, UPDATE ... FROM); SQLite: one query per
-indicator for the read and executemany for the writes.
+`upsert_batch` splits the batch into inserted / updated / unchanged against the stored values and writes
+in bulk, all in one transaction. PostgreSQL: the batch is COPYed into a temporary table, then one
+INSERT ... SELECT copies the changed cells' old values into the revisions, one UPDATE ... FROM changes them,
+and one INSERT ... SELECT ... ON CONFLICT DO NOTHING adds the new keys (the existing ones were handled). SQLite: one read per indicator and executemany writes.
 """
 
 from __future__ import annotations
@@ -69,45 +69,32 @@ def _stored_values(session: Session, batch: Sequence[Observation]) -> dict[tuple
     return stored
 
 
-_PG_KEYS = "unnest(CAST(:r AS text[]), CAST(:i AS text[]), CAST(:p AS text[]))"
-_PG_ROWS = "unnest(CAST(:r AS text[]), CAST(:i AS text[]), CAST(:p AS text[]), CAST(:v AS float8[]))"
-_PG_READ = text(f"SELECT o.region_id, o.indicator_id, o.period, o.value FROM observations o JOIN {_PG_KEYS} "
-                "AS k(r, i, p) ON o.region_id = k.r AND o.indicator_id = k.i AND o.period = k.p")
-_PG_INSERT = text("INSERT INTO observations (region_id, indicator_id, period, value, updated_at, batch_id) "
-                  f"SELECT k.r, k.i, k.p, k.v, :now, :batch FROM {_PG_ROWS} AS k(r, i, p, v)")
-_PG_UPDATE = text(f"UPDATE observations o SET value = k.v, updated_at = :now, batch_id = :batch FROM {_PG_ROWS} "
-                  "AS k(r, i, p, v) WHERE o.region_id = k.r AND o.indicator_id = k.i AND o.period = k.p")
+_PG_STAGE = text("CREATE TEMP TABLE IF NOT EXISTS ff_batch (r text NOT NULL, i text NOT NULL, p text NOT NULL, "
+                 "v float8 NOT NULL) ON COMMIT DELETE ROWS")
+_PG_JOIN = "o.region_id = k.r AND o.indicator_id = k.i AND o.period = k.p"
 _PG_REVISIONS = text(
     "INSERT INTO observation_revisions (region_id, indicator_id, period, old_value, new_value, replaced_at, batch_id) "
-    "SELECT k.r, k.i, k.p, k.old, k.v, :now, :batch FROM unnest(CAST(:r AS text[]), CAST(:i AS text[]), "
-    "CAST(:p AS text[]), CAST(:old AS float8[]), CAST(:v AS float8[])) AS k(r, i, p, old, v)")
-
-
-def _columns(rows: Sequence[Observation]) -> dict[str, list]:
-    return {"r": [o.region for o in rows], "i": [o.indicator for o in rows], "p": [o.period for o in rows],
-            "v": [o.value for o in rows]}
+    f"SELECT k.r, k.i, k.p, o.value, k.v, :now, :batch FROM ff_batch k JOIN observations o ON {_PG_JOIN} "
+    "WHERE o.value <> k.v")
+_PG_UPDATE = text(f"UPDATE observations o SET value = k.v, updated_at = :now, batch_id = :batch FROM ff_batch k "
+                  f"WHERE {_PG_JOIN} AND o.value <> k.v")
+_PG_INSERT = text(
+    "INSERT INTO observations (region_id, indicator_id, period, value, updated_at, batch_id) "
+    "SELECT k.r, k.i, k.p, k.v, :now, :batch FROM ff_batch k ON CONFLICT DO NOTHING")
 
 
 def _write_postgresql(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
-    keys = _columns(batch)
-    del keys["v"]
-    stored = {(r, i, p): v for r, i, p, v in session.execute(_PG_READ, keys)}
-    now = datetime.now(UTC)
-    new, changed, old_values = [], [], []
-    for obs in batch:
-        old = stored.get((obs.region, obs.indicator, obs.period))
-        if old is None:
-            new.append(obs)
-        elif old != obs.value:
-            changed.append(obs)
-            old_values.append(old)
-    stamp = {"now": now, "batch": batch_id}
-    if new:
-        session.execute(_PG_INSERT, {**_columns(new), **stamp})
-    if changed:
-        session.execute(_PG_UPDATE, {**_columns(changed), **stamp})
-        session.execute(_PG_REVISIONS, {**_columns(changed), "old": old_values, **stamp})
-    return BatchResult(len(new), len(changed), len(batch) - len(new) - len(changed), batch_id)
+    """Stage the batch with COPY into a temporary table, then revise, update and insert with one statement each."""
+    session.execute(_PG_STAGE)
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy("COPY ff_batch (r, i, p, v) FROM STDIN") as copy:
+        for obs in batch:
+            copy.write_row((obs.region, obs.indicator, obs.period, obs.value))
+    stamp = {"now": datetime.now(UTC), "batch": batch_id}
+    session.execute(_PG_REVISIONS, stamp)
+    updated = session.execute(_PG_UPDATE, stamp).rowcount
+    inserted = session.execute(_PG_INSERT, stamp).rowcount
+    return BatchResult(inserted, updated, len(batch) - inserted - updated, batch_id)
 
 
 def _write(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:

@@ -40,20 +40,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "observations",
-        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("region_id", sa.String(64), nullable=False),
         sa.Column("indicator_id", sa.String(64), nullable=False),
+        sa.Column("region_id", sa.String(64), nullable=False),
         sa.Column("period", sa.String(7), nullable=False),
         sa.Column("value", sa.Float(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("batch_id", sa.String(36), nullable=False),
-        sa.ForeignKeyConstraint(["indicator_id"], ["indicators.id"],
-                                name=op.f("fk_observations_indicator_id_indicators")),
-        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], name=op.f("fk_observations_region_id_regions")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_observations")),
-        sa.UniqueConstraint("region_id", "indicator_id", "period", name=op.f("uq_observations_region_id")),
+        sa.PrimaryKeyConstraint("indicator_id", "region_id", "period", name=op.f("pk_observations")),
     )
-    op.create_index(op.f("ix_observations_indicator_id"), "observations", ["indicator_id"], unique=False)
     op.create_table(
         "observation_revisions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -91,7 +85,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_observation_revisions_batch_id"), table_name="observation_revisions")
     op.drop_index("ix_observation_revisions_cell", table_name="observation_revisions")
     op.drop_table("observation_revisions")
-    op.drop_index(op.f("ix_observations_indicator_id"), table_name="observations")
     op.drop_table("observations")
     op.drop_table("indicators")
     op.drop_table("regions")
