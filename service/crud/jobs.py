@@ -35,6 +35,16 @@ def get_job(session: Session, *, job_id: int) -> Job:
     return job
 
 
+def list_jobs(session: Session, *, model: RegisteredModel | None, status: str | None, limit: int) -> list[Job]:
+    """Return the newest jobs first, optionally of one model and/or one status, at most `limit`."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if model is not None:
+        query = query.where(Job.model_id == model.id)
+    if status is not None:
+        query = query.where(Job.status == status)
+    return list(session.scalars(query).all())
+
+
 def enqueue_job(
     session: Session, *, kind: str, model: RegisteredModel, max_attempts: int, payload: dict | None = None
 ) -> int:

@@ -36,6 +36,13 @@ class JobOut(BaseModel):
     result: dict[str, Any] | None
 
 
+class JobListOut(BaseModel):
+    """Jobs, newest first, with the count."""
+
+    data: list[JobOut]
+    count: int
+
+
 class BacktestIn(BaseModel):
     """A rolling-origin backtest: `origins` fits `step` months apart, each forecasting `horizon` months."""
 

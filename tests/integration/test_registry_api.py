@@ -80,6 +80,9 @@ def test_fit_jobs_are_queued_and_can_be_cancelled(api):
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"]
     assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 409
     assert client.get("/v1/jobs/987654").status_code == 404
+    listed = client.get("/v1/jobs", params={"model": "alpha", "status": "cancelled"}).json()
+    assert job_id in [j["id"] for j in listed["data"]] and all(j["status"] == "cancelled" for j in listed["data"])
+    assert client.get("/v1/jobs", params={"status": "lost"}).status_code == 422
     assert client.post("/v1/models/ghost/fit").status_code == 404
 
 

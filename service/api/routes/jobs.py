@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
 
 from service.api.deps import ReadKey, SessionDep, WriteKey
 from service.crud import jobs as crud
 from service.errors import Conflict
 from service.jobs import queue
+from service.registry import model_by_name
+from service.schemas.jobs import JobListOut, JobOut
 from service.tables_registry import utc_now
-from service.schemas.jobs import JobOut
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -18,6 +21,20 @@ class JobFinished(Conflict):
     """The job has already ended."""
 
     hint = "Only queued or running jobs can be cancelled."
+
+
+@router.get("", response_model=JobListOut)
+def list_jobs(
+    session: SessionDep,
+    _: ReadKey,
+    model: str | None = None,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict:
+    """Return the newest jobs first, optionally of one model and/or one status."""
+    owner = model_by_name(session, model) if model is not None else None
+    data = [crud.job_out(session, job) for job in crud.list_jobs(session, model=owner, status=status, limit=limit)]
+    return {"data": data, "count": len(data)}
 
 
 @router.get("/{job_id}", response_model=JobOut)
