@@ -71,6 +71,11 @@ def _stored_values(session: Session, batch: Sequence[Observation]) -> dict[tuple
 
 _PG_STAGE = text("CREATE TEMP TABLE IF NOT EXISTS ff_batch (r text NOT NULL, i text NOT NULL, p text NOT NULL, "
                  "v float8 NOT NULL) ON COMMIT DELETE ROWS")
+_PG_SERIALISE = text("SELECT pg_advisory_xact_lock(7274912)")
+"""Batches are written one at a time: a concurrent batch with the same keys then sees this one's values and
+records revisions against them (instead of racing to insert)."""
+_SQLITE_TAKE_WRITE_LOCK = text("UPDATE observations SET value = value WHERE 0")
+"""A no-op write: opens the write transaction (waiting on busy_timeout) before the stored values are read."""
 _PG_JOIN = "o.region_id = k.r AND o.indicator_id = k.i AND o.period = k.p"
 _PG_REVISIONS = text(
     "INSERT INTO observation_revisions (region_id, indicator_id, period, old_value, new_value, replaced_at, batch_id) "
@@ -85,6 +90,7 @@ _PG_INSERT = text(
 
 def _write_postgresql(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
     """Stage the batch with COPY into a temporary table, then revise, update and insert with one statement each."""
+    session.execute(_PG_SERIALISE)
     session.execute(_PG_STAGE)
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor, cursor.copy("COPY ff_batch (r, i, p, v) FROM STDIN") as copy:
@@ -100,6 +106,7 @@ def _write_postgresql(session: Session, batch: Sequence[Observation], batch_id: 
 def _write(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
     if session.get_bind().dialect.name == "postgresql":
         return _write_postgresql(session, batch, batch_id)
+    session.execute(_SQLITE_TAKE_WRITE_LOCK)
     stored = _stored_values(session, batch)
     now = datetime.now(UTC)
     inserts, updates, revisions = [], [], []

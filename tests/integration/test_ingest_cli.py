@@ -90,3 +90,29 @@ def test_cli_exit_codes_for_usage_and_unreachable_database(tmp_path):
     down = cli(["keys", "list"], {"FRAGILITY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
                                   "PATH": "/usr/bin:/bin"})
     assert down.returncode == 3 and "unreachable" in down.stderr and "hint:" in down.stderr
+
+
+def test_concurrent_batches_on_the_same_keys_keep_every_value_as_a_revision(db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from indicators import Observation
+    from service.crud.observations import count_revisions, read_series, upsert_batch
+
+    periods = [f"2015-{m:02d}" for m in range(1, 13)]
+
+    def send(value: float):
+        batch = [Observation("BBB", "attacks", p, value) for p in periods]
+        with db.session() as session:
+            return upsert_batch(session=session, batch=batch)
+
+    with db.session() as session:
+        revisions_before = count_revisions(session=session)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(send, [1.0, 2.0, 3.0, 4.0]))
+    assert sum(r.inserted for r in results) == len(periods)
+    assert sum(r.updated for r in results) == 3 * len(periods)  # each later batch revises the one before
+    with db.session() as session:
+        assert count_revisions(session=session) - revisions_before == 3 * len(periods)
+        final = {v for _, v in read_series(session=session, region="BBB", indicator="attacks",
+                                           start="2015-01", end="2015-12")}
+    assert len(final) == 1 and final <= {1.0, 2.0, 3.0, 4.0}
