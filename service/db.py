@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.errors import DatabaseUnavailable
+
+log = logging.getLogger("fragility.db")
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
@@ -51,13 +54,20 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """Yield a session that is rolled back if the block raises and closed at the end."""
-        with self.sessions() as session:
-            try:
-                yield session
-            except BaseException:
-                session.rollback()
-                raise
+        """Yield a session that is rolled back if the block raises and closed at the end.
+
+        A connection lost meanwhile does not fail the rollback or the close (the server drops the open
+        transaction itself, and what was committed stays committed): the block's own outcome, possibly an
+        answer already being sent, stands.
+        """
+        session = self.sessions()
+        try:
+            yield session
+        except BaseException:
+            _quietly(session.rollback)
+            raise
+        finally:
+            _quietly(session.close)
 
     def ping(self) -> None:
         """Return nothing if the database answers a trivial query.
@@ -73,6 +83,14 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection; returns nothing."""
         self.engine.dispose()
+
+
+def _quietly(end: Callable[[], None]) -> None:
+    """Run a session's rollback or close; a database error (connection lost) is logged, not raised."""
+    try:
+        end()
+    except DBAPIError as exc:
+        log.warning("database connection lost while ending a session", extra={"error": type(exc.orig).__name__})
 
 
 def safe_url(url: str) -> str:
