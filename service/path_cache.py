@@ -92,17 +92,32 @@ class PathCache:
 
         return self.get(("fit", version.version_id), load)
 
+    def peek(self, key: Hashable) -> Any:
+        """Return the cached value of `key` without computing it (None when absent)."""
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+                self.hits += 1
+            return value
+
+    def remembered(self, name: str, number: int | None) -> ServedVersion | None:
+        """Return the served version of `name` if it was looked up less than SERVED_TTL_SECONDS ago, else None."""
+        remembered = self.served.get((name, number))
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+        return None
+
     def served_version(self, session: Session, name: str, number: int | None) -> ServedVersion:
         """Return the served version of `name` (or version `number`), remembered for SERVED_TTL_SECONDS.
 
         A promotion therefore reaches this process within that time; errors are never remembered.
         """
-        key = (name, number)
-        remembered = self.served.get(key)
-        if remembered is not None and remembered[0] > time.monotonic():
-            return remembered[1]
+        remembered = self.remembered(name, number)
+        if remembered is not None:
+            return remembered
         version = served_version(session, name, number)
-        self.served[key] = (time.monotonic() + SERVED_TTL_SECONDS, version)
+        self.served[(name, number)] = (time.monotonic() + SERVED_TTL_SECONDS, version)
         return version
 
     def forget_version(self, version_id: int) -> None:

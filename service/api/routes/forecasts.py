@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
@@ -55,8 +56,29 @@ def parse_quantiles(values: list[str] | None) -> tuple[float, ...]:
     return levels
 
 
+def forecast_body(session, cache: PathCache, name: str, number: int | None, region: str, horizon: int,
+                  levels: tuple[float, ...]) -> bytes:
+    """Return the encoded forecast answer (computed once per version and question, then cached)."""
+    served, stored = resolve(session, cache, name, number)
+    check_horizon(served, horizon)
+
+    def answer() -> bytes:
+        window = first_steps(stored, horizon)
+        table, means = window.quantiles(region, list(levels)), window.mean(region)
+        steps = [
+            {"period": row["period"], "mean": float(means[i]),
+             "quantiles": {str(q): float(row[str(q)]) for q in levels}}
+            for i, row in enumerate(table.to_dict("records"))
+        ]
+        return json.dumps({"model": name, "version": served.number, "region": region, "indicator": served.indicator,
+                           "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
+                           "draws": int(stored.paths.shape[0]), "steps": steps}, separators=(",", ":")).encode()
+
+    return cache.get(("forecast", served.version_id, region, horizon, levels), answer)
+
+
 @router.get("/{name}/forecast", response_model=ForecastOut)
-def forecast(
+async def forecast(
     name: str,
     session: SessionDep,
     cache: PathCacheDep,
@@ -66,25 +88,16 @@ def forecast(
     quantiles: Annotated[list[str] | None, Query()] = None,
     version: int | None = None,
 ) -> Response:
-    """Return the mean and quantiles per month of one region's forecast from the served (or asked) version."""
+    """Return the mean and quantiles per month of one region's forecast from the served (or asked) version.
+
+    A question already answered for the served version is answered from memory without a thread hop;
+    anything else (database, files) runs in the threadpool.
+    """
     levels = parse_quantiles(quantiles)
-    served, stored = resolve(session, cache, name, version)
-    check_horizon(served, horizon)
-
-    def answer() -> dict:
-        table = first_steps(stored, horizon).quantiles(region, list(levels))
-        means = first_steps(stored, horizon).mean(region)
-        steps = [
-            {"period": row["period"], "mean": float(means[i]),
-             "quantiles": {str(q): float(row[str(q)]) for q in levels}}
-            for i, row in enumerate(table.to_dict("records"))
-        ]
-        return {"model": name, "version": served.number, "region": region, "indicator": served.indicator,
-                "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
-                "draws": int(stored.paths.shape[0]), "steps": steps}
-
-    body = cache.get(("forecast", served.version_id, region, horizon, levels),
-                     lambda: json.dumps(answer(), separators=(",", ":")).encode())
+    served = cache.remembered(name, version)
+    body = cache.peek(("forecast", served.version_id, region, horizon, levels)) if served is not None else None
+    if body is None:
+        body = await run_in_threadpool(forecast_body, session, cache, name, version, region, horizon, levels)
     return Response(content=body, media_type="application/json")
 
 
