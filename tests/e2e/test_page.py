@@ -12,6 +12,7 @@ import io
 import re
 import shutil
 import subprocess
+import time
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -107,15 +108,27 @@ def fitted(server):
     with server.client(server.write_key, timeout=300) as client:
         client.post("/v1/models", json=model_payload(name=MODEL)).raise_for_status()
         job_id = client.post(f"/v1/models/{MODEL}/fit").raise_for_status().json()["job_id"]
-        for _ in range(600):
-            job = client.get(f"/v1/jobs/{job_id}").json()
-            if job["status"] in ("succeeded", "failed", "cancelled"):
-                break
-            __import__("time").sleep(0.5)
+        job = wait_for_job(client, job_id)
         assert job["status"] == "succeeded", (job, server.log()[-3000:])
         versions = client.get(f"/v1/models/{MODEL}/versions").json()["data"]
         assert versions[0]["served"], versions
     return server
+
+
+def wait_for_job(client: httpx.Client, job_id: int, timeout: float = 300) -> dict:
+    """Return the job once it ended (fails the test after `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.5)
+    pytest.fail(f"job {job_id} did not end within {timeout} s: {job}")
+
+
+def js_number(value: float) -> str:
+    """Return `value` as the page prints it (`+v.toFixed(3)` in JavaScript)."""
+    return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
 def test_page_and_its_static_files_are_served(server):
@@ -214,3 +227,19 @@ def test_page_asks_for_a_read_key_when_reads_are_not_public(live_server, tmp_pat
     notice = text_of(dom, "notice")
     assert "needs a read key" in notice and "paste one above" in notice, notice
     assert httpx.get(f"{private}/v1/models/x/forecast.png", params={"region": "R01"}).status_code == 401
+
+
+def test_page_shows_the_latest_backtest_scores(fitted, tmp_path):
+    with fitted.client(fitted.write_key) as client:
+        accepted = client.post(f"/v1/models/{MODEL}/backtests", json={"origins": 1, "horizon": 2})
+        assert accepted.status_code == 202, accepted.text
+        job = wait_for_job(client, accepted.json()["job_id"])
+        assert job["status"] == "succeeded", job
+        scores = client.get(f"/v1/backtests/{job['id']}").json()["scores"]
+    assert scores
+    dom = chromium(f"{fitted}/?model={MODEL}&region=R02", tmp_path / "profile")
+    table = text_of(dom, "backtest")
+    assert f"Job #{job['id']}: 1 origins" in table and "crps" in table, table
+    for row in scores:
+        assert row["forecaster"] in table
+        assert js_number(row["crps"]) in table, (row, table)
