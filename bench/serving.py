@@ -7,7 +7,8 @@ with a promoted version. Prints JSON lines.
 The setup (tiny synthetic panel, one real fit with a gate relaxed for the tiny fit) runs in this
 process; the server is a separate process (one uvicorn worker, the default of `fragility serve`),
 started without the embedded worker so that only serving is measured. Reads are public
-(FRAGILITY_PUBLIC_READ=1) unless --key-scope is given, in which case a read key is sent.
+(FRAGILITY_PUBLIC_READ=1) unless --with-key is given, in which case every request (both endpoints'
+clients) sends a read key, so the forecast pays the key lookup.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(root: Path) -> tuple[str, dict]:
-    """Return (database URL, environment) after seeding a panel and promoting one real tiny fit."""
+def prepare(root: Path, with_key: bool) -> tuple[dict, str | None]:
+    """Return (server environment, read key or None) after seeding a panel and promoting one real tiny fit."""
+    from service.crud.keys import create_key
     from service.crud.models import create_model
     from service.db import Database, run_migrations
     from service.executors import LocalExecutor
@@ -63,6 +65,7 @@ def prepare(root: Path) -> tuple[str, dict]:
     with database.session() as session:
         model = create_model(session, data=model_payload(name="bench"))
         queue.enqueue(session, kind="fit", model_id=model.id, now=utc_now())
+        key = create_key(session=session, scope="read")[1] if with_key else None
         session.commit()
     executor = LocalExecutor(1)
     try:
@@ -71,16 +74,17 @@ def prepare(root: Path) -> tuple[str, dict]:
         executor.close()
     database.dispose()
     env = {**os.environ, "FRAGILITY_DATABASE_URL": url, "FRAGILITY_ARTIFACTS": str(root / "artifacts"),
-           "FRAGILITY_PUBLIC_READ": "1", "FRAGILITY_RATE_LIMIT": "100000000/minute", "FRAGILITY_LOG_LEVEL": "WARNING"}
-    return url, env
+           "FRAGILITY_PUBLIC_READ": "0" if with_key else "1", "FRAGILITY_RATE_LIMIT": "100000000/minute",
+           "FRAGILITY_LOG_LEVEL": "WARNING"}
+    return env, key
 
 
-async def hammer(base: str, path: str, params: dict, clients: int, seconds: float) -> dict:
+async def hammer(base: str, path: str, params: dict, clients: int, seconds: float, headers: dict) -> dict:
     """Return throughput and latency of `clients` concurrent loops hitting `path` for `seconds`."""
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30, headers=headers) as client:
         deadline = time.perf_counter() + seconds
 
         async def loop() -> None:
@@ -107,12 +111,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2, help="alternating healthz/forecast rounds")
+    parser.add_argument("--with-key", action="store_true", help="send a read key instead of public reads")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
-        _, env = prepare(Path(tmp))
+        env, key = prepare(Path(tmp), args.with_key)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted (gate relaxed: serving is measured)",
-                          "setup_seconds": round(time.perf_counter() - began, 1)}), flush=True)
+                          "setup_seconds": round(time.perf_counter() - began, 1), "auth": "read key" if key else "public read",
+                          "load_average": os.getloadavg()[0], "cores": os.cpu_count()}), flush=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", SERVER.replace("{port}", str(port))], cwd=ROOT, env=env)
         base = f"http://127.0.0.1:{port}"
@@ -124,12 +131,12 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             forecast = ("/v1/models/bench/forecast", {"region": "R01", "horizon": 6, "quantiles": "0.05,0.5,0.95"})
-            first = httpx.get(base + forecast[0], params=forecast[1], timeout=60)
+            first = httpx.get(base + forecast[0], params=forecast[1], timeout=60, headers=headers)
             assert first.status_code == 200, first.text
             results: dict[str, list[dict]] = {"/healthz": [], forecast[0]: []}
             for _ in range(args.rounds):
                 for path, params in (("/healthz", {}), forecast):
-                    row = asyncio.run(hammer(base, path, params, args.clients, args.seconds))
+                    row = asyncio.run(hammer(base, path, params, args.clients, args.seconds, headers))
                     results[path].append(row)
                     print(json.dumps(row), flush=True)
             best = {path: max(rows, key=lambda r: r["rps"]) for path, rows in results.items()}
