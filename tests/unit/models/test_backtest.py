@@ -1,7 +1,6 @@
 """Rolling-origin backtests with the baselines (fast) and with real count-model fits."""
 
 import json
-import os
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 
@@ -143,16 +142,9 @@ def test_a_real_count_model_fit_runs_as_a_task_on_an_executor():
     assert result.seconds["model"][0] > 0
 
 
-def skip_unless_slow_runs(request) -> None:
-    """Skip unless --run-slow (when a root conftest registers it) or FRAGILITY_RUN_SLOW=1."""
-    if not (request.config.getoption("--run-slow", default=False) or os.environ.get("FRAGILITY_RUN_SLOW") == "1"):
-        pytest.skip("slow: run with --run-slow or FRAGILITY_RUN_SLOW=1")
-
-
 @pytest.mark.slow
-def test_spillover_model_beats_the_model_without_it_when_the_channel_is_real(request):
+def test_spillover_model_beats_the_model_without_it_when_the_channel_is_real():
     """Synthetic hhh4 panel where most of each region's level comes from its neighbours' last month."""
-    skip_unless_slow_runs(request)
     truth_panel, truth = simulate_count_panel(9, 96, seed=11, graph="grid", indicator="attacks",
                                               a=0.5, lam=0.15, phi=0.65, alpha=20.0)
     origins = origins_for(truth_panel, "attacks", 8, 2, 2)
