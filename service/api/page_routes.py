@@ -91,8 +91,18 @@ def model_jobs(name: str, session: SessionDep, _: ReadKey,
     return {"model": name, "data": data, "count": len(data)}
 
 
+class RevalidatedStaticFiles(StaticFiles):
+    """Static files that browsers must revalidate (ETag) before reuse, so an upgrade shows at once."""
+
+    def file_response(self, *args, **kwargs):
+        """Return the file response with `Cache-Control: no-cache`."""
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
 def mount(app: FastAPI) -> None:
     """Add the page, its static files, the PNG and job-list routes to `app`; returns nothing."""
     app.include_router(router)
-    app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=WEB_DIR), name="static")
 

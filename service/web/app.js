@@ -209,9 +209,11 @@
   }
 
   // ---------------------------------------------------------------- versions, jobs, backtests
-  function table(headers, rows) {
-    return el("table", { class: "numbers" }, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))),
-      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))));
+  // a table whose columns listed in `numeric` (indexes) are right-aligned
+  function table(headers, rows, numeric = []) {
+    const cls = (i) => (numeric.includes(i) ? { class: "num" } : {});
+    return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h, i) => el("th", cls(i), h)))),
+      el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", cls(i), c))))));
   }
 
   async function loadVersions() {
@@ -233,7 +235,7 @@
           return [`v${v.version}`, when(v.created_at), `${s.method || "?"} ${s.chains ?? ""}×${s.draws ?? ""}`,
             num(d.rhat_max), num(d.ess_bulk_min, 0), num(d.ess_tail_min, 0), num(d.divergences, 0),
             num(d.seconds, 1), gate, status];
-        })));
+        }), [3, 4, 5, 6, 7]));
     } catch (e) {
       box.replaceChildren(el("p", { class: "reasons" }, e.text || String(e)));
     }
@@ -248,7 +250,9 @@
         jobs.map((j) => [`#${j.id}`, `${j.kind}${j.reason !== "explicit" ? ` (${j.reason})` : ""}`,
           el("span", { class: "pill " + ({ succeeded: "ok", failed: "bad", cancelled: "bad" }[j.status] || "neutral") }, j.status),
           when(j.created_at), num(j.seconds, 1),
-          j.error ? el("span", { class: "reasons", title: j.error }, j.error.slice(0, 80)) : (j.version ? `v${j.version}` : "")]))
+          j.error ? el("span", { class: "reasons", title: j.error }, j.error.slice(0, 80))
+            : j.version ? `v${j.version}` : (j.kind === "backtest" && j.status === "succeeded" ? "scores below" : "")]),
+        [4])
         : el("p", { class: "muted" }, "No jobs yet."));
       const backtest = jobs.find((j) => j.kind === "backtest" && j.status === "succeeded");
       await loadBacktest(backtest?.id);
@@ -257,14 +261,23 @@
     }
   }
 
+  const SCORE_COLUMNS = [["forecaster", "Forecaster"], ["horizon", "Horizon"], ["crps", "CRPS"],
+    ["crps_log1p", "CRPS (log1p)"], ["coverage50", "50% coverage"], ["coverage90", "90% coverage"], ["n", "Cells"]];
+
   async function loadBacktest(jobId) {
     const box = $("backtest");
     if (!jobId) { box.replaceChildren(el("p", { class: "muted" }, "No backtest yet.")); return; }
     const b = await api(`/v1/backtests/${jobId}`);
     const scores = b.scores || [];
-    const cols = [...new Set(scores.flatMap((r) => Object.keys(r)))];
-    box.replaceChildren(el("p", { class: "muted small" }, `Job #${b.id}: ${b.origins} origins, ${b.step}-month step, horizon ${b.horizon}. Lower CRPS is better.`),
-      table(cols, scores.map((r) => cols.map((c) => num(r[c])))));
+    const best = new Map();  // horizon -> lowest CRPS
+    for (const r of scores) if (isFinite(r.crps) && !(best.get(r.horizon) <= r.crps)) best.set(r.horizon, r.crps);
+    const columns = SCORE_COLUMNS.filter(([key]) => scores.some((r) => key in r));
+    const rows = scores.map((r) => columns.map(([key]) => key === "crps" && r.crps === best.get(r.horizon)
+      ? el("strong", { title: "lowest CRPS at this horizon" }, num(r[key])) : num(r[key])));
+    box.replaceChildren(el("p", { class: "muted small" }, `Job #${b.id}: ${b.origins} origins, ${b.step}-month step, ` +
+      `horizon ${b.horizon}. Lower CRPS is better (bold: best per horizon); a calibrated forecaster covers 50% and 90%.`),
+      el("div", { class: "scroll" }, table(columns.map(([, label]) => label), rows,
+        columns.map((_, i) => i).filter((i) => columns[i][0] !== "forecaster"))));
   }
 
   // ---------------------------------------------------------------- wiring

@@ -239,7 +239,7 @@ def test_page_shows_the_latest_backtest_scores(fitted, tmp_path):
     assert scores
     dom = chromium(f"{fitted}/?model={MODEL}&region=R02", tmp_path / "profile")
     table = text_of(dom, "backtest")
-    assert f"Job #{job['id']}: 1 origins" in table and "crps" in table, table
+    assert f"Job #{job['id']}: 1 origins" in table and "CRPS" in table, table
     for row in scores:
         assert row["forecaster"] in table
         assert js_number(row["crps"]) in table, (row, table)
