@@ -240,15 +240,16 @@ def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
     workdir = tmp_path / "home"
     workdir.mkdir()
     cmd = exec_form(runtime, "CMD")
-    server = subprocess.Popen(cmd, env=clean_env, cwd=workdir, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    server_log = tmp_path / "server.log"
+    server = subprocess.Popen(cmd, env=clean_env, cwd=workdir, stdout=open(server_log, "w"),  # noqa: SIM115
+                              stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while True:
             check = run_healthcheck(port, bin_dir)
             if check.returncode == 0:
                 break
-            assert server.poll() is None, f"`{' '.join(cmd)}` exited:\n{server.stdout.read()}"
+            assert server.poll() is None, f"`{' '.join(cmd)}` exited:\n{server_log.read_text()[-3000:]}"
             assert time.monotonic() < deadline, "HEALTHCHECK never passed within 120 s"
             time.sleep(1)
         # the page and its static files ship inside the wheel (package data)
@@ -272,3 +273,61 @@ def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def compose_argv(argv: list[str], ports: dict[str, str]) -> list[str]:
+    """Return a compose command or healthcheck argv with its ports (and the scheduler host) remapped."""
+    out = []
+    for arg in argv:
+        for old, new in ports.items():
+            arg = arg.replace(old, new)
+        out.append(arg.replace("tcp://dask-scheduler:", "tcp://127.0.0.1:"))
+    return out
+
+
+def wait_healthy(check: list[str], process: subprocess.Popen, name: str, seconds: float = 60) -> None:
+    """Return once the healthcheck argv exits 0; fail if `process` died or time ran out."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if subprocess.run(check, capture_output=True, timeout=30).returncode == 0:
+            return
+        assert process.poll() is None, f"{name} exited:\n{process.log_path.read_text()[-3000:]}"
+        time.sleep(0.5)
+    pytest.fail(f"{name}'s compose healthcheck never passed within {seconds:.0f} s")
+
+
+@pytest.mark.e2e
+def test_compose_dask_services_start_and_pass_their_healthchecks(tmp_path):
+    """Run compose's dask-scheduler and dask-worker commands (ports remapped) and their healthchecks."""
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    ports = {"8786": str(free_port()), "8787": str(free_port()), "8789": str(free_port())}
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started: list[subprocess.Popen] = []
+    try:
+        for name in ("dask-scheduler", "dask-worker"):
+            service = services[name]
+            command = compose_argv(service["command"], ports)
+            assert command[0] == "dask"
+            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+            process = subprocess.Popen([str(bin_dir / "dask"), *command[1:]], env=env, cwd=tmp_path,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            process.log_path = tmp_path / f"{name}.log"
+            started.append(process)
+            check = compose_argv(service["healthcheck"]["test"], ports)
+            assert check[0] == "CMD"
+            wait_healthy([sys.executable if c == "python" else c for c in check[1:]], process, name)
+        from distributed import Client
+
+        with Client(f"tcp://127.0.0.1:{ports['8786']}", timeout=30) as client:
+            client.wait_for_workers(1, timeout=30)
+            assert client.submit(sum, [1, 2, 3]).result(timeout=30) == 6
+    finally:
+        for process in reversed(started):
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, 9)
+                    process.wait()
