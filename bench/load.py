@@ -1,0 +1,321 @@
+"""Load benchmark: mixed traffic from 64 concurrent clients against a real `fragility serve` on PostgreSQL.
+
+    PYTENSOR_FLAGS=base_compiledir=$HOME/.cache/fragility-pytensor .venv/bin/python -m bench.load --seconds 300
+
+The script makes a fresh PostgreSQL database (dropped at the end unless --keep), stores the 25 demo
+regions and 10 years of simulated monthly attack counts over them, starts the server (API with its
+embedded scheduler and worker) as a separate process, fits the model once, then runs the clients from
+this process (httpx, asyncio) for --seconds: forecasts, exceedance probabilities, spillover questions,
+series reads and region lists, and ingest batches (new months and revisions of earlier ones), while a
+refit of the model is kept running the whole time. Afterwards every acknowledged observation is looked
+up in the database: rows lost = acknowledged cells absent or holding another value than the last one
+acknowledged. Prints JSON lines: setup, one line per endpoint (count, rps, p50/p99 ms, statuses), the
+refits, the rows check and a summary (throughput, 5xx count, rows lost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+MODEL = "load"
+MODEL_REGIONS = ["IRQ", "IRN", "SYR", "TUR", "JOR", "KWT", "SAU", "ARM"]
+SAMPLER = {"method": "nutpie", "draws": 200, "tune": 200, "chains": 2, "seed": 1}
+GATE_ENV = {"FRAGILITY_GATE__MAX_RHAT": "100", "FRAGILITY_GATE__MIN_ESS_BULK": "1",
+            "FRAGILITY_GATE__MAX_DIVERGENCES": "1000000000"}  # the load is measured, not the fit
+INGEST_ROWS = 50
+MIX = [("forecast", 35), ("spillover", 12), ("probability", 10), ("series", 15), ("regions", 5), ("ingest", 23)]
+
+
+def emit(**fields) -> None:
+    """Print one JSON line."""
+    print(json.dumps(fields), flush=True)
+
+
+def free_port() -> int:
+    """Return a free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def create_database() -> tuple[str, str]:
+    """Return (name, SQLAlchemy URL) of a new empty PostgreSQL database."""
+    name = f"ff_load_{secrets.token_hex(4)}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(name: str) -> None:
+    """Drop the benchmark database; returns nothing."""
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def make_key(url: str) -> str:
+    """Return a new write key on the (migrated) database at `url`."""
+    from service.crud.keys import create_key
+    from service.db import Database, run_migrations
+
+    run_migrations(url)
+    database = Database(url)
+    try:
+        with database.session() as session:
+            return create_key(session=session, scope="write", label="bench.load")[1]
+    finally:
+        database.dispose()
+
+
+def start_server(url: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """Return (process, base URL) of `fragility serve` (API + embedded worker) once /readyz answers 200."""
+    port = free_port()
+    env = {**os.environ, **GATE_ENV, "FRAGILITY_DATABASE_URL": url, "FRAGILITY_ARTIFACTS": str(artifacts),
+           "FRAGILITY_RATE_LIMIT": "10000000/minute", "FRAGILITY_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=ROOT,
+                               env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited: {log.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("server not ready within 120 s")
+
+
+def seed(client: httpx.Client) -> dict:
+    """Store regions, indicators and 10 years of simulated counts; create the model. Returns the counts."""
+    from indicators import load_demo_regions, simulate_count_panel
+
+    regions = load_demo_regions()
+    client.post("/v1/regions", json={"regions": regions}).raise_for_status()
+    client.post("/v1/indicators", json={"indicators": [
+        {"id": "attacks", "kind": "count", "unit": "events"},
+        {"id": "load_events", "kind": "count", "unit": "events", "description": "written by bench.load"}]},
+    ).raise_for_status()
+    panel, _ = simulate_count_panel(len(regions), 120, seed=0, graph=regions)
+    frame = panel.to_frame()
+    rows = [{"region": r.region, "indicator": r.indicator, "period": r.period, "value": float(r.value)}
+            for r in frame.itertuples()]
+    stored = client.post("/v1/observations", json={"observations": rows}).raise_for_status().json()
+    client.post("/v1/models", json={"name": MODEL, "family": "count", "indicator": "attacks",
+                                    "regions": MODEL_REGIONS, "spillover": True, "horizon": 6,
+                                    "sampler": SAMPLER}).raise_for_status()
+    return {"regions": len(regions), "observations": stored["inserted"]}
+
+
+def wait_job(client: httpx.Client, job_id: int, timeout: float) -> dict:
+    """Return the job once it ended; raises SystemExit after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(1)
+    raise SystemExit(f"job {job_id} did not end within {timeout} s")
+
+
+class Ledger:
+    """What the clients saw: latencies and statuses per endpoint, and every acknowledged observation."""
+
+    def __init__(self) -> None:
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.status: dict[str, Counter] = defaultdict(Counter)
+        self.acknowledged: dict[tuple[str, str], float] = {}
+        self.unknown_outcome = 0
+
+    def record(self, endpoint: str, seconds: float, status: int | str) -> None:
+        """Add one request's latency and status; returns nothing."""
+        self.latency[endpoint].append(seconds)
+        self.status[endpoint][status] += 1
+
+
+async def client_loop(number: int, base: str, key: str, until: float, ledger: Ledger, neighbours: dict) -> None:
+    """Send the traffic mix until `until` (monotonic seconds); returns nothing.
+
+    `neighbours` maps every region id to its neighbours inside the model (spillover targets).
+    """
+    all_regions = list(neighbours)
+    rng = random.Random(number)
+    endpoints = [name for name, weight in MIX for _ in range(weight)]
+    own: list[tuple[str, str]] = []
+    batch = 0
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        while time.monotonic() < until:
+            endpoint = rng.choice(endpoints)
+            region = rng.choice(MODEL_REGIONS)
+            rows = None
+            if endpoint == "forecast":
+                call = client.get(f"/v1/models/{MODEL}/forecast", params={"region": region, "horizon": rng.randint(1, 6)})
+            elif endpoint == "probability":
+                call = client.post(f"/v1/models/{MODEL}/probability",
+                                   json={"region": region, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
+            elif endpoint == "spillover":
+                target = rng.choice(neighbours[region])
+                call = client.post(f"/v1/models/{MODEL}/spillover", json={
+                    "source": region, "target": target, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
+            elif endpoint == "series":
+                call = client.get("/v1/series", params={"region": region, "indicator": "attacks"})
+            elif endpoint == "regions":
+                call = client.get("/v1/regions")
+            else:
+                batch += 1
+                rows = []
+                if own and rng.random() < 0.3:  # a revision of cells this client stored before
+                    for cell in rng.sample(own, min(len(own), INGEST_ROWS)):
+                        rows.append({"region": cell[0], "indicator": "load_events", "period": cell[1],
+                                     "value": float(rng.randint(0, 99))})
+                else:
+                    year = 1000 + number * 10 + batch // 12 % 10
+                    month = batch % 12 + 1
+                    year += (batch // 120) * 700  # keeps keys unique per client for any run length
+                    region_ids = rng.sample(sorted(all_regions), INGEST_ROWS // 2)
+                    for r in region_ids:
+                        for period in (f"{year:04d}-{month:02d}", f"{year + 1:04d}-{month:02d}"):
+                            rows.append({"region": r, "indicator": "load_events", "period": period,
+                                         "value": float(rng.randint(0, 99))})
+                call = client.post("/v1/observations", json={"observations": rows})
+            started = time.perf_counter()
+            try:
+                answer = await call
+                status: int | str = answer.status_code
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            ledger.record(endpoint, time.perf_counter() - started, status)
+            if rows is not None:
+                keys = [(r["region"], r["period"]) for r in rows]
+                if status == 200:
+                    for row, cell in zip(rows, keys):
+                        ledger.acknowledged[cell] = row["value"]
+                        if cell not in own:
+                            own.append(cell)
+                elif not isinstance(status, int) or status >= 500:
+                    ledger.unknown_outcome += 1
+
+
+async def refits(base: str, key: str, until: float, done: list) -> None:
+    """Keep one refit of the model queued or running until `until`; append each ended job to `done`."""
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
+        while time.monotonic() < until:
+            job_id = (await client.post(f"/v1/models/{MODEL}/fit")).json()["job_id"]
+            while time.monotonic() < until + 600:
+                job = (await client.get(f"/v1/jobs/{job_id}")).json()
+                if job["status"] in ("succeeded", "failed", "cancelled"):
+                    done.append(job)
+                    break
+                await asyncio.sleep(1)
+
+
+async def run_load(base: str, key: str, seconds: float, clients: int, neighbours: dict) -> tuple[Ledger, list, float]:
+    """Return (ledger, ended refit jobs, wall seconds) of `clients` clients sending the mix for `seconds`."""
+    ledger, done = Ledger(), []
+    began = time.monotonic()
+    until = began + seconds
+    refitter = asyncio.create_task(refits(base, key, until, done))
+    await asyncio.gather(*(client_loop(n, base, key, until, ledger, neighbours) for n in range(clients)))
+    wall = time.monotonic() - began
+    refitter.cancel()
+    try:
+        await refitter
+    except asyncio.CancelledError:
+        pass
+    return ledger, done, wall
+
+
+def check_rows(dsn: str, acknowledged: dict[tuple[str, str], float]) -> dict:
+    """Return the rows check: acknowledged cells, stored cells, and acknowledged cells lost or wrong."""
+    with psycopg.connect(dsn) as connection:
+        stored = {(r, p): v for r, p, v in connection.execute(
+            "SELECT region_id, period, value FROM observations WHERE indicator_id = 'load_events'")}
+        revisions = connection.execute(
+            "SELECT count(*) FROM observation_revisions WHERE indicator_id = 'load_events'").fetchone()[0]
+    lost = [cell for cell in acknowledged if cell not in stored]
+    wrong = [cell for cell, value in acknowledged.items() if cell in stored and stored[cell] != value]
+    return {"acknowledged_cells": len(acknowledged), "stored_cells": len(stored), "revisions": revisions,
+            "rows_lost": len(lost), "rows_wrong_value": len(wrong)}
+
+
+def main() -> None:
+    """Run the benchmark (see the module docstring) and print its JSON lines."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=300)
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = parser.parse_args()
+
+    name, url = create_database()
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    workdir = Path(tempfile.mkdtemp(prefix="fragility-load-"))
+    process = None
+    try:
+        key = make_key(url)
+        process, base = start_server(url, workdir / "artifacts", workdir / "server.log")
+        from indicators import load_demo_regions
+
+        all_neighbours = {r["id"]: [n if isinstance(n, str) else n["id"] for n in r["neighbours"]]
+                          for r in load_demo_regions()}
+        neighbours = {r: [n for n in all_neighbours[r] if n in MODEL_REGIONS] or [r] for r in all_neighbours}
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+            began = time.monotonic()
+            seeded = seed(client)
+            job = wait_job(client, client.post(f"/v1/models/{MODEL}/fit").json()["job_id"], timeout=1200)
+            if job["status"] != "succeeded":
+                raise SystemExit(f"the first fit failed: {job}")
+            emit(phase="setup", database=name, **seeded, first_fit_seconds=job.get("seconds"),
+                 setup_seconds=round(time.monotonic() - began, 1), clients=args.clients, seconds=args.seconds)
+        ledger, refit_jobs, wall = asyncio.run(run_load(base, key, args.seconds, args.clients, neighbours))
+        total = 0
+        all_status: Counter = Counter()
+        for endpoint in sorted(ledger.latency):
+            ms = np.asarray(ledger.latency[endpoint]) * 1000
+            total += ms.size
+            all_status.update(ledger.status[endpoint])
+            emit(endpoint=endpoint, count=int(ms.size), rps=round(ms.size / wall, 1),
+                 p50_ms=round(float(np.percentile(ms, 50)), 1), p99_ms=round(float(np.percentile(ms, 99)), 1),
+                 statuses={str(k): v for k, v in ledger.status[endpoint].items()})
+        emit(refits=len(refit_jobs), refit_statuses=dict(Counter(j["status"] for j in refit_jobs)),
+             refit_seconds=[j.get("seconds") for j in refit_jobs])
+        time.sleep(1)
+        rows = check_rows(dsn, ledger.acknowledged)
+        emit(rows_check=rows, writes_with_unknown_outcome=ledger.unknown_outcome)
+        server_errors = sum(v for k, v in all_status.items() if not isinstance(k, int) or k >= 500)
+        emit(summary=True, requests=total, seconds=round(wall, 1), rps=round(total / wall, 1),
+             statuses={str(k): v for k, v in all_status.items()}, errors_5xx_or_transport=server_errors,
+             rows_lost=rows["rows_lost"] + rows["rows_wrong_value"], server_alive=process.poll() is None)
+    finally:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        if not args.keep:
+            drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
