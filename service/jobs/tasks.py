@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -78,7 +80,7 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
     fit = model.fit(panel, draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
                     seed=sampler["seed"], sampler=sampler["method"])
     posterior = out / "posterior.nc"
-    fit.save(posterior)
+    save_posterior(fit, posterior)
     verdict = gate(fit.diagnostics, **gate_thresholds)
     record: dict[str, Any] = {
         "diagnostics": json_value(dict(fit.diagnostics)),
@@ -96,6 +98,22 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
         record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], out=out))
     record["task_seconds"] = round(time.perf_counter() - began, 3)
     return record
+
+
+def save_posterior(fit, posterior: Path) -> None:
+    """Write the fit's NetCDF to a scratch file, then copy it to `posterior`; returns nothing.
+
+    HDF5 kills the whole task process when a write fails (a full artifact disk), which the worker can only
+    report as a broken pool; a copy fails with a plain OSError that names the file and the reason.
+    """
+    with tempfile.TemporaryDirectory(prefix="fragility-fit-") as scratch:
+        staged = Path(scratch) / posterior.name
+        fit.save(staged)
+        try:
+            shutil.copyfile(staged, posterior)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write the posterior to {posterior}: {exc.strerror}; free space in "
+                          "FRAGILITY_ARTIFACTS (or point it at a writable disk) and refit") from None
 
 
 def save_paths(fit, *, horizon: int, seed: int, out: Path) -> dict:
