@@ -74,24 +74,30 @@ def seeded(tmp_path_factory) -> Seeded:
     result.database.dispose()
 
 
-def fit_model(seeded: Seeded, name: str = "m") -> None:
-    """Create model `name` on the tiny panel and fit it for real (in-process worker); returns nothing."""
+def fit_model(seeded: Seeded, name: str = "m", *, create: bool = True, expect_success: bool = True, **overrides):
+    """Return the ended fit job of model `name` (created first unless `create` is False), run for real by an
+    in-process worker with the seeded settings plus `overrides` (e.g. artifacts=..., job_max_attempts=1)."""
     from service.crud.models import create_model
     from service.executors import LocalExecutor
     from service.jobs import queue
     from service.jobs.worker import Worker
+    from service.registry import model_by_name
     from service.tables_registry import Job, utc_now
 
     with seeded.database.session() as session:
-        model = create_model(session, data=model_payload(name=name, sampler=QUICK_SAMPLER))
+        model = (create_model(session, data=model_payload(name=name, sampler=QUICK_SAMPLER)) if create
+                 else model_by_name(session, name))
         job_id = queue.enqueue(session, kind="fit", model_id=model.id, now=utc_now())
         session.commit()
     executor = LocalExecutor(1)
     try:
-        worker = Worker(seeded.database, seeded.settings(job_lease_seconds=60), executor=executor, name="rel")
+        settings = seeded.settings(**{"job_lease_seconds": 60, **overrides})
+        worker = Worker(seeded.database, settings, executor=executor, name="rel")
         assert worker.run_once() == job_id
     finally:
         executor.close()
     with seeded.database.session() as session:
         job = session.get(Job, job_id)
+    if expect_success:
         assert job.status == "succeeded" and job.result.get("promoted"), (job.error, job.result)
+    return job
