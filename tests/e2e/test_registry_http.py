@@ -126,6 +126,8 @@ def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
     assert answer["probability"] == pytest.approx(spill["probability"])
     queued = json.loads(run_cli(["fit", "idle", "--no-wait", "--json"], env))
     assert queued["kind"] == "fit" and queued["model"] == "idle"
+    cancelled = client.post(f"/v1/jobs/{queued['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
 def run_cli(args: list[str], env: dict) -> str:
