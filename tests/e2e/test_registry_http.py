@@ -142,15 +142,15 @@ def run_cli(args: list[str], env: dict) -> str:
 def test_backtest_over_http_scores_the_model_beside_the_baselines(registry_server):
     client: httpx.Client = registry_server
     send_panel(client)
-    assert client.post("/v1/models", json=model_payload(name="attacks-ring", sampler=STARVED_SAMPLER)).status_code == 201
-    bad_backtest = client.post("/v1/models/attacks-ring/backtests", json={"origins": 2, "horizon": 0})
+    assert client.post("/v1/models", json=model_payload(name="attacks-backtest", sampler=STARVED_SAMPLER)).status_code == 201
+    bad_backtest = client.post("/v1/models/attacks-backtest/backtests", json={"origins": 2, "horizon": 0})
     assert bad_backtest.status_code == 422
-    accepted = client.post("/v1/models/attacks-ring/backtests", json={"origins": 2, "step": 1, "horizon": 2})
+    accepted = client.post("/v1/models/attacks-backtest/backtests", json={"origins": 2, "step": 1, "horizon": 2})
     assert accepted.status_code == 202
     job = wait_job(client, accepted.json()["job_id"])
     assert job["status"] == "succeeded" and job["kind"] == "backtest", job
     backtest = client.get(f"/v1/backtests/{job['id']}").json()
-    assert backtest["model"] == "attacks-ring" and backtest["status"] == "succeeded"
+    assert backtest["model"] == "attacks-backtest" and backtest["status"] == "succeeded"
     assert {row["forecaster"] for row in backtest["scores"]} == {
         "zero", "persistence", "bootstrap", "model", "no_spillover"}
     assert backtest["by_region"] and client.get("/v1/backtests/999999").status_code == 404
