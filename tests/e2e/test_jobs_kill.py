@@ -45,8 +45,16 @@ def job_row(database, job_id) -> Job:
         return session.get(Job, job_id)
 
 
-def test_a_job_whose_worker_is_killed_is_finished_by_another(tmp_path):
-    url = f"sqlite:///{tmp_path}/fragility.db"
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=[pytest.mark.pg, pytest.mark.slow])])
+def kill_database_url(request, tmp_path):
+    """Return a fresh SQLite file URL, or (slow) the module's PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/fragility.db"
+    return request.getfixturevalue("pg_url")
+
+
+def test_a_job_whose_worker_is_killed_is_finished_by_another(kill_database_url, tmp_path):
+    url = kill_database_url
     run_migrations(url)
     database = Database(url)
     seed_database(database, tiny_panel()[0])
