@@ -1,8 +1,8 @@
 """models: hierarchical PyMC model families, fitting, diagnostics, forecasts by joint simulation,
 event and spillover probabilities, scoring and backtests, posterior I/O. Imports `indicators` only."""
 
-from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
+from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 from models.count import CountModel
 from models.diagnostics import GateResult, compute_diagnostics, gate
 from models.errors import ModelError, NotFitted, PosteriorMismatch, SamplingFailed, SpecError
@@ -19,6 +19,7 @@ from models.scoring import (
     pit_coverage,
     score_paths,
 )
+from models.servable import fit_servable
 from models.spec import MODEL_VERSION, ModelSpec, SamplerConfig, spec_id
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "crps_log1p",
     "dawid_sebastiani",
     "exceedance",
+    "fit_servable",
     "gate",
     "log_score",
     "origins_for",

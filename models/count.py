@@ -32,6 +32,7 @@ from models.sampling import sample_posterior
 from models.spec import SamplerConfig, ModelSpec
 
 DEFAULT_FORM = "loglinear"
+DEFAULT_PERSISTENCE = "stationary"
 FORMS = ("linear", "loglinear")
 CENTRED_MIN_POSITIVE = 120
 """Regions with at least this many positive months are drawn centred where a prior says centred="auto"."""
@@ -53,17 +54,25 @@ class CountModel:
     spillover : include the neighbour component (default True)
     normalise : "target" (default) or "source" neighbour weights
     form : "loglinear" (default) or "linear" (hhh4 level form)
+    persistence : loglinear only: "stationary" (lam + kap + phi = rho_r < 1, reverting to the
+        region's long-run log level a_r) or "unit" (lam + kap + phi = 1: anchored on the recent
+        12-month level, a_r only the offset of log mu from the weighted log1p lags)
     priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key
     """
 
     family = "count"
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
-                 normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None) -> None:
+                 normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
+                 persistence: str = DEFAULT_PERSISTENCE) -> None:
         if form not in FORMS:
             raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
+        if persistence not in ("stationary", "unit"):
+            raise SpecError(f"persistence must be 'stationary' or 'unit', got {persistence!r}")
+        options = {"persistence": persistence} if form == "loglinear" else {}
         self.spec = ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
-                              spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}))
+                              spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
+                              options=options)
         self.priors = merge_priors(default_priors("count", form), self.spec.priors)
 
     # -- data -------------------------------------------------------------------------------
@@ -168,7 +177,10 @@ class CountModel:
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
                 alpha_obs = alpha[r]
             else:
-                rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"], quiet=d["quiet"]))
+                if self.spec.options.get("persistence") == "unit":  # weights sum to 1: anchored on the recent level
+                    rho = 1.0
+                else:
+                    rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"], quiet=d["quiet"]))
                 s_level = hierarchical("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"])
                 zero = pt.zeros_like(s_level)
                 if self.spec.spillover:

@@ -20,7 +20,7 @@ from models.errors import SpecError
 DEFAULT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
     # hhh4 level form, the synthetic generator's form: mu = exp(a) + lam*y_lag + phi*nbr
     "count/linear": {
-        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 2.0}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
+        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 2.0}, "scale": {"dist": "HalfNormal", "sigma": 1.0}, "centred": "auto"},
         "logit_lam": {"loc": {"dist": "Normal", "mu": -0.5, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.75}},
         "log_phi": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
         "log_alpha": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},

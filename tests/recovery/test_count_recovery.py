@@ -1,6 +1,7 @@
 """Parameter recovery of the count model (form="linear", the generator's hhh4 level form).
 
-One fit per size on `simulate_count_panel` with spillover into half of the regions only; the
+One fit per size on `simulate_count_panel` with spillover (phi = 0.3) into half of the regions
+only, none into the others; the
 last 6 months are held out to check forecast coverage. Interval asserts print both numbers.
 """
 
@@ -21,7 +22,8 @@ def run(size: str) -> dict:
     cfg = SIZES[size]
     ids = [f"R{i + 1:02d}" for i in range(cfg["n_regions"])]
     targets = ids[::2]
-    panel, truth = simulate_count_panel(cfg["n_regions"], cfg["n_periods"], seed=7, graph="grid", phi_targets=targets)
+    panel, truth = simulate_count_panel(cfg["n_regions"], cfg["n_periods"], seed=7, graph="grid",
+                                         phi=0.3, phi_targets=targets)
     train = panel.until(panel.periods[-HOLD_OUT - 1])
     fit = CountModel("attacks", form="linear").fit(train, draws=cfg["draws"], tune=cfg["tune"], chains=2, seed=3)
     post = fit.posterior["posterior"]

@@ -30,6 +30,14 @@ class TestSpec:
             ModelSpec(**kwargs)
 
 
+def test_count_model_options_are_checked_and_part_of_the_identity():
+    from models import CountModel
+
+    with pytest.raises(SpecError, match="persistence"):
+        CountModel("attacks", persistence="explosive")
+    assert CountModel("attacks", persistence="unit").spec.spec_id != CountModel("attacks").spec.spec_id
+
+
 def test_prior_override_names_the_bad_path():
     base = default_priors("count", "linear")
     merged = merge_priors(base, {"a": {"centred": True}})
