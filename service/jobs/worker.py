@@ -112,7 +112,10 @@ class Worker:
             return job.id
         finally:
             beat.stop()
-        self.succeed(job, outcome, began)
+        try:
+            self.succeed(job, outcome, began)
+        except Exception as exc:  # recording failed (e.g. a version-number race): retry or fail the job
+            self.fail(job, exc, began)
         return job.id
 
     def succeed(self, job: queue.ClaimedJob, outcome, began: float) -> None:
@@ -168,6 +171,9 @@ class Worker:
                 ran = self.run_once()
             except OperationalError as exc:  # database busy or away: back off and retry
                 log.warning("worker could not reach the database", extra={"error": str(exc)})
+                ran = None
+            except Exception:  # never let one bad job end the worker loop
+                log.exception("worker loop error; continuing")
                 ran = None
             if ran is None:
                 stop.wait(poll_seconds)
