@@ -70,4 +70,6 @@ class Scheduler:
                 self.run_pass()
             except OperationalError as exc:
                 log.warning("scheduler pass failed", extra={"error": str(exc)})
+            except Exception:  # a bad schedule row must not end the loop
+                log.exception("scheduler pass error; continuing")
             stop.wait(self.settings.scheduler_interval_seconds)
