@@ -26,6 +26,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indicators.errors import FragilityError, InputError, RowError
@@ -197,6 +198,15 @@ def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     return JSONResponse(body, status_code=500)
 
 
+def answer_pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
+    """Return 503 with Retry-After when no database connection came free in time (the service is overloaded)."""
+    response = answer_fragility_error(request, DatabaseUnavailable(
+        "no database connection came free in time: the service is overloaded; nothing was done",
+        hint="Retry after the number of seconds in Retry-After, or send fewer requests at once."))
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
     """Return a 500 for an unexpected error, logged with its traceback, in the service's error shape."""
     log.error("unexpected error", exc_info=exc)
@@ -237,4 +247,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, answer_validation_error)
     app.add_exception_handler(StarletteHTTPException, answer_http_exception)
     app.add_exception_handler(DBAPIError, answer_database_error)
+    app.add_exception_handler(PoolTimeout, answer_pool_timeout)
     app.add_exception_handler(Exception, answer_unexpected)
