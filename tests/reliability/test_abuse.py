@@ -151,3 +151,21 @@ def test_a_revoked_key_gets_401(seeded: Seeded):
         value = session.execute(text("SELECT value FROM observations WHERE period = '2001-01' "
                                      "AND region_id = 'R01' AND indicator_id = 'attacks'")).scalar()
     assert value == 1
+
+
+def test_an_exhausted_connection_pool_is_a_clean_503_with_retry_after(seeded: Seeded):
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    client = seeded.client("read")
+    database = client.app.state.db
+    database.engine = create_engine(seeded.url, pool_size=1, max_overflow=0, pool_timeout=0.5)
+    database.sessions = sessionmaker(database.engine, expire_on_commit=False)
+    with client, database.engine.connect():  # the only connection is busy
+        answer = client.get("/v1/regions")
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "DatabaseUnavailable" and "overloaded" in answer.json()["detail"]
+        assert int(answer.headers["Retry-After"]) >= 1
+    with client:
+        assert client.get("/v1/regions").status_code == 200  # the connection is free again
+    database.engine.dispose()
