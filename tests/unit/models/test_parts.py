@@ -40,8 +40,8 @@ def test_count_model_options_are_checked_and_part_of_the_identity():
 
 def test_prior_override_names_the_bad_path():
     base = default_priors("count", "linear")
-    merged = merge_priors(base, {"a": {"centred": True}})
-    assert merged["a"]["centred"] is True and base["a"].get("centred") is None
+    merged = merge_priors(base, {"logit_lam": {"centred": True}})
+    assert merged["logit_lam"]["centred"] is True and base["logit_lam"].get("centred") is None
     with pytest.raises(SpecError, match="priors.lam"):
         merge_priors(base, {"lam": {"dist": "Normal"}})
     with pytest.raises(SpecError, match="priors.a.where"):
