@@ -1,4 +1,5 @@
-"""The analyst's web page in headless Chromium against a real server with a promoted model.
+"""The analyst's web page in headless Chromium against a real server with a promoted model
+(the database of a tiny `fragility demo` run: Middle East regions, Iraq -> Iran channel).
 
 The page is driven without Node: `chromium --headless --dump-dom` runs its JavaScript (with a
 virtual-time budget) and prints the final DOM, which must hold the fan chart (an inline SVG
@@ -16,19 +17,20 @@ import time
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
+from service.demo import MODEL_NAME, describe, run_demo
 from service.plots import BAND_50_COLOUR, BAND_90_COLOUR
-from tests.e2e.registry_support import (
-    GATE_ENV, model_payload, observations_payload, regions_payload, tiny_panel,
-)
+from service.settings import GateThresholds, Settings
 
 pytestmark = pytest.mark.e2e
-MODEL = "attacks-page"
+MODEL = MODEL_NAME
+DEMO_PERIODS = 40
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--no-first-run", "--hide-scrollbars", "--window-size=1280,1800"]
@@ -87,34 +89,6 @@ def pct(p: float) -> str:
     return f"{100 * p:.1f}%"
 
 
-@pytest.fixture(scope="module")
-def server(live_server, tmp_path_factory):
-    """Return a public-read server seeded with the tiny ring panel (regions, indicator, observations)."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('page') / 'fragility.db'}"
-    running = live_server(url, env={"FRAGILITY_PUBLIC_READ": "1", **GATE_ENV}, worker=True)
-    panel, _ = tiny_panel()
-    with running.client(running.write_key) as client:
-        client.post("/v1/regions", json={"regions": regions_payload(panel)}).raise_for_status()
-        client.post("/v1/indicators", json={"indicators": [
-            {"id": "attacks", "kind": "count", "unit": "attacks per month"}]}).raise_for_status()
-        client.post("/v1/observations", json={"observations": observations_payload(panel)}).raise_for_status()
-    running.panel = panel
-    return running
-
-
-@pytest.fixture(scope="module")
-def fitted(server):
-    """Return the server once MODEL is fitted and promoted (a tiny real nutpie fit)."""
-    with server.client(server.write_key, timeout=300) as client:
-        client.post("/v1/models", json=model_payload(name=MODEL)).raise_for_status()
-        job_id = client.post(f"/v1/models/{MODEL}/fit").raise_for_status().json()["job_id"]
-        job = wait_for_job(client, job_id)
-        assert job["status"] == "succeeded", (job, server.log()[-3000:])
-        versions = client.get(f"/v1/models/{MODEL}/versions").json()["data"]
-        assert versions[0]["served"], versions
-    return server
-
-
 def wait_for_job(client: httpx.Client, job_id: int, timeout: float = 300) -> dict:
     """Return the job once it ended (fails the test after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
@@ -131,7 +105,28 @@ def js_number(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def test_page_and_its_static_files_are_served(server):
+@pytest.fixture(scope="module")
+def fitted(live_server, tmp_path_factory):
+    """Return a public-read server on the database of a tiny `fragility demo` run (model served).
+
+    The demo stores the 25 Middle East regions and DEMO_PERIODS months of synthetic history,
+    fits `middle-east` with a few draws through the service's worker, and judges it by a lenient
+    gate (this checks the pipeline and the page, not the fit's quality).
+    """
+    root = tmp_path_factory.mktemp("page")
+    settings = Settings(database_url=f"sqlite:///{root / 'fragility.db'}", artifacts=root / "artifacts")
+    lenient = GateThresholds(max_rhat=100.0, min_ess_bulk=1.0, max_divergences=1_000_000)
+    result = run_demo(settings, n_periods=DEMO_PERIODS, draws=60, tune=60, chains=2, gate=lenient, echo=print)
+    assert result.promoted, result.gate
+    running = live_server(settings.database_url, settings.artifacts, env={"FRAGILITY_PUBLIC_READ": "1"},
+                          worker=True)
+    running.demo = result
+    running.threshold = int(parse_qs(urlsplit(result.url).query)["threshold"][0])
+    return running
+
+
+def test_page_and_its_static_files_are_served(fitted):
+    server = fitted
     page = httpx.get(f"{server}/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script src="/static/app.js"' in page.text and 'id="spill-form"' in page.text
@@ -141,23 +136,31 @@ def test_page_and_its_static_files_are_served(server):
     assert httpx.get(f"{server}/static/missing.js").status_code == 404
 
 
-def test_page_draws_the_observed_history_from_the_data_endpoints(server, tmp_path):
-    dom = chromium(f"{server}/?region=R03", tmp_path / "profile")
+def test_the_tiny_demo_served_a_model_and_answered_iraq_to_iran(fitted):
+    result = fitted.demo
+    assert result.model == MODEL and result.version == 1
+    answer = result.spillover
+    assert (answer["source"], answer["target"], answer["horizon"]) == ("IRQ", "IRN", 6)
+    assert 0 <= answer["probability_without_source"] <= answer["probability"] <= 1
+    assert "P(Iran >=" in describe(result) and result.url.startswith("http://127.0.0.1:")
+
+
+def test_page_draws_the_observed_history_from_the_data_endpoints(fitted, tmp_path):
+    dom = chromium(f"{fitted}/?region=SYR", tmp_path / "profile")
     assert 'data-ready="1"' in dom
     svg = re.search(r'<svg[^>]*data-history="(\d+)"', dom)
-    assert svg and int(svg.group(1)) == 48, "the chart shows the last 48 observed months"
+    assert svg and int(svg.group(1)) == DEMO_PERIODS, "every observed month (up to 48) is drawn"
     history = re.search(r'<path class="history" d="(M[^"]+)"', dom)
-    assert history and history.group(1).count("L") >= 40
-    assert "(R03) · attacks" in text_of(dom, "chart-title")
+    assert history and history.group(1).count("L") >= DEMO_PERIODS - 5
+    assert "Syria (SYR) · conflict_deaths" in text_of(dom, "chart-title")
 
 
 def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
-    values = fitted.panel.values("attacks")[fitted.panel.regions.index("R02")]
-    threshold = int(np.nanpercentile(values[-24:], 75)) + 1
-    question = {"source": "R01", "target": "R02", "threshold": threshold, "horizon": 6}
+    threshold = fitted.threshold
+    question = {"source": "IRQ", "target": "IRN", "threshold": threshold, "horizon": 6}
     expected = httpx.post(f"{fitted}/v1/models/{MODEL}/spillover", json=question, timeout=120).json()
 
-    url = (f"{fitted}/?model={MODEL}&region=R02&horizon=6&source=R01&target=R02&threshold={threshold}")
+    url = f"{fitted}/?model={MODEL}&region=IRN&horizon=6&source=IRQ&target=IRN&threshold={threshold}"
     dom = chromium(url, tmp_path / "profile")
     assert re.search(r'<svg[^>]*data-steps="6"', dom), "the fan chart has 6 forecast steps"
     for band in ("band-90", "band-50"):
@@ -179,12 +182,12 @@ def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
     assert "v1" in versions and "passed" in versions and "serving" in versions, versions
     jobs = text_of(dom, "jobs")
     assert "#1" in jobs and "fit" in jobs and "succeeded" in jobs, jobs
-    assert 'id="png-link"' in dom and f"/v1/models/{MODEL}/forecast.png?region=R02" in unescape(dom)
+    assert 'id="png-link"' in dom and f"/v1/models/{MODEL}/forecast.png?region=IRN" in unescape(dom)
 
 
 def test_page_screenshot_renders(fitted, tmp_path):
     shot = tmp_path / "page.png"
-    chromium(f"{fitted}/?model={MODEL}&region=R02&horizon=6&source=R01&target=R02&threshold=12",
+    chromium(f"{fitted}/?model={MODEL}&region=IRN&horizon=6&source=IRQ&target=IRN&threshold={fitted.threshold}",
              tmp_path / "profile", screenshot=shot)
     pixels = mpimg.imread(shot)
     assert pixels.shape[:2] == (1800, 1280)
@@ -196,7 +199,7 @@ def test_page_screenshot_renders(fitted, tmp_path):
 
 
 def test_forecast_png_route_returns_a_fan_chart(fitted):
-    response = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast.png", params={"region": "R02", "horizon": 6},
+    response = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast.png", params={"region": "IRN", "horizon": 6},
                          timeout=60)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
@@ -205,9 +208,9 @@ def test_forecast_png_route_returns_a_fan_chart(fitted):
     band = np.array([int(BAND_50_COLOUR[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
     assert np.all(rgb == band, axis=-1).sum() > 500
 
-    missing = httpx.get(f"{fitted}/v1/models/no-such-model/forecast.png", params={"region": "R02"})
+    missing = httpx.get(f"{fitted}/v1/models/no-such-model/forecast.png", params={"region": "IRN"})
     assert missing.status_code == 404 and "no-such-model" in missing.json()["detail"]
-    too_far = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast.png", params={"region": "R02", "horizon": 99})
+    too_far = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast.png", params={"region": "IRN", "horizon": 99})
     assert too_far.status_code == 422 and "beyond the stored paths" in too_far.json()["detail"]
     unknown = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast.png", params={"region": "ZZZ", "horizon": 3})
     assert unknown.status_code == 422, unknown.text
@@ -226,9 +229,10 @@ def test_page_asks_for_a_read_key_when_reads_are_not_public(live_server, tmp_pat
     dom = chromium(f"{private}/", tmp_path / "profile")
     notice = text_of(dom, "notice")
     assert "needs a read key" in notice and "paste one above" in notice, notice
-    assert httpx.get(f"{private}/v1/models/x/forecast.png", params={"region": "R01"}).status_code == 401
+    assert httpx.get(f"{private}/v1/models/x/forecast.png", params={"region": "IRN"}).status_code == 401
 
 
+@pytest.mark.slow  # a backtest refits the model and its no-spillover twin: ~30-110 s on 2 busy cores
 def test_page_shows_the_latest_backtest_scores(fitted, tmp_path):
     with fitted.client(fitted.write_key) as client:
         accepted = client.post(f"/v1/models/{MODEL}/backtests", json={"origins": 1, "horizon": 2})
@@ -237,7 +241,7 @@ def test_page_shows_the_latest_backtest_scores(fitted, tmp_path):
         assert job["status"] == "succeeded", job
         scores = client.get(f"/v1/backtests/{job['id']}").json()["scores"]
     assert scores
-    dom = chromium(f"{fitted}/?model={MODEL}&region=R02", tmp_path / "profile")
+    dom = chromium(f"{fitted}/?model={MODEL}&region=IRN", tmp_path / "profile")
     table = text_of(dom, "backtest")
     assert f"Job #{job['id']}: 1 origins" in table and "CRPS" in table, table
     for row in scores:
