@@ -265,3 +265,7 @@ def demo_command(
         from service.cli import serve as serve_command
 
         serve_command(host=None, port=None, demo=False, no_worker=False)
+
+
+if __name__ == "__main__":  # `python -m service.demo [OPTIONS]`: the same as `fragility demo`
+    typer.run(demo_command)
