@@ -72,9 +72,13 @@ def registry_url(request, tmp_path: Path) -> str:
         pytest.skip("no pg_url fixture: PostgreSQL end-to-end needs tests/conftest.py's pg_url")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("pg", marks=pytest.mark.pg)])
+@pytest.fixture(params=["sqlite", pytest.param("pg", marks=[pytest.mark.pg, pytest.mark.slow])])
 def registry_server(request, tmp_path):
-    """Yield an httpx.Client (with a write key) of a real `fragility serve` process on a fresh database."""
+    """Yield an httpx.Client (with a write key) of a real `fragility serve` process on a fresh database.
+
+    The PostgreSQL run is marked slow (two real fits, ~65 s): the default suite covers PostgreSQL with
+    the queue, API and migration tests; `--run-slow` adds the full HTTP run on it.
+    """
     url = registry_url(request, tmp_path)
     run_migrations(url)
     database = Database(url)
