@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
@@ -65,6 +65,15 @@ class ModelPatch(BaseModel):
     sampler: SamplerIn | None = None
 
     _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
+
+    @model_validator(mode="after")
+    def only_schedule_may_be_null(self) -> ModelPatch:
+        """Return the patch; raises ValueError when a field other than `schedule` is sent as null."""
+        nulls = sorted(k for k in self.model_fields_set if k != "schedule" and getattr(self, k) is None)
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null (only schedule can be removed); "
+                             "leave a field out to keep its value")
+        return self
 
 
 class ModelOut(BaseModel):
