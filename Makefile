@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install
-	$(VENV)/bin/fragility serve --demo
+	$(VENV)/bin/fragility demo --serve
 
 test: install
 	$(PY) -m tests.preflight

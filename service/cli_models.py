@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from service.demo import demo_command
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
 KeyOption = Annotated[str | None, typer.Option("--key", envvar="FRAGILITY_KEY", help="API key")]
@@ -203,3 +204,4 @@ def register(app: typer.Typer) -> None:
     app.command("forecast")(forecast_command)
     app.command("spillover")(spillover_command)
     app.command("backtest")(backtest_command)
+    app.command("demo")(demo_command)
