@@ -49,7 +49,8 @@ def default_path(model, panel, label: str, seed: int) -> dict:
     d = fit.diagnostics
     return {"path": "default", "label": label, "regions": len(panel.regions), "months": len(panel.periods),
             "servable": attempts[-1]["passed"], "wall_seconds": round(wall, 2),
-            "compile_seconds": d["compile_seconds"], "sampling_seconds_last": d["sampling_seconds"],
+            "compile_seconds": round(sum(a["compile_seconds"] for a in attempts), 2),
+            "sampling_seconds": round(sum(a["sampling_seconds"] for a in attempts), 2),
             "attempts": attempts, "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"],
             "divergences": d["divergences"]}
 

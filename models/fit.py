@@ -95,7 +95,7 @@ class Fit:
             raise ModelError(f"forecasting for family {self.spec.family!r} is not implemented")
         paths = simulate_count(self.spec.form, samples, self.state, idx=idx, uniforms=uniforms,
                                cut=cut_idx, scenario=scen)
-        covariates_mode = "held" if self.spec.covariates else "none"
+        covariates_mode = "held"  # covariates (if any) stay at their last value; no covariate model yet
         meta = {"spec_id": self.spec_id, "seed": seed, "cut": list(cut) if cut else None,
                 "scenario": bool(scenario), "data_hash": self.data_hash, "normalise": self.spec.normalise}
         return Forecast(paths, periods, self.regions, indicator=self.spec.indicator,

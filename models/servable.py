@@ -24,6 +24,8 @@ def fit_servable(model, panel, *, draws: int = 500, tune: int = 500, chains: int
         fit = model.fit(panel, draws=draws, tune=tune, chains=chains, seed=seed + attempt, sampler=sampler)
         result = gate(fit.diagnostics, max_rhat=max_rhat, min_ess_bulk=min_ess_bulk, max_divergences=max_divergences)
         attempts.append({"draws": draws, "tune": tune, "seconds": round(time.perf_counter() - start, 2),
+                         "compile_seconds": fit.diagnostics["compile_seconds"],
+                         "sampling_seconds": fit.diagnostics["sampling_seconds"],
                          "passed": result.passed, "reasons": result.reasons,
                          "rhat_max": fit.diagnostics["rhat_max"], "ess_bulk_min": fit.diagnostics["ess_bulk_min"]})
         if result.passed:
