@@ -20,6 +20,7 @@ class TcpProxy:
         self.server: asyncio.base_events.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.connections = 0
+        self.frozen = asyncio.Event()  # set: a silent partition, nothing is forwarded and nothing is closed
 
     def _run(self, coroutine, timeout: float = 10):
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
@@ -27,6 +28,8 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                while self.frozen.is_set():
+                    await asyncio.sleep(0.05)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError, asyncio.CancelledError):
@@ -35,6 +38,8 @@ class TcpProxy:
             writer.close()
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        while self.frozen.is_set():  # accepted, but the server never answers
+            await asyncio.sleep(0.05)
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -65,8 +70,13 @@ class TcpProxy:
         """Close the listener and abort every open connection; returns nothing."""
         self._run(self._stop())
 
+    def freeze(self, frozen: bool = True) -> None:
+        """Start (or end) a silent partition: connections stay open but nothing passes; returns nothing."""
+        self.loop.call_soon_threadsafe(self.frozen.set if frozen else self.frozen.clear)
+
     def close(self) -> None:
         """Stop and end the proxy's thread; returns nothing."""
         self.stop()
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.loop.call_soon_threadsafe(self.frozen.clear)
         self.thread.join(timeout=5)
