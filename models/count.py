@@ -32,7 +32,7 @@ from models.sampling import sample_posterior
 from models.spec import SamplerConfig, ModelSpec
 
 DEFAULT_FORM = "loglinear"
-DEFAULT_PERSISTENCE = "stationary"
+DEFAULT_PERSISTENCE = "unit"  # chosen by bench/skill.py: see models/NOTES_count_model.md
 FORMS = ("linear", "loglinear")
 CENTRED_MIN_POSITIVE = 120
 """Regions with at least this many positive months are drawn centred where a prior says centred="auto"."""
@@ -54,7 +54,7 @@ class CountModel:
     spillover : include the neighbour component (default True)
     normalise : "target" (default) or "source" neighbour weights
     form : "loglinear" (default) or "linear" (hhh4 level form)
-    persistence : loglinear only: "stationary" (lam + kap + phi = rho_r < 1, reverting to the
+    persistence : loglinear only: "unit" (default) or "stationary" (lam + kap + phi = rho_r < 1, reverting to the
         region's long-run log level a_r) or "unit" (lam + kap + phi = 1: anchored on the recent
         12-month level, a_r only the offset of log mu from the weighted log1p lags)
     priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key

@@ -35,7 +35,7 @@ def test_count_model_options_are_checked_and_part_of_the_identity():
 
     with pytest.raises(SpecError, match="persistence"):
         CountModel("attacks", persistence="explosive")
-    assert CountModel("attacks", persistence="unit").spec.spec_id != CountModel("attacks").spec.spec_id
+    assert CountModel("attacks", persistence="stationary").spec.spec_id != CountModel("attacks").spec.spec_id
 
 
 def test_prior_override_names_the_bad_path():
