@@ -29,7 +29,7 @@ from models.errors import SpecError
 from models.fit import Fit
 from models.priors import create, default_priors, hierarchical, merge_priors
 from models.sampling import sample_posterior
-from models.spec import SamplerConfig, ModelSpec
+from models.spec import ModelSpec, SamplerConfig
 
 DEFAULT_FORM = "loglinear"
 DEFAULT_PERSISTENCE = "unit"  # chosen by bench/skill.py: see models/NOTES_count_model.md
@@ -38,10 +38,6 @@ CENTRED_MIN_POSITIVE = 120
 """Regions with at least this many positive months are drawn centred where a prior says centred="auto"."""
 QUIET_MAX_POSITIVE = 12
 """Regions with fewer positive months are "quiet": their intercept takes the prior's fixed `uninformed` Normal."""
-PARAMS = {
-    "linear": ["a", "lam", "phi", "alpha", "beta"],
-    "loglinear": ["a", "lam", "kap", "phi", "log_alpha", "alpha_slope", "beta"],
-}
 
 
 class CountModel:

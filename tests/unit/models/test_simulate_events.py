@@ -46,9 +46,11 @@ def test_cut_channel_lowers_only_the_target_and_what_depends_on_it():
 
 def test_same_seed_same_paths_other_seed_other_paths():
     params = linear_params(0.2)
-    a = simulate_count("linear", params, STATE, *(), **dict(zip(("idx", "uniforms"), draw_randomness(40, 100, 3, 3, 1))))
-    b = simulate_count("linear", params, STATE, **dict(zip(("idx", "uniforms"), draw_randomness(40, 100, 3, 3, 1))))
-    c = simulate_count("linear", params, STATE, **dict(zip(("idx", "uniforms"), draw_randomness(40, 100, 3, 3, 2))))
+    def run(seed):
+        idx, u = draw_randomness(40, 100, 3, 3, seed)
+        return simulate_count("linear", params, STATE, idx=idx, uniforms=u)
+
+    a, b, c = run(1), run(1), run(2)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
