@@ -11,8 +11,9 @@ from models.diagnostics import gate
 def fit_servable(model, panel, *, draws: int = 800, tune: int = 400, chains: int = 2, seed: int = 1,
                  sampler: str = "nutpie", max_attempts: int = 3, max_draws: int = 4000,
                  max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0):
-    """Return (fit, attempts): the first run is 2 x (400 tuning + 800 draws), which measured servable
-    on 20 x 120 synthetic panels more often than 500 + 500; refits with more draws (ESS shortfall x 1.3) until `gate` passes or
+    """Return (fit, attempts): the first run is 2 x (400 tuning + 800 draws): in
+    bench/sampling.py (20 x 120 synthetic) 2 x 500 draws gave bulk ESS ~290-320 and failed the gate,
+    2 x 1000 gave ~570, so ~800 is the shortest first run expected to pass; refits with more draws (ESS shortfall x 1.3) until `gate` passes or
     `max_attempts` runs were made; `attempts` lists {draws, tune, seconds, passed, reasons} per run.
     The last fit is returned even when it never passed (its gate result says why)."""
     attempts = []
