@@ -20,8 +20,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# Local demo: reads are public (bound to 127.0.0.1) so the page works without a key; set
+# FRAGILITY_PUBLIC_READ=0 to require one.
 run: install
-	$(VENV)/bin/fragility demo --serve
+	FRAGILITY_PUBLIC_READ=$${FRAGILITY_PUBLIC_READ:-1} $(VENV)/bin/fragility demo --serve
 
 test: install
 	$(PY) -m tests.preflight
