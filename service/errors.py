@@ -25,6 +25,7 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+import psycopg
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -198,6 +199,11 @@ def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     return JSONResponse(body, status_code=500)
 
 
+def answer_driver_connection_error(request: Request, exc: Exception) -> JSONResponse:
+    """Return 503 for a connection lost inside raw psycopg work (the PostgreSQL COPY path), which SQLAlchemy does not wrap."""
+    return answer_fragility_error(request, DatabaseUnavailable(f"database error: {type(exc).__name__}"))
+
+
 def answer_pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
     """Return 503 with Retry-After when no database connection came free in time (the service is overloaded)."""
     response = answer_fragility_error(request, DatabaseUnavailable(
@@ -247,5 +253,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, answer_validation_error)
     app.add_exception_handler(StarletteHTTPException, answer_http_exception)
     app.add_exception_handler(DBAPIError, answer_database_error)
+    app.add_exception_handler(psycopg.OperationalError, answer_driver_connection_error)
+    app.add_exception_handler(psycopg.InterfaceError, answer_driver_connection_error)
     app.add_exception_handler(PoolTimeout, answer_pool_timeout)
     app.add_exception_handler(Exception, answer_unexpected)
