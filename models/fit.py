@@ -10,9 +10,9 @@ import numpy as np
 import xarray as xr
 
 from indicators import add_months
-from models.errors import ModelError, PosteriorMismatch, SpecError
+from models.errors import PosteriorMismatch, SpecError
 from models.forecast import Forecast
-from models.simulate import draw_randomness, simulate_count
+from models.simulate import draw_randomness, simulator_for
 from models.spec import MODEL_VERSION, ModelSpec, spec_id
 
 
@@ -91,10 +91,8 @@ class Fit:
         samples = self.samples()
         n_samples = next(iter(samples.values())).shape[0]
         idx, uniforms = draw_randomness(n_samples, draws, horizon, len(self.regions), seed)
-        if self.spec.family != "count":
-            raise ModelError(f"forecasting for family {self.spec.family!r} is not implemented")
-        paths = simulate_count(self.spec.form, samples, self.state, idx=idx, uniforms=uniforms,
-                               cut=cut_idx, scenario=scen)
+        simulate = simulator_for(self.spec)
+        paths = simulate(self.spec, samples, self.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen)
         covariates_mode = "held"  # covariates (if any) stay at their last value; no covariate model yet
         meta = {"spec_id": self.spec_id, "seed": seed, "cut": list(cut) if cut else None,
                 "scenario": bool(scenario), "data_hash": self.data_hash, "normalise": self.spec.normalise}

@@ -15,6 +15,16 @@ from scipy import special, stats
 
 from models.design import effective_weights
 
+SIMULATORS = {
+    "count": ("models.simulate", "simulate_count_spec"),
+    "share": ("models.simulate_share", "simulate_share"),
+    "amount": ("models.simulate_amount", "simulate_amount"),
+}
+"""Per family, the module and function that step all regions forward. Each has the signature
+``f(spec, params, state, *, idx, uniforms, cut, scenario) -> paths (draws, horizon, regions)``
+and turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
+common random numbers keep cut and uncut runs comparable."""
+
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
 
 
@@ -24,6 +34,24 @@ def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, se
     idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)
     uniforms = rng.random((draws, horizon, n_regions))
     return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
+
+
+def simulator_for(spec):
+    """Return the simulation function of `spec.family` (see SIMULATORS); raises ModelError if it has none."""
+    import importlib
+
+    from models.errors import ModelError
+
+    module_name, name = SIMULATORS.get(spec.family, ("", ""))
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ModelError(f"forecasting for family {spec.family!r} is not available: {exc}") from exc
+
+
+def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None) -> np.ndarray:
+    """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation)."""
+    return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario)
 
 
 def nb_inverse_cdf(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
