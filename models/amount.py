@@ -1,0 +1,268 @@
+"""Amount family: hurdle model, Bernoulli(any seizure) x LogNormal(amount), hierarchical by region.
+
+For region r, month t (a cell enters the likelihood only when y[r,t] and y[r,t-1] are observed,
+and some neighbour is observed at t-1 when r has neighbours: gaps are skipped, never zero-filled):
+
+    logit P(y > 0)       = logit_p_r + own_any_r * z_any + ne_any_r * z_ne + beta_any . x
+    log y | y > 0        ~ Normal(log_mu_r + own_amount_r * z_own + ne_amount_r * z_ne + beta_amount . x,
+                                  log_sigma_r)
+
+with the region-centred lags ``z_any = 1[y[t-1] > 0] - c_any_r``, ``z_own = log1p(y[t-1]) - c_own_r``
+and ``z_ne = sum_q w[q,r] log1p(y[q,t-1]) - c_ne_r`` (mean over the neighbours observed at t-1;
+``w`` target-normalised unless ``normalise="source"``). So ``p_any = sigmoid(logit_p)``, ``log_mu``
+and ``log_sigma`` (the standard deviation of log amounts, the synthetic truth's name) describe the
+region at its average lags. The own-lag terms (``persistence=True``) and the neighbour terms
+(``spillover=True``) are small, region-level, partially pooled coefficients: on data without
+dynamics they come out near 0, and the neighbour terms give spillover its meaning (the q->r
+channel is w[q,r], cut with common random numbers in `models.simulate_amount`).
+Every region-level parameter is drawn from a population distribution; intercepts are centred
+where a region's data are informative ("auto"), everything else non-centred.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from indicators import Panel
+from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardise_covariate
+from models.diagnostics import compute_diagnostics
+from models.errors import SpecError
+from models.fit import Fit
+from models.priors import create, hierarchical, merge_priors
+from models.sampling import sample_posterior
+from models.spec import ModelSpec, SamplerConfig
+
+
+def _normal(mu: float, sigma: float) -> dict:
+    return {"dist": "Normal", "mu": mu, "sigma": sigma}
+
+
+def _half(sigma: float) -> dict:
+    return {"dist": "HalfNormal", "sigma": sigma}
+
+
+AMOUNT_PRIORS: dict[str, dict] = {
+    # region intercepts at the region's average lags
+    "logit_p": {"loc": _normal(0.0, 2.0), "scale": _half(1.5), "centred": "auto"},
+    "log_mu": {"loc": _normal(0.0, 5.0), "scale": _half(2.0), "centred": "auto"},
+    "ln_sigma": {"loc": _normal(-0.5, 1.0), "scale": _half(0.5), "centred": "auto"},  # log of log_sigma
+    # dynamics: own lag (persistence=True) and neighbour mean (spillover=True), small and pooled
+    "own_any": {"loc": _normal(0.0, 1.0), "scale": _half(0.25)},
+    "own_amount": {"loc": _normal(0.0, 0.5), "scale": _half(0.1)},
+    "ne_any": {"loc": _normal(0.0, 0.5), "scale": _half(0.1)},
+    "ne_amount": {"loc": _normal(0.0, 0.5), "scale": _half(0.1)},
+    # covariates (standardised, lagged)
+    "beta_any": _normal(0.0, 1.0),
+    "beta_amount": _normal(0.0, 1.0),
+}
+"""Default priors of the amount model; `AmountModel(priors=...)` overrides them key by key."""
+
+CENTRED_MIN_POSITIVE = 30
+"""Regions with at least this many positive months draw log_mu and ln_sigma centred."""
+CENTRED_MIN_MINORITY = 15
+"""Regions with at least this many zero and this many positive months draw logit_p centred."""
+
+
+class AmountModel:
+    """Hierarchical hurdle log-normal amount model; `fit(panel)` returns a `Fit`.
+
+    Parameters
+    ----------
+    indicator : amount indicator id (non-negative reals, e.g. kilograms seized)
+    covariates : other indicators' ids, entered lagged and standardised (default none)
+    spillover : include the neighbour terms (default True)
+    normalise : "target" (default) or "source" neighbour weights
+    persistence : include the own-lag terms (default True)
+    priors : overrides of `AMOUNT_PRIORS`, key by key
+    """
+
+    family = "amount"
+
+    def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
+                 normalise: str = "target", persistence: bool = True, priors: dict | None = None) -> None:
+        if not isinstance(persistence, bool):
+            raise SpecError(f"persistence must be true or false, got {persistence!r}")
+        self.spec = ModelSpec(family="amount", indicator=indicator, covariates=tuple(covariates),
+                              spillover=bool(spillover), normalise=normalise, form="hurdle",
+                              priors=dict(priors or {}), options={"persistence": persistence})
+        self.priors = merge_priors(AMOUNT_PRIORS, self.spec.priors)
+
+    @property
+    def persistence(self) -> bool:
+        """Return whether the own-lag terms are in the model."""
+        return bool(self.spec.options.get("persistence", True))
+
+    # -- data -------------------------------------------------------------------------------
+    def prepare(self, panel: Panel) -> tuple[CountDesign, dict[str, np.ndarray], dict]:
+        """Return (lagged design, simulation state arrays, info) for a panel; raises SpecError on bad input.
+
+        The design's `ne_lag` holds the neighbour mean of log1p amounts at t-1 (0 without neighbours).
+        """
+        spec = self.spec
+        if not panel.has(spec.indicator):
+            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
+                            "send observations for it or choose another indicator")
+        values = np.asarray(panel.values(spec.indicator), dtype=float)
+        if values.shape[1] < 2:
+            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        obs = values[~np.isnan(values)]
+        if obs.size and (not np.all(np.isfinite(obs)) or obs.min() < 0):
+            raise SpecError(f"{spec.indicator!r} is not an amount indicator: values must be finite and non-negative")
+        covs, transforms = [], []
+        for name in spec.covariates:
+            if not panel.has(name):
+                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
+            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
+            covs.append(cov)
+            transforms.append({"name": name, **tr})
+        weights = np.asarray(panel.weights(spec.normalise), dtype=float)
+        design = build_count_design(values, weights, covs, spillover=spec.spillover)
+        if design.y.size == 0:
+            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+        if not np.any(design.y > 0):
+            raise SpecError(f"{spec.indicator!r} has no positive amount in the usable months: "
+                            "the log-normal part cannot be fitted")
+        # the neighbour term of this family is the neighbour mean of log1p amounts (robust to huge months)
+        ne_log = neighbour_mean(np.log1p(values), weights) if spec.spillover else np.zeros(values.shape)
+        ne_lag = np.where(design.has_ne[design.region_idx], ne_log[design.region_idx, design.period_idx - 1], 0.0)
+        design = replace(design, ne_lag=ne_lag)
+        state = _state(values, weights, covs, design)
+        regions = list(panel.regions)
+        last_obs = [int(np.flatnonzero(~np.isnan(v))[-1]) if (~np.isnan(v)).any() else -1 for v in values]
+        n_per = values.shape[1]
+        info = {
+            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
+            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
+            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
+            "n_obs": int(design.y.size),
+            "n_positive": int((design.y > 0).sum()),
+            "covariate_transforms": transforms,
+            "normalise": spec.normalise,
+        }
+        return design, state, info
+
+    # -- model ------------------------------------------------------------------------------
+    def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return the pm.Data arrays of the model (what changes between fits of one shape family)."""
+        r = design.region_idx
+        n_regions = design.has_ne.size
+        positive = design.y > 0
+        n_pos = np.bincount(r[positive], minlength=n_regions)
+        n_zero = np.bincount(r[~positive], minlength=n_regions)
+        data = {
+            "any": positive.astype(np.int64),
+            "region_idx": r,
+            "pos_idx": np.flatnonzero(positive).astype(np.int64),
+            "log_amount": np.log(design.y[positive]),
+            "z_any": (design.y_lag > 0) - state["c_any"][r],
+            "z_own": np.log1p(design.y_lag) - state["c_own"][r],
+            "z_ne": np.where(design.has_ne[r], design.ne_lag - state["c_ne"][r], 0.0),
+            "has_ne": design.has_ne.astype(float),
+            "centred_any": (np.minimum(n_pos, n_zero) >= CENTRED_MIN_MINORITY).astype(float),
+            "centred_amount": (n_pos >= CENTRED_MIN_POSITIVE).astype(float),
+        }
+        if self.spec.covariates:
+            data["x"] = design.x_lag
+        return data
+
+    def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
+        """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, pos, covariate."""
+        p = self.priors
+        coords = {"region": regions, "obs": np.arange(data["any"].size), "pos": np.arange(data["log_amount"].size),
+                  "covariate": list(self.spec.covariates)}
+        with pm.Model(coords=coords) as model:
+            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+            r = d["region_idx"]
+            logit_p = hierarchical("logit_p", p["logit_p"], centred=d["centred_any"])
+            log_mu = hierarchical("log_mu", p["log_mu"], centred=d["centred_amount"])
+            ln_sigma = hierarchical("ln_sigma", p["ln_sigma"], centred=d["centred_amount"])
+            pm.Deterministic("p_any", pm.math.sigmoid(logit_p), dims="region")
+            log_sigma = pm.Deterministic("log_sigma", pm.math.exp(ln_sigma), dims="region")
+            eta = logit_p[r]
+            loc = log_mu[r]
+            if self.persistence:
+                eta = eta + hierarchical("own_any", p["own_any"])[r] * d["z_any"]
+                loc = loc + hierarchical("own_amount", p["own_amount"])[r] * d["z_own"]
+            if self.spec.spillover:
+                ne_any = pm.Deterministic("ne_any", hierarchical("ne_any_free", p["ne_any"]) * d["has_ne"], dims="region")
+                ne_amount = pm.Deterministic("ne_amount", hierarchical("ne_amount_free", p["ne_amount"]) * d["has_ne"],
+                                             dims="region")
+                eta = eta + ne_any[r] * d["z_ne"]
+                loc = loc + ne_amount[r] * d["z_ne"]
+            if self.spec.covariates:
+                eta = eta + pt.dot(d["x"], create("beta_any", p["beta_any"], dims="covariate"))
+                loc = loc + pt.dot(d["x"], create("beta_amount", p["beta_amount"], dims="covariate"))
+            pm.Bernoulli("any_obs", logit_p=eta, observed=d["any"], dims="obs")
+            pos = d["pos_idx"]
+            # log y ~ Normal is y ~ LogNormal up to the Jacobian, a constant in the parameters
+            pm.Normal("log_amount_obs", mu=loc[pos], sigma=log_sigma[r[pos]], observed=d["log_amount"], dims="pos")
+        return model
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
+            sampler: str = "nutpie") -> Fit:
+        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
+        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+        design, state, info = self.prepare(panel)
+        regions = list(panel.regions)
+        data = self.data_arrays(design, state)
+        key = f"{self.spec.spec_id}|R={len(regions)}|K={len(self.spec.covariates)}"
+        model = self.build(data, regions)
+        keep = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+        tree, timings = sample_posterior(lambda: model, data, config, cache_key=key, keep=keep)
+        tree = _relabel(tree, regions, list(self.spec.covariates))
+        diagnostics = compute_diagnostics(tree, **timings)
+        info["sampler"] = config.to_dict()
+        return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
+                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+
+
+def _state(values, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
+    """Return what simulation starts from: weights, alive, has_ne, last values, centring constants, covariates."""
+    n_regions = values.shape[0]
+    r = design.region_idx
+    counts = np.bincount(r, minlength=n_regions).astype(float)
+
+    def region_mean(v):
+        return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
+                         out=np.zeros(n_regions), where=counts > 0)
+
+    x_last = np.zeros((n_regions, len(covs)))
+    for k, cov in enumerate(covs):
+        x_last[:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
+    return {
+        "weights": weights,
+        "alive": (~np.isnan(values)).any(axis=1),
+        "has_ne": design.has_ne,
+        "window": last_window(values, 1),
+        "x_last": x_last,
+        "c_any": region_mean((design.y_lag > 0).astype(float)),
+        "c_own": region_mean(np.log1p(design.y_lag)),
+        "c_ne": region_mean(design.ne_lag),
+    }
+
+
+def _dims(name: str):
+    if name in ("has_ne", "centred_any", "centred_amount"):
+        return "region"
+    if name in ("pos_idx", "log_amount"):
+        return "pos"
+    if name == "x":
+        return ("obs", "covariate")
+    return "obs"
+
+
+def _relabel(tree, regions, covariates):
+    """Return the tree with this fit's region and covariate labels (a reused compiled model keeps its first ones)."""
+    import xarray as xr
+
+    post = tree["posterior"].to_dataset()
+    if "region" in post.dims:
+        post = post.assign_coords(region=regions)
+    if "covariate" in post.dims:
+        post = post.assign_coords(covariate=covariates)
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()})
