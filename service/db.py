@@ -11,12 +11,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.db_guard import GuardedConnection, GuardPolicy
 from service.errors import DatabaseUnavailable
+from service.settings import DatabaseLimits
 
 log = logging.getLogger("fragility.db")
 
@@ -34,22 +37,69 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Return an engine for `url`; SQLite connections are configured for WAL and foreign keys."""
+def postgres_connect_args(limits: DatabaseLimits) -> dict:
+    """Return the libpq parameters bounding how long a PostgreSQL connection can hang.
+
+    Client side: connect_timeout, TCP keepalives and tcp_user_timeout (a dropped network is found in
+    seconds). Server side (`options`): statement_timeout, idle_in_transaction_session_timeout, and the
+    server's own keepalives and tcp_user_timeout, so a vanished client's transaction (and its locks) ends.
+    """
+    idle, interval, count = limits.keepalive_idle_seconds, 2, 3
+    user_timeout_ms = (idle + interval * count) * 1000
+    server = {"statement_timeout": int(limits.statement_timeout_seconds * 1000),
+              "idle_in_transaction_session_timeout": int(limits.idle_in_transaction_seconds * 1000),
+              "tcp_keepalives_idle": idle, "tcp_keepalives_interval": interval, "tcp_keepalives_count": count,
+              "tcp_user_timeout": user_timeout_ms}
+    return {"connect_timeout": limits.connect_timeout_seconds, "keepalives": 1, "keepalives_idle": idle,
+            "keepalives_interval": interval, "keepalives_count": count, "tcp_user_timeout": user_timeout_ms,
+            "options": " ".join(f"-c {name}={value}" for name, value in server.items())}
+
+
+def default_limits() -> DatabaseLimits:
+    """Return the database limits of the environment's settings (FRAGILITY_DB__*)."""
+    from service.settings import get_settings
+
+    return get_settings().db
+
+
+def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
+    """Return an engine for `url`; SQLite connections are configured for WAL and foreign keys.
+
+    PostgreSQL gets a pool sized by `limits` (default: the environment's settings), connections with
+    bounded timeouts (postgres_connect_args) whose round trips are guarded against a silent server
+    (service.db_guard), and a ping on checkout.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    limits = limits or default_limits()
+    engine = create_engine(url, pool_pre_ping=True, pool_size=limits.pool_size, max_overflow=limits.max_overflow,
+                           pool_timeout=limits.pool_timeout_seconds, connect_args=postgres_connect_args(limits))
+    policies: dict[str, GuardPolicy] = {}
+
+    def connect_guarded(_dialect, _record, cargs, cparams):
+        conninfo = make_conninfo(**{k: v for k, v in cparams.items() if k not in ("context", "client_encoding")})
+        policy = policies.get(conninfo)
+        if policy is None:
+            policy = policies[conninfo] = GuardPolicy(
+                conninfo, unresponsive_after=limits.unresponsive_after_seconds,
+                hard_limit=limits.statement_timeout_seconds + 5, probe_timeout=limits.connect_timeout_seconds)
+        connection = GuardedConnection.connect(*cargs, **cparams)
+        connection.guard_policy = policy
+        return connection
+
+    event.listen(engine, "do_connect", connect_guarded)
+    return engine
 
 
 class Database:
     """An engine and its session factory, owned by one app or CLI command."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, limits: DatabaseLimits | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, limits)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -17,6 +17,31 @@ class GateThresholds(BaseModel):
     max_divergences: int = 0
 
 
+class DatabaseLimits(BaseModel):
+    """PostgreSQL connection pool and timeouts (SQLite ignores them); env `FRAGILITY_DB__<NAME>`.
+
+    A database that stops answering (silent partition, hung server) turns into 503s within about
+    `unresponsive_after_seconds + 2 * connect_timeout_seconds` instead of hanging requests.
+    """
+
+    pool_size: int = Field(default=20, ge=1)
+    """Connections kept open; with `max_overflow` at least the API's 40 request threads."""
+    max_overflow: int = Field(default=30, ge=0)
+    pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    """How long a request waits for a free connection before a 503 with Retry-After."""
+    connect_timeout_seconds: int = Field(default=2, ge=2)
+    """libpq connect_timeout (libpq's minimum is 2 s)."""
+    unresponsive_after_seconds: float = Field(default=2.0, gt=0)
+    """A round trip waiting this long while the server answered nobody else gets the server probed
+    with a fresh connection; if the probe fails, every stalled connection is dropped (503)."""
+    statement_timeout_seconds: float = Field(default=120.0, gt=0)
+    """Server-side statement_timeout; a round trip this long (plus 5 s) is dropped client-side too."""
+    idle_in_transaction_seconds: float = Field(default=600.0, gt=0)
+    """Server-side idle_in_transaction_session_timeout: a transaction left open by a vanished client ends."""
+    keepalive_idle_seconds: int = Field(default=5, ge=1)
+    """TCP keepalives (client and server side) and tcp_user_timeout: a dropped network is found in ~15 s."""
+
+
 class Settings(BaseSettings):
     """Every knob of the service; values flow down to the rest of the code as arguments."""
 
@@ -34,6 +59,7 @@ class Settings(BaseSettings):
     max_batch_rows: int = Field(default=50_000, gt=0)
     rate_limit: str = "600/minute"
     gate: GateThresholds = GateThresholds()
+    db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)
     job_max_attempts: int = Field(default=3, gt=0)
     worker_processes: int = Field(default=1, gt=0)
