@@ -120,6 +120,8 @@ class Fit:
             bad = out[r][~np.isnan(out[r])]
             if np.any(bad < 0):
                 raise SpecError(f"scenario for {region!r} has negative values")
+            if self.spec.family == "share" and out[r].ndim and np.any(bad > 1):
+                raise SpecError(f"scenario for {region!r} has values above 1; shares lie in [0, 1]")
         return out
 
     def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,

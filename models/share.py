@@ -1,0 +1,238 @@
+"""Share family: hierarchical AR(1) on logit(share) with a neighbour term; exact 0 and 1 are censored.
+
+For region r, month t, with ``z = logit(clip(y, floor, 1 - floor))`` and ``L, U = logit(floor), logit(1 - floor)``:
+
+    mu[r,t] = a_r + rho_r * (z[r,t-1] - c_own_r) + psi_r * (ne[r,t-1] - c_ne_r) + beta . x[r,t-1]
+    z*[r,t] ~ Normal(mu[r,t], sigma_r)        y = 0 if z* <= L, 1 if z* >= U, else expit(z*)
+
+so an interior share contributes the Normal density of its logit and a share at or below the
+floor (exact 0) or at or above 1 - floor (exact 1) the Normal probability mass beyond the bound
+(censored likelihood, ``pm.Censored``). Lags of censored cells are taken at the bound, exactly as
+forecasts feed simulated 0/1 back into the lags, so fitting and simulation are the same model.
+``ne[r,t-1] = sum_q w[q,r] z[q,t-1]`` over the neighbours observed at t-1 (renormalised), ``w``
+target-normalised unless ``normalise="source"``. ``c_own_r`` and ``c_ne_r`` are the region's mean
+lags (data constants), so ``a_r`` is the mean logit share at average lags and is nearly
+uncorrelated with ``rho_r``. Every region-level parameter is partially pooled: ``rho_r`` in (0, 1)
+through a logit-normal, ``psi_r`` normal (a neighbour channel may be nil), ``log sigma_r`` normal;
+long, informative series are drawn centred and the others non-centred (``centred: "auto"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+from scipy import special
+
+from indicators import Panel
+from models.design import CountDesign, build_count_design, last_window, standardise_covariate
+from models.diagnostics import compute_diagnostics
+from models.errors import SpecError
+from models.fit import Fit
+from models.priors import create, hierarchical, merge_priors
+from models.sampling import sample_posterior
+from models.spec import ModelSpec, SamplerConfig
+
+FORM = "logit_ar1"
+DEFAULT_FLOOR = 0.01
+"""Shares at or below this (and at or above 1 - this) are read as censored exact 0 (1); matches the
+synthetic generator's detection floor."""
+CENTRED_MIN_CELLS = 24
+"""Regions with at least this many cells in the likelihood (censored ones count: a run of exact 0s pins
+the region's level too) are drawn centred where a prior says "auto"."""
+
+SHARE_PRIORS: dict[str, dict] = {
+    "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0},
+          "centred": "auto"},
+    "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
+                  "centred": "auto"},
+    "psi": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 0.2}, "scale": {"dist": "HalfNormal", "sigma": 0.1}},
+    "log_sigma": {"loc": {"dist": "Normal", "mu": -1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
+                  "centred": "auto"},
+    "beta": {"dist": "Normal", "mu": 0.0, "sigma": 0.5},
+}
+"""Default priors of the share model, overridden key by key through ``priors=`` (see models.priors)."""
+
+
+class ShareModel:
+    """Hierarchical logit-AR(1) share model; `fit(panel)` returns a `Fit` (posterior + what simulation needs).
+
+    Parameters
+    ----------
+    indicator : share indicator id to model (values in [0, 1]; exact 0 and 1 allowed)
+    covariates : other indicators' ids, entered lagged and standardised (default none)
+    spillover : include the neighbour term psi_r (default True)
+    normalise : "target" (default) or "source" neighbour weights
+    floor : detection floor: shares <= floor are censored at 0, >= 1 - floor at 1 (default 0.01)
+    priors : overrides of `SHARE_PRIORS`, key by key
+    """
+
+    family = "share"
+
+    def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
+                 normalise: str = "target", floor: float = DEFAULT_FLOOR, priors: dict | None = None) -> None:
+        try:
+            floor = float(floor)
+        except (TypeError, ValueError):
+            raise SpecError(f"floor must be a number in (0, 0.5), got {floor!r}") from None
+        if not 0.0 < floor < 0.5:
+            raise SpecError(f"floor must lie in (0, 0.5), got {floor}")
+        self.spec = ModelSpec(family="share", indicator=indicator, covariates=tuple(covariates),
+                              spillover=bool(spillover), normalise=normalise, form=FORM,
+                              priors=dict(priors or {}), options={"floor": floor})
+        self.priors = merge_priors(SHARE_PRIORS, self.spec.priors)
+        self.floor = floor
+        self.bounds = (float(special.logit(floor)), float(special.logit(1.0 - floor)))
+
+    # -- data -------------------------------------------------------------------------------
+    def logit_values(self, values: np.ndarray) -> np.ndarray:
+        """Return logit(clip(values, floor, 1 - floor)); NaN stays NaN (censored cells sit exactly on the bounds)."""
+        z = special.logit(np.clip(values, self.floor, 1.0 - self.floor))
+        z = np.where(values <= self.floor, self.bounds[0], z)
+        return np.where(values >= 1.0 - self.floor, self.bounds[1], z)
+
+    def prepare(self, panel: Panel) -> tuple[CountDesign, dict[str, np.ndarray], dict]:
+        """Return (design on the logit scale, simulation state arrays, info); raises SpecError on bad input."""
+        spec = self.spec
+        if not panel.has(spec.indicator):
+            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
+                            "send observations for it or choose another indicator")
+        values = np.asarray(panel.values(spec.indicator), dtype=float)
+        if values.shape[1] < 2:
+            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        bad = ~np.isnan(values) & ((values < 0) | (values > 1) | ~np.isfinite(values))
+        if bad.any():
+            r, t = map(int, np.argwhere(bad)[0])
+            raise SpecError(f"{spec.indicator!r} is not a share indicator: values must lie in [0, 1], "
+                            f"region {panel.regions[r]!r} period {panel.periods[t]} has {values[r, t]!r} "
+                            f"({int(bad.sum())} bad value(s))")
+        covs, transforms = [], []
+        for name in spec.covariates:
+            if not panel.has(name):
+                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
+            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
+            covs.append(cov)
+            transforms.append({"name": name, **tr})
+        weights = np.asarray(panel.weights(spec.normalise), dtype=float)
+        z = self.logit_values(values)
+        design = build_count_design(z, weights, covs, spillover=spec.spillover)
+        if design.y.size == 0:
+            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+        state = self._state(values, z, weights, covs, design)
+        regions = list(panel.regions)
+        observed = ~np.isnan(values)
+        last_obs = [int(np.flatnonzero(o)[-1]) if o.any() else -1 for o in observed]
+        n_per = values.shape[1]
+        lo, hi = self.bounds
+        info = {
+            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
+            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
+            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
+            "n_obs": int(design.y.size),
+            "n_censored_low": int((design.y <= lo).sum()),
+            "n_censored_high": int((design.y >= hi).sum()),
+            "floor": self.floor,
+            "covariate_transforms": transforms,
+            "normalise": spec.normalise,
+        }
+        return design, state, info
+
+    def _state(self, values, z, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
+        n_regions = values.shape[0]
+        r = design.region_idx
+        counts = np.bincount(r, minlength=n_regions).astype(float)
+
+        def region_mean(v):
+            return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
+                             out=np.zeros(n_regions), where=counts > 0)
+
+        state = {
+            "weights": weights,
+            "alive": (~np.isnan(values)).any(axis=1),
+            "has_ne": design.has_ne,
+            "z_last": last_window(z, 1)[:, 0],
+            "x_last": np.zeros((n_regions, len(covs))),
+            "c_own": region_mean(design.y_lag),
+            "c_ne": region_mean(design.ne_lag),
+            "bounds": np.array(self.bounds),
+        }
+        for k, cov in enumerate(covs):
+            state["x_last"][:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
+        return state
+
+    # -- model ------------------------------------------------------------------------------
+    def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Return the pm.Data arrays of the model (what changes between fits of one shape family)."""
+        r = design.region_idx
+        cells = np.bincount(r, minlength=design.has_ne.size)
+        data = {
+            "z": design.y, "region_idx": r,
+            "z_own": design.y_lag - state["c_own"][r],
+            "z_ne": np.where(design.has_ne[r], design.ne_lag - state["c_ne"][r], 0.0),
+            "has_ne": design.has_ne.astype(float),
+            "centred": (cells >= CENTRED_MIN_CELLS).astype(float),
+        }
+        if self.spec.covariates:
+            data["x"] = design.x_lag
+        return data
+
+    def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
+        """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, covariate."""
+        p = self.priors
+        coords = {"region": regions, "obs": np.arange(data["z"].size), "covariate": list(self.spec.covariates)}
+        with pm.Model(coords=coords) as model:
+            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+            r = d["region_idx"]
+            a = hierarchical("a", p["a"], centred=d["centred"])
+            rho = pm.Deterministic("rho", pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"])),
+                                   dims="region")
+            sigma = pm.Deterministic("sigma", pm.math.exp(hierarchical("log_sigma", p["log_sigma"], centred=d["centred"])),
+                                     dims="region")
+            if self.spec.spillover:
+                psi = pm.Deterministic("psi", hierarchical("psi_pooled", p["psi"]) * d["has_ne"], dims="region")
+            else:
+                psi = pm.Deterministic("psi", pt.zeros_like(a), dims="region")
+            mu = a[r] + rho[r] * d["z_own"] + psi[r] * d["z_ne"]
+            if self.spec.covariates:
+                mu = mu + pt.dot(d["x"], create("beta", p["beta"], dims="covariate"))
+            lo, hi = self.bounds
+            pm.Censored("z_obs", pm.Normal.dist(mu=mu, sigma=sigma[r]), lower=lo, upper=hi,
+                        observed=d["z"], dims="obs")
+        return model
+
+    # -- fit --------------------------------------------------------------------------------
+    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
+            sampler: str = "nutpie") -> Fit:
+        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
+        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+        design, state, info = self.prepare(panel)
+        regions = list(panel.regions)
+        data = self.data_arrays(design, state)
+        key = f"{self.spec.spec_id}|R={len(regions)}|K={len(self.spec.covariates)}"
+        model = self.build(data, regions)
+        keep = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
+        tree, timings = sample_posterior(lambda: model, data, config, cache_key=key, keep=keep)
+        tree = _relabel(tree, regions, list(self.spec.covariates))
+        diagnostics = compute_diagnostics(tree, **timings)
+        info["sampler"] = config.to_dict()
+        return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
+                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+
+
+def _dims(name: str):
+    if name in ("has_ne", "centred"):
+        return "region"
+    if name == "x":
+        return ("obs", "covariate")
+    return "obs"
+
+
+def _relabel(tree, regions, covariates):
+    import xarray as xr
+
+    post = tree["posterior"].to_dataset()
+    if "region" in post.dims:
+        post = post.assign_coords(region=regions)
+    if "covariate" in post.dims:
+        post = post.assign_coords(covariate=covariates)
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()})

@@ -1,0 +1,55 @@
+"""Joint forward simulation of share paths (the share family of models.share): all regions stepped together.
+
+Each step draws the latent logit ``z* = mu + sigma * Phi^-1(u)`` from exactly one uniform per
+(path, step, region) and reports ``0`` if ``z*`` is at or below logit(floor), ``1`` if at or above
+logit(1 - floor), else ``expit(z*)``; the reported share, clipped to the bounds on the logit scale,
+is the next step's lag, as in the fitted model. Two runs with the same uniforms therefore differ
+only by what the cut channel (``w[q, r] = 0``) or the scenario changes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from models.design import effective_weights
+
+
+def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None) -> np.ndarray:
+    """Return simulated shares (draws, horizon, regions) in [0, 1]; regions without data are NaN.
+
+    `params` holds posterior samples (sample, ...) named as in models.share (a, rho, psi, sigma,
+    beta); `state` the fit's simulation state; `cut` = (source index, target index) removes that
+    neighbour channel; `scenario` maps a region index to shares per step (NaN = keep the simulated
+    value) or to a 0-d scale factor (simulated share times the factor, clipped to [0, 1]).
+    """
+    draws, horizon, n_regions = uniforms.shape
+    lo, hi = (float(b) for b in state["bounds"])
+    floor = float(special.expit(lo))
+    alive = state["alive"].astype(bool)
+    w = effective_weights(state["weights"], alive)
+    if cut is not None:
+        w = w.copy()
+        w[cut[0], cut[1]] = 0.0
+    has_ne = state["has_ne"].astype(bool)
+    p = {k: v[idx] for k, v in params.items()}
+    mean_shift = p["a"] - p["rho"] * state["c_own"] - p["psi"] * np.where(has_ne, state["c_ne"], 0.0)
+    if "beta" in p and p["beta"].shape[-1] > 0:
+        mean_shift = mean_shift + p["beta"] @ state["x_last"].T
+    psi = p["psi"] * has_ne
+    z_prev = np.broadcast_to(np.nan_to_num(state["z_last"], nan=0.0), (draws, n_regions)).copy()
+    paths = np.empty((draws, horizon, n_regions))
+    for h in range(horizon):
+        mu = mean_shift + p["rho"] * z_prev + psi * (z_prev @ w)
+        latent = mu + p["sigma"] * special.ndtri(uniforms[:, h, :])
+        share = np.where(latent <= lo, 0.0, np.where(latent >= hi, 1.0, special.expit(latent)))
+        if scenario:
+            for region, values in scenario.items():
+                if values.ndim == 0:
+                    share[:, region] = np.clip(share[:, region] * float(values), 0.0, 1.0)
+                elif h < values.size and not np.isnan(values[h]):
+                    share[:, region] = values[h]
+        share[:, ~alive] = np.nan
+        paths[:, h, :] = share
+        z_prev = np.nan_to_num(special.logit(np.clip(share, floor, 1.0 - floor)), nan=0.0)
+    return paths
