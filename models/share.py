@@ -2,16 +2,21 @@
 
 For region r, month t, with ``z = logit(clip(y, floor, 1 - floor))`` and ``L, U = logit(floor), logit(1 - floor)``:
 
-    mu[r,t] = a_r + rho_r * (z[r,t-1] - c_own_r) + psi_r * (ne[r,t-1] - c_ne_r) + beta . x[r,t-1]
+    mu[r,t] = a_r + rho_r * (z[r,t-1] - c_own_r) + psi_r * ne[r,t-1] + beta . x[r,t-1]
+    ne[r,t-1] = sum_q w[q,r] * (z[q,t-1] - m_q)
     z*[r,t] ~ Normal(mu[r,t], sigma_r)        y = 0 if z* <= L, 1 if z* >= U, else expit(z*)
 
 so an interior share contributes the Normal density of its logit and a share at or below the
 floor (exact 0) or at or above 1 - floor (exact 1) the Normal probability mass beyond the bound
 (censored likelihood, ``pm.Censored``). Lags of censored cells are taken at the bound, exactly as
 forecasts feed simulated 0/1 back into the lags, so fitting and simulation are the same model.
-``ne[r,t-1] = sum_q w[q,r] z[q,t-1]`` over the neighbours observed at t-1 (renormalised), ``w``
-target-normalised unless ``normalise="source"``. ``c_own_r`` and ``c_ne_r`` are the region's mean
-lags (data constants), so ``a_r`` is the mean logit share at average lags and is nearly
+The neighbour term is over the neighbours observed at t-1 (renormalised), ``w`` target-normalised
+unless ``normalise="source"``; each source enters as its departure from its own mean logit ``m_q``
+(a data constant). Why: on the logit scale 0 means a 50% share, so cutting the q->r channel
+(``w[q,r] = 0``, the spillover question) with raw logits would silently set the source to 50%;
+with departures the cut means "q's movements no longer reach r", and a source's constant level,
+which the data cannot tell apart from the target's intercept, is left in ``a_r``. ``c_own_r`` is the
+region's mean own lag, so ``a_r`` is the mean logit share at average lags and is nearly
 uncorrelated with ``rho_r``. Every region-level parameter is partially pooled: ``rho_r`` in (0, 1)
 through a logit-normal, ``psi_r`` normal (a neighbour channel may be nil), ``log sigma_r`` normal;
 long, informative series are drawn centred and the others non-centred (``centred: "auto"``).
@@ -19,13 +24,15 @@ long, informative series are drawn centred and the others non-centred (``centred
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from scipy import special
 
 from indicators import Panel
-from models.design import CountDesign, build_count_design, last_window, standardise_covariate
+from models.design import last_window, neighbour_mean, standardise_covariate
 from models.diagnostics import compute_diagnostics
 from models.errors import SpecError
 from models.fit import Fit
@@ -38,8 +45,11 @@ DEFAULT_FLOOR = 0.01
 """Shares at or below this (and at or above 1 - this) are read as censored exact 0 (1); matches the
 synthetic generator's detection floor."""
 CENTRED_MIN_CELLS = 24
-"""Regions with at least this many cells in the likelihood (censored ones count: a run of exact 0s pins
-the region's level too) are drawn centred where a prior says "auto"."""
+"""Regions with at least this many cells in the likelihood, of which at least `CENTRED_MIN_LEVEL_INTERIOR`
+interior, draw their level `a` centred (a long run of exact 0s pins the level too, but an all-0 series
+only bounds it); regions with this many interior cells draw rho and sigma centred (only interior cells
+say anything about the dynamics). Everything else is non-centred (priors with "centred": "auto")."""
+CENTRED_MIN_LEVEL_INTERIOR = 6
 
 SHARE_PRIORS: dict[str, dict] = {
     "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0},
@@ -52,6 +62,53 @@ SHARE_PRIORS: dict[str, dict] = {
     "beta": {"dist": "Normal", "mu": 0.0, "sigma": 0.5},
 }
 """Default priors of the share model, overridden key by key through ``priors=`` (see models.priors)."""
+
+
+@dataclass(frozen=True)
+class ShareDesign:
+    """Likelihood arrays on the logit scale, one entry per usable cell."""
+
+    y: np.ndarray            # (n_obs,) logit share, censored cells on the bounds
+    y_lag: np.ndarray        # (n_obs,) own logit share at t-1
+    ne_lag: np.ndarray       # (n_obs,) neighbour mean of logit departures z - m at t-1 (0 without neighbours)
+    x_lag: np.ndarray        # (n_obs, n_covariates) standardised covariates at t-1
+    region_idx: np.ndarray   # (n_obs,) int region index
+    has_ne: np.ndarray       # (n_regions,) bool: region has a neighbour with data
+    fitted: np.ndarray       # (n_regions,) bool: region has at least one cell in the likelihood
+
+
+def source_centres(z: np.ndarray) -> np.ndarray:
+    """Return each region's mean observed logit share m_q (0 for a region without data)."""
+    observed = ~np.isnan(z)
+    n = observed.sum(axis=1)
+    return np.divide(np.where(observed, z, 0.0).sum(axis=1), n, out=np.zeros(z.shape[0]), where=n > 0)
+
+
+def build_share_design(z: np.ndarray, weights: np.ndarray, covariates: list[np.ndarray], *,
+                       spillover: bool) -> ShareDesign:
+    """Return the ShareDesign of a (region, period) logit array (NaN = missing), its weights and covariates.
+
+    A cell enters only if it and its own lag are observed, every covariate lag is observed and, for a
+    region with neighbours, at least one neighbour is observed at t-1 (gaps are skipped, never filled).
+    """
+    n_regions = z.shape[0]
+    observed = ~np.isnan(z)
+    has_ne = (weights[observed.any(axis=1)].sum(axis=0) > 0) if spillover else np.zeros(n_regions, bool)
+    ne = neighbour_mean(z - source_centres(z)[:, None], weights) if spillover else np.zeros(z.shape)
+    usable = np.zeros(z.shape, bool)
+    usable[:, 1:] = observed[:, 1:] & observed[:, :-1]
+    if spillover:
+        usable[:, 1:] &= ~np.isnan(ne[:, :-1]) | ~has_ne[:, None]
+    for cov in covariates:
+        usable[:, 1:] &= ~np.isnan(cov[:, :-1])
+    r_idx, t_idx = np.nonzero(usable)
+    x = (np.stack([c[r_idx, t_idx - 1] for c in covariates], axis=1) if covariates
+         else np.zeros((r_idx.size, 0)))
+    fitted = np.zeros(n_regions, bool)
+    fitted[np.unique(r_idx)] = True
+    return ShareDesign(y=z[r_idx, t_idx], y_lag=z[r_idx, t_idx - 1],
+                       ne_lag=np.where(has_ne[r_idx], ne[r_idx, t_idx - 1], 0.0), x_lag=x,
+                       region_idx=r_idx.astype(np.int64), has_ne=has_ne, fitted=fitted)
 
 
 class ShareModel:
@@ -91,7 +148,7 @@ class ShareModel:
         z = np.where(values <= self.floor, self.bounds[0], z)
         return np.where(values >= 1.0 - self.floor, self.bounds[1], z)
 
-    def prepare(self, panel: Panel) -> tuple[CountDesign, dict[str, np.ndarray], dict]:
+    def prepare(self, panel: Panel) -> tuple[ShareDesign, dict[str, np.ndarray], dict]:
         """Return (design on the logit scale, simulation state arrays, info); raises SpecError on bad input."""
         spec = self.spec
         if not panel.has(spec.indicator):
@@ -104,7 +161,7 @@ class ShareModel:
         if bad.any():
             r, t = map(int, np.argwhere(bad)[0])
             raise SpecError(f"{spec.indicator!r} is not a share indicator: values must lie in [0, 1], "
-                            f"region {panel.regions[r]!r} period {panel.periods[t]} has {values[r, t]!r} "
+                            f"region {panel.regions[r]!r} period {panel.periods[t]} has {float(values[r, t])} "
                             f"({int(bad.sum())} bad value(s))")
         covs, transforms = [], []
         for name in spec.covariates:
@@ -115,7 +172,7 @@ class ShareModel:
             transforms.append({"name": name, **tr})
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         z = self.logit_values(values)
-        design = build_count_design(z, weights, covs, spillover=spec.spillover)
+        design = build_share_design(z, weights, covs, spillover=spec.spillover)
         if design.y.size == 0:
             raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
         state = self._state(values, z, weights, covs, design)
@@ -137,7 +194,7 @@ class ShareModel:
         }
         return design, state, info
 
-    def _state(self, values, z, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
+    def _state(self, values, z, weights, covs, design: ShareDesign) -> dict[str, np.ndarray]:
         n_regions = values.shape[0]
         r = design.region_idx
         counts = np.bincount(r, minlength=n_regions).astype(float)
@@ -153,7 +210,7 @@ class ShareModel:
             "z_last": last_window(z, 1)[:, 0],
             "x_last": np.zeros((n_regions, len(covs))),
             "c_own": region_mean(design.y_lag),
-            "c_ne": region_mean(design.ne_lag),
+            "source_centre": source_centres(z),
             "bounds": np.array(self.bounds),
         }
         for k, cov in enumerate(covs):
@@ -161,16 +218,19 @@ class ShareModel:
         return state
 
     # -- model ------------------------------------------------------------------------------
-    def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def data_arrays(self, design: ShareDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return the pm.Data arrays of the model (what changes between fits of one shape family)."""
         r = design.region_idx
+        lo, hi = self.bounds
         cells = np.bincount(r, minlength=design.has_ne.size)
+        interior = np.bincount(r[(design.y > lo) & (design.y < hi)], minlength=design.has_ne.size)
         data = {
             "z": design.y, "region_idx": r,
             "z_own": design.y_lag - state["c_own"][r],
-            "z_ne": np.where(design.has_ne[r], design.ne_lag - state["c_ne"][r], 0.0),
+            "z_ne": np.where(design.has_ne[r], design.ne_lag, 0.0),
             "has_ne": design.has_ne.astype(float),
-            "centred": (cells >= CENTRED_MIN_CELLS).astype(float),
+            "centred_level": ((cells >= CENTRED_MIN_CELLS) & (interior >= CENTRED_MIN_LEVEL_INTERIOR)).astype(float),
+            "centred_dynamics": (interior >= CENTRED_MIN_CELLS).astype(float),
         }
         if self.spec.covariates:
             data["x"] = design.x_lag
@@ -183,10 +243,10 @@ class ShareModel:
         with pm.Model(coords=coords) as model:
             d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
             r = d["region_idx"]
-            a = hierarchical("a", p["a"], centred=d["centred"])
-            rho = pm.Deterministic("rho", pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"])),
+            a = hierarchical("a", p["a"], centred=d["centred_level"])
+            rho = pm.Deterministic("rho", pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred_dynamics"])),
                                    dims="region")
-            sigma = pm.Deterministic("sigma", pm.math.exp(hierarchical("log_sigma", p["log_sigma"], centred=d["centred"])),
+            sigma = pm.Deterministic("sigma", pm.math.exp(hierarchical("log_sigma", p["log_sigma"], centred=d["centred_dynamics"])),
                                      dims="region")
             if self.spec.spillover:
                 psi = pm.Deterministic("psi", hierarchical("psi_pooled", p["psi"]) * d["has_ne"], dims="region")
@@ -220,7 +280,7 @@ class ShareModel:
 
 
 def _dims(name: str):
-    if name in ("has_ne", "centred"):
+    if name in ("has_ne", "centred_level", "centred_dynamics"):
         return "region"
     if name == "x":
         return ("obs", "covariate")

@@ -3,7 +3,9 @@
 Each step draws the latent logit ``z* = mu + sigma * Phi^-1(u)`` from exactly one uniform per
 (path, step, region) and reports ``0`` if ``z*`` is at or below logit(floor), ``1`` if at or above
 logit(1 - floor), else ``expit(z*)``; the reported share, clipped to the bounds on the logit scale,
-is the next step's lag, as in the fitted model. Two runs with the same uniforms therefore differ
+is the next step's lag, as in the fitted model; neighbours enter as departures from their own
+mean logit (models.share says why), so a cut channel removes the source's movements, not its level
+read as a 50% share. Two runs with the same uniforms therefore differ
 only by what the cut channel (``w[q, r] = 0``) or the scenario changes.
 """
 
@@ -33,14 +35,15 @@ def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=Non
         w[cut[0], cut[1]] = 0.0
     has_ne = state["has_ne"].astype(bool)
     p = {k: v[idx] for k, v in params.items()}
-    mean_shift = p["a"] - p["rho"] * state["c_own"] - p["psi"] * np.where(has_ne, state["c_ne"], 0.0)
+    mean_shift = p["a"] - p["rho"] * state["c_own"]
     if "beta" in p and p["beta"].shape[-1] > 0:
         mean_shift = mean_shift + p["beta"] @ state["x_last"].T
     psi = p["psi"] * has_ne
+    centre = state["source_centre"]
     z_prev = np.broadcast_to(np.nan_to_num(state["z_last"], nan=0.0), (draws, n_regions)).copy()
     paths = np.empty((draws, horizon, n_regions))
     for h in range(horizon):
-        mu = mean_shift + p["rho"] * z_prev + psi * (z_prev @ w)
+        mu = mean_shift + p["rho"] * z_prev + psi * ((z_prev - centre) @ w)
         latent = mu + p["sigma"] * special.ndtri(uniforms[:, h, :])
         share = np.where(latent <= lo, 0.0, np.where(latent >= hi, 1.0, special.expit(latent)))
         if scenario:
