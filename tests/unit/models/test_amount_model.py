@@ -224,3 +224,29 @@ class TestSimulator:
         np.testing.assert_array_equal(uncut[:, 0, 0], cut[:, 0, 0])  # the source is untouched at step 1
         assert cut[:, :, 1].mean() < uncut[:, :, 1].mean()
         assert np.all(cut[:, 0, 1] <= uncut[:, 0, 1])  # same uniforms, lower p and location: never higher
+
+
+class TestCovariates:
+    def test_covariates_enter_both_parts_with_a_covariate_dim(self, panel):
+        values = panel.values("kg")
+        militia = np.where(np.isnan(values), 0.3, np.linspace(0.1, 0.9, values.shape[1])[None, :])
+        with_cov = Panel.from_arrays(REGIONS, "2018-01", {"kg": values, "militia": militia})
+        model = AmountModel("kg", covariates=["militia"])
+        design, state, info = model.prepare(with_cov)
+        data = model.data_arrays(design, state)
+        assert data["x"].shape == (info["n_obs"], 1) and state["x_last"].shape == (6, 1)
+        pm_model = model.build(data, with_cov.regions)
+        assert pm_model.named_vars_to_dims["beta_any"] == ("covariate",)
+        assert pm_model.named_vars_to_dims["beta_amount"] == ("covariate",)
+        assert np.isfinite(pm_model.compile_logp()(pm_model.initial_point()))
+
+    def test_simulated_covariate_effect_moves_probability_and_amount(self):
+        params = constant_params([0.5, 0.5], [1.0, 1.0], [0.5, 0.5])
+        params.update(beta_any=np.ones((20, 1)), beta_amount=np.full((20, 1), 0.5))
+        state = {**two_region_state(), "x_last": np.array([[1.0], [-1.0]])}
+        idx, u = draw_randomness(20, 20_000, 1, 2, seed=3)
+        paths = simulate_amount(SPEC, params, state, idx=idx, uniforms=u)[:, 0, :]
+        zeros = (paths == 0).mean(axis=0)
+        np.testing.assert_allclose(zeros, [1 - 1 / (1 + np.exp(-1)), 1 - 1 / (1 + np.exp(1))], atol=0.01)
+        medians = [np.median(np.log(paths[paths[:, r] > 0, r])) for r in (0, 1)]
+        np.testing.assert_allclose(medians, [1.5, 0.5], atol=0.03)
