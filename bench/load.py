@@ -10,7 +10,9 @@ series reads and region lists, and ingest batches (new months and revisions of e
 refit of the model is kept running the whole time. Afterwards every acknowledged observation is looked
 up in the database: rows lost = acknowledged cells absent or holding another value than the last one
 acknowledged. Prints JSON lines: setup, one line per endpoint (count, rps, p50/p99 ms, statuses), the
-refits, the rows check and a summary (throughput, 5xx count, rows lost).
+refits, the rows check, a summary (throughput, 5xx count, rows lost, load average during the run) and the
+warnings and errors the server logged, counted by kind. FRAGILITY_DB__* variables reach the server
+(e.g. FRAGILITY_DB__POOL_SIZE=5 FRAGILITY_DB__MAX_OVERFLOW=10 for the pool before this change).
 """
 
 from __future__ import annotations
@@ -230,20 +232,44 @@ async def refits(base: str, key: str, until: float, done: list) -> None:
                 await asyncio.sleep(1)
 
 
-async def run_load(base: str, key: str, seconds: float, clients: int, neighbours: dict) -> tuple[Ledger, list, float]:
-    """Return (ledger, ended refit jobs, wall seconds) of `clients` clients sending the mix for `seconds`."""
-    ledger, done = Ledger(), []
+async def sample_load(until: float, samples: list[float]) -> None:
+    """Append the 1-minute load average every 5 s until `until`; returns nothing."""
+    while time.monotonic() < until:
+        samples.append(os.getloadavg()[0])
+        await asyncio.sleep(5)
+
+
+async def run_load(base: str, key: str, seconds: float, clients: int,
+                   neighbours: dict) -> tuple[Ledger, list, float, list[float]]:
+    """Return (ledger, ended refit jobs, wall seconds, load averages sampled every 5 s) of `clients`
+    clients sending the mix for `seconds`."""
+    ledger, done, load = Ledger(), [], []
     began = time.monotonic()
     until = began + seconds
-    refitter = asyncio.create_task(refits(base, key, until, done))
+    background = [asyncio.create_task(refits(base, key, until, done)), asyncio.create_task(sample_load(until, load))]
     await asyncio.gather(*(client_loop(n, base, key, until, ledger, neighbours) for n in range(clients)))
     wall = time.monotonic() - began
-    refitter.cancel()
-    try:
-        await refitter
-    except asyncio.CancelledError:
-        pass
-    return ledger, done, wall
+    for task in background:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    return ledger, done, wall, load
+
+
+def server_problems(log: Path) -> dict[str, int]:
+    """Return how often the server logged each warning or error (message, error class, start of detail)."""
+    problems: Counter = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("level") in ("WARNING", "ERROR", "CRITICAL"):
+            what = " | ".join(str(entry[k])[:90] for k in ("message", "error", "detail") if entry.get(k))
+            problems[what] += 1
+    return dict(problems.most_common(20))
 
 
 def check_rows(dsn: str, acknowledged: dict[tuple[str, str], float]) -> dict:
@@ -287,7 +313,7 @@ def main() -> None:
                 raise SystemExit(f"the first fit failed: {job}")
             emit(phase="setup", database=name, **seeded, first_fit_seconds=job.get("seconds"),
                  setup_seconds=round(time.monotonic() - began, 1), clients=args.clients, seconds=args.seconds)
-        ledger, refit_jobs, wall = asyncio.run(run_load(base, key, args.seconds, args.clients, neighbours))
+        ledger, refit_jobs, wall, load = asyncio.run(run_load(base, key, args.seconds, args.clients, neighbours))
         total = 0
         all_status: Counter = Counter()
         for endpoint in sorted(ledger.latency):
@@ -305,7 +331,9 @@ def main() -> None:
         server_errors = sum(v for k, v in all_status.items() if not isinstance(k, int) or k >= 500)
         emit(summary=True, requests=total, seconds=round(wall, 1), rps=round(total / wall, 1),
              statuses={str(k): v for k, v in all_status.items()}, errors_5xx_or_transport=server_errors,
-             rows_lost=rows["rows_lost"] + rows["rows_wrong_value"], server_alive=process.poll() is None)
+             rows_lost=rows["rows_lost"] + rows["rows_wrong_value"], server_alive=process.poll() is None,
+             load_average={"min": min(load), "mean": round(sum(load) / len(load), 2), "max": max(load)})
+        emit(server_log_problems=server_problems(workdir / "server.log"))
     finally:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db_guard import GuardedConnection, GuardPolicy
+from indicators.errors import InputError
 from service.errors import DatabaseUnavailable
 from service.settings import DatabaseLimits
 
@@ -35,6 +36,17 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     except Exception:  # noqa: BLE001  (in-memory databases cannot use WAL; they keep their mode)
         pass
     cursor.close()
+
+
+def _integer_out_of_range(context) -> InputError | None:
+    """Return an InputError for an integer SQLite cannot bind (beyond 64 bits, e.g. a job id of 10**30).
+
+    sqlite3 raises a bare OverflowError there (a 500); PostgreSQL compares such a number as numeric.
+    """
+    if isinstance(context.original_exception, OverflowError):
+        return InputError("a number in the request is beyond the 64-bit range the database can store",
+                          hint="Use an integer id or version between 1 and 9223372036854775807.")
+    return None
 
 
 def postgres_connect_args(limits: DatabaseLimits) -> dict:
@@ -73,6 +85,7 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "handle_error", _integer_out_of_range)
         return engine
     limits = limits or default_limits()
     engine = create_engine(url, pool_pre_ping=True, pool_size=limits.pool_size, max_overflow=limits.max_overflow,
@@ -114,10 +127,10 @@ class Database:
         try:
             yield session
         except BaseException:
-            _quietly(session.rollback)
+            end_quietly(session.rollback)
             raise
         finally:
-            _quietly(session.close)
+            end_quietly(session.close)
 
     def ping(self) -> None:
         """Return nothing if the database answers a trivial query.
@@ -135,8 +148,10 @@ class Database:
         self.engine.dispose()
 
 
-def _quietly(end: Callable[[], None]) -> None:
-    """Run a session's rollback or close; a database error (connection lost) is logged, not raised."""
+def end_quietly(end: Callable[[], None]) -> None:
+    """Run a session's rollback or close; a database error (connection lost) is logged, not raised.
+
+    Returns nothing."""
     try:
         end()
     except DBAPIError as exc:

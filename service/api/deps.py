@@ -10,6 +10,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from service.api.session_route import release
 from service.auth import ANONYMOUS_READER, Principal, scope_allows
 from service.crud.keys import find_active_key
 from service.db import Database
@@ -74,6 +75,7 @@ def require_scope(need: str) -> Callable[..., Principal]:
             log.warning("refused: no API key", extra={"path": request.url.path, "need": need})
             raise Unauthenticated(f"this request needs an API key with scope {need!r}")
         key = find_active_key(session=session, secret=credentials.credentials)
+        release(session)  # no connection held while the request queues for its next threadpool hop
         if key is None:
             limiter.check(client_identity(request))
             log.warning("refused: unknown or revoked API key", extra={"path": request.url.path, "need": need})

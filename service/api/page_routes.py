@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from indicators import add_months, month_range
 from service.api.deps import ReadKey, SessionDep
+from service.api.session_route import SessionRoute
 from service.api.routes.forecasts import PathCacheDep, check_horizon
 from service.crud.jobs import job_out
 from service.crud.observations import read_series
@@ -31,7 +32,7 @@ from service.tables_registry import Job
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 MAX_HISTORY_MONTHS = 240
 
-router = APIRouter(tags=["page"])
+router = APIRouter(route_class=SessionRoute, tags=["page"])
 
 
 class JobListOut(BaseModel):

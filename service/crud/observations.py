@@ -47,7 +47,11 @@ def ingest_rows(*, session: Session, rows: Sequence[Mapping], max_rows: int | No
 
     Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad row (nothing stored).
     """
-    batch = validate_batch(rows, catalogue=load_catalogue(session=session), today=today, max_rows=max_rows)
+    opened_here = not session.in_transaction()
+    catalogue = load_catalogue(session=session)
+    if opened_here:  # end the catalogue read: no pooled connection held while a large batch is validated
+        session.commit()
+    batch = validate_batch(rows, catalogue=catalogue, today=today, max_rows=max_rows)
     return upsert_batch(session=session, batch=batch)
 
 

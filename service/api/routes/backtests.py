@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
 from service.registry import model_by_name
 from service.schemas.jobs import BacktestIn, BacktestOut, JobAccepted
 
-router = APIRouter(tags=["backtests"])
+router = APIRouter(route_class=SessionRoute, tags=["backtests"])
 
 
 @router.post("/v1/models/{name}/backtests", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)

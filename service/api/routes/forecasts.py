@@ -10,12 +10,13 @@ from starlette.concurrency import run_in_threadpool
 
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
+from service.api.session_route import SessionRoute, release
 from service.path_cache import CachedPathsFit, PathCache, first_steps, fit_of, resolve
 from service.registry import ServedVersion
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 
 
-router = APIRouter(prefix="/v1/models", tags=["forecasts"])
+router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 
 
@@ -60,6 +61,7 @@ def forecast_body(session, cache: PathCache, name: str, number: int | None, regi
                   levels: tuple[float, ...]) -> bytes:
     """Return the encoded forecast answer (computed once per version and question, then cached)."""
     served, stored = resolve(session, cache, name, number)
+    release(session)  # the answer is computed from the cached paths, without a connection
     check_horizon(served, horizon)
 
     def answer() -> bytes:
@@ -105,6 +107,7 @@ async def forecast(
 def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
     """Return P(region >= threshold in some month 1..horizon) (or per month) with its 90% interval."""
     served, stored = resolve(session, cache, name, body.version)
+    release(session)
     check_horizon(served, body.horizon)
 
     def answer() -> dict:
@@ -121,6 +124,7 @@ def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: Path
 def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
     """Return P(target >= threshold within horizon) with and without the source's channel, and the difference."""
     served, stored = resolve(session, cache, name, body.version)
+    release(session)
     check_horizon(served, body.horizon)
 
     def answer() -> dict:

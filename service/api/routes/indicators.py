@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from indicators import BatchTooLarge
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud.indicators import list_indicators, upsert_indicators
 from service.schemas.data import WRITE_ERRORS, error_responses, IndicatorBatchIn, IndicatorListOut, UpsertCountsOut
 
-router = APIRouter(prefix="/indicators", tags=["indicators"], responses=WRITE_ERRORS)
+router = APIRouter(route_class=SessionRoute, prefix="/indicators", tags=["indicators"], responses=WRITE_ERRORS)
 
 
 @router.post("", response_model=UpsertCountsOut, responses=error_responses(409))

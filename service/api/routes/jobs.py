@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from service.api.deps import ReadKey, SessionDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
 from service.errors import Conflict
 from service.jobs import queue
@@ -14,7 +15,7 @@ from service.registry import model_by_name
 from service.schemas.jobs import JobListOut, JobOut
 from service.tables_registry import utc_now
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(route_class=SessionRoute, prefix="/v1/jobs", tags=["jobs"])
 
 
 class JobFinished(Conflict):

@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud import jobs as crud_jobs
 from service.crud import models as crud
 from service.registry import VersionNotFound, VersionNotServable, model_by_name, served_number
 from service.schemas.jobs import JobAccepted
 from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"])
 
 
 @router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED)

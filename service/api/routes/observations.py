@@ -7,12 +7,13 @@ from starlette.concurrency import run_in_threadpool
 
 from indicators import InputError, read_observations_csv
 from service.api.deps import MetricsDep, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud.observations import BatchResult, ingest_rows
 from service.db import Database
 from service.observability import Metrics
 from service.schemas.data import WRITE_ERRORS, BatchResultOut, ObservationBatchIn
 
-router = APIRouter(prefix="/observations", tags=["observations"], responses=WRITE_ERRORS)
+router = APIRouter(route_class=SessionRoute, prefix="/observations", tags=["observations"], responses=WRITE_ERRORS)
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "example": "region,indicator,period,value\nIRQ,attacks,2024-01,12\n"}}}}}
 

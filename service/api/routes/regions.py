@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute
 from service.crud.regions import list_regions, upsert_regions
 from service.schemas.data import WRITE_ERRORS, RegionBatchIn, RegionListOut, UpsertCountsOut
 
-router = APIRouter(prefix="/regions", tags=["regions"], responses=WRITE_ERRORS)
+router = APIRouter(route_class=SessionRoute, prefix="/regions", tags=["regions"], responses=WRITE_ERRORS)
 
 
 @router.post("", response_model=UpsertCountsOut)
