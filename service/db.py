@@ -98,7 +98,7 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
         if policy is None:
             policy = policies[conninfo] = GuardPolicy(
                 conninfo, unresponsive_after=limits.unresponsive_after_seconds,
-                hard_limit=limits.statement_timeout_seconds + 5, probe_timeout=limits.connect_timeout_seconds)
+                hard_limit=limits.statement_timeout_seconds + 5, probe_timeout=limits.probe_timeout_seconds)
         connection = GuardedConnection.connect(*cargs, **cparams)
         connection.guard_policy = policy
         return connection

@@ -4,7 +4,8 @@ libpq waits for an answer forever: a silent partition, a frozen server or proxy 
 (TCP keepalives do not help when something still acknowledges the packets). Every round trip of a
 `GuardedConnection` is watched by one daemon thread per process. A round trip that has waited
 `unresponsive_after` seconds while the server answered no other connection meanwhile gets the server
-probed with a fresh connection; if the probe gets no answer either, every stalled round trip to that
+probed with a fresh connection (at most once per `unresponsive_after` seconds of silence); if the probe
+gets no answer either, every stalled round trip to that
 server is cut (its socket shut down), so the waiting request gets a psycopg OperationalError, which
 SQLAlchemy treats as a disconnect (the connection is discarded, never returned to the pool) and the
 API answers 503. A round trip longer than the hard limit is cut without a probe.
@@ -103,7 +104,10 @@ class Watchdog:
                 suspects.setdefault(watch.policy.conninfo, []).append(watch)
         for conninfo, stalled in suspects.items():
             policy = stalled[0].policy
-            if not probe(conninfo, policy.probe_timeout):
+            if probe(conninfo, policy.probe_timeout):  # slow but alive: probe again after another silence
+                with self._lock:
+                    self._servers.setdefault(conninfo, _ServerState()).last_answer = time.monotonic()
+            else:
                 reason = (f"the database answered nothing for {policy.unresponsive_after:g} s and a fresh "
                           f"connection got no answer within {policy.probe_timeout} s")
                 log.warning("database unresponsive: dropping stalled connections",

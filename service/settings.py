@@ -21,7 +21,8 @@ class DatabaseLimits(BaseModel):
     """PostgreSQL connection pool and timeouts (SQLite ignores them); env `FRAGILITY_DB__<NAME>`.
 
     A database that stops answering (silent partition, hung server) turns into 503s within about
-    `unresponsive_after_seconds + 2 * connect_timeout_seconds` instead of hanging requests.
+    `unresponsive_after_seconds + probe_timeout_seconds + connect_timeout_seconds` (7 s by default)
+    instead of hanging requests.
     """
 
     pool_size: int = Field(default=20, ge=1)
@@ -34,6 +35,8 @@ class DatabaseLimits(BaseModel):
     unresponsive_after_seconds: float = Field(default=2.0, gt=0)
     """A round trip waiting this long while the server answered nobody else gets the server probed
     with a fresh connection; if the probe fails, every stalled connection is dropped (503)."""
+    probe_timeout_seconds: int = Field(default=3, ge=2)
+    """How long the fresh connection probing a silent server may take to connect, then to answer."""
     statement_timeout_seconds: float = Field(default=120.0, gt=0)
     """Server-side statement_timeout; a round trip this long (plus 5 s) is dropped client-side too."""
     idle_in_transaction_seconds: float = Field(default=600.0, gt=0)
