@@ -188,7 +188,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
     """Return 503 when the database cannot be reached, 422 for a value it cannot hold, else 500 (error shape)."""
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        detail = str(exc.orig) if isinstance(exc.orig, DatabaseUnresponsive) else f"database error: {type(exc.orig).__name__}"
+        unresponsive = isinstance(exc.orig, DatabaseUnresponsive)
+        detail = str(exc.orig) if unresponsive else f"database error: {type(exc.orig).__name__}"
         return answer_fragility_error(request, DatabaseUnavailable(detail))
     if isinstance(exc, DataError):  # a value the database cannot hold: NUL bytes, too long for its column
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"

@@ -38,8 +38,8 @@ def traffic(base_url: str, key: str, until: float, client_number: int, log: list
                 elif kind == "series":
                     status = client.get("/v1/series", params={"region": "IRQ", "indicator": "attacks"}).status_code
                 else:
-                    status = client.post("/v1/observations", json={"observations": [
-                        {"region": "IRQ", "indicator": "attacks", "period": period, "value": client_number}]}).status_code
+                    row = {"region": "IRQ", "indicator": "attacks", "period": period, "value": client_number}
+                    status = client.post("/v1/observations", json={"observations": [row]}).status_code
             except httpx.HTTPError as exc:
                 status = type(exc).__name__
             log.append((kind, status, period if kind == "write" else None))
@@ -51,7 +51,8 @@ def test_more_clients_than_threads_on_a_tiny_pool_get_no_5xx_and_lose_no_write(p
     server = live_server(pg_url, env=POOL)
     with server.client(server.write_key) as client:
         assert client.post("/v1/regions", json={"regions": load_demo_regions()}).status_code == 200
-        assert client.post("/v1/indicators", json={"indicators": [{"id": "attacks", "kind": "count"}]}).status_code == 200
+        indicators = {"indicators": [{"id": "attacks", "kind": "count"}]}
+        assert client.post("/v1/indicators", json=indicators).status_code == 200
     log: list = []
     until = time.monotonic() + SECONDS
     threads = [threading.Thread(target=traffic, args=(server.base_url, server.write_key, until, n, log))

@@ -11,7 +11,8 @@ from service.api.session_route import SessionRoute
 from service.crud.observations import read_series
 from service.schemas.data import READ_ERRORS, error_responses, SeriesOut
 
-router = APIRouter(route_class=SessionRoute, prefix="/series", tags=["series"], responses={**READ_ERRORS, **error_responses(404)})
+router = APIRouter(route_class=SessionRoute, prefix="/series", tags=["series"],
+                   responses={**READ_ERRORS, **error_responses(404)})
 Month = Annotated[str | None, Query(description="first/last month, YYYY-MM (inclusive)", max_length=7)]
 
 
