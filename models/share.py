@@ -45,17 +45,19 @@ DEFAULT_FLOOR = 0.01
 """Shares at or below this (and at or above 1 - this) are read as censored exact 0 (1); matches the
 synthetic generator's detection floor."""
 CENTRED_MIN_CELLS = 24
-"""Regions with at least this many cells in the likelihood, of which at least `CENTRED_MIN_LEVEL_INTERIOR`
-interior, draw their level `a` centred (a long run of exact 0s pins the level too, but an all-0 series
-only bounds it); regions with this many interior cells draw rho and sigma centred (only interior cells
-say anything about the dynamics). Everything else is non-centred (priors with "centred": "auto")."""
-CENTRED_MIN_LEVEL_INTERIOR = 6
+"""Where a prior says "auto": regions with at least this many cells in the likelihood, at least
+`CENTRED_MIN_LEVEL_INTERIOR` of them interior, draw their level `a` centred (a long run of exact 0s with
+a few interior months pins the level; an all-0 series only bounds it from above); regions with this many
+interior cells draw sigma centred (only interior cells say anything about the spread). Everything else
+is non-centred."""
+CENTRED_MIN_LEVEL_INTERIOR = 1
 
 SHARE_PRIORS: dict[str, dict] = {
     "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0},
           "centred": "auto"},
+    # non-centred: a region's rho is known to about the population's own spread, where centred draws diverge
     "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
-                  "centred": "auto"},
+                  "centred": False},
     "psi": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 0.2}, "scale": {"dist": "HalfNormal", "sigma": 0.1}},
     "log_sigma": {"loc": {"dist": "Normal", "mu": -1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
                   "centred": "auto"},
