@@ -19,7 +19,8 @@ which the data cannot tell apart from the target's intercept, is left in ``a_r``
 region's mean own lag, so ``a_r`` is the mean logit share at average lags and is nearly
 uncorrelated with ``rho_r``. Every region-level parameter is partially pooled: ``rho_r`` in (0, 1)
 through a logit-normal, ``psi_r`` normal (a neighbour channel may be nil), ``log sigma_r`` normal;
-long, informative series are drawn centred and the others non-centred (``centred: "auto"``).
+``a_r`` and ``log sigma_r`` are drawn centred for informative series and non-centred otherwise
+(``centred: "auto"``, see `CENTRED_MIN_CELLS`), ``rho_r`` and ``psi_r`` non-centred.
 """
 
 from __future__ import annotations
@@ -176,7 +177,8 @@ class ShareModel:
         z = self.logit_values(values)
         design = build_share_design(z, weights, covs, spillover=spec.spillover)
         if design.y.size == 0:
-            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+            raise SpecError(f"no usable cells for {spec.indicator!r}: "
+                            "every region needs two consecutive observed months")
         state = self._state(values, z, weights, covs, design)
         regions = list(panel.regions)
         observed = ~np.isnan(values)
@@ -246,10 +248,10 @@ class ShareModel:
             d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
             r = d["region_idx"]
             a = hierarchical("a", p["a"], centred=d["centred_level"])
-            rho = pm.Deterministic("rho", pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred_dynamics"])),
-                                   dims="region")
-            sigma = pm.Deterministic("sigma", pm.math.exp(hierarchical("log_sigma", p["log_sigma"], centred=d["centred_dynamics"])),
-                                     dims="region")
+            logit_rho = hierarchical("logit_rho", p["logit_rho"], centred=d["centred_dynamics"])
+            rho = pm.Deterministic("rho", pm.math.sigmoid(logit_rho), dims="region")
+            log_sigma = hierarchical("log_sigma", p["log_sigma"], centred=d["centred_dynamics"])
+            sigma = pm.Deterministic("sigma", pm.math.exp(log_sigma), dims="region")
             if self.spec.spillover:
                 psi = pm.Deterministic("psi", hierarchical("psi_pooled", p["psi"]) * d["has_ne"], dims="region")
             else:

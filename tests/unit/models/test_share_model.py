@@ -91,7 +91,8 @@ class TestForecast:
         assert np.all((live >= 0) & (live <= 1))
         assert np.isnan(fc.paths[:, :, 8]).all()
         q = fc.quantiles("R01", [0.05, 0.5, 0.95])
-        assert list(q.columns) == ["period", "0.05", "0.5", "0.95"] and np.all(np.diff(q.iloc[:, 1:].values, axis=1) >= 0)
+        assert list(q.columns) == ["period", "0.05", "0.5", "0.95"]
+        assert np.all(np.diff(q.iloc[:, 1:].values, axis=1) >= 0)
 
     def test_an_all_zero_region_is_forecast_mostly_at_exactly_zero(self, share_fit):
         paths = share_fit.forecast(horizon=3, draws=400, seed=4).region_paths("ZERO")
