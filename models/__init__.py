@@ -2,6 +2,7 @@
 event and spillover probabilities, scoring and backtests, posterior I/O. Imports `indicators` only."""
 
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
+from models.amount import AmountModel
 from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 from models.count import CountModel
 from models.diagnostics import GateResult, compute_diagnostics, gate
@@ -20,9 +21,11 @@ from models.scoring import (
     score_paths,
 )
 from models.servable import fit_servable
+from models.share import ShareModel
 from models.spec import MODEL_VERSION, ModelSpec, SamplerConfig, spec_id
 
 __all__ = [
+    "AmountModel",
     "CountModel",
     "Fit",
     "Forecast",
@@ -34,6 +37,7 @@ __all__ = [
     "PosteriorMismatch",
     "SamplerConfig",
     "SamplingFailed",
+    "ShareModel",
     "SpecError",
     "bootstrap_forecast",
     "brier_exceed",
