@@ -6,6 +6,8 @@
   the shared PostgreSQL server is never touched): requests fail fast with 503 (never 500, never a
   hang), /readyz says unavailable, and the same process recovers once the database is back; every
   write answered 200 is stored;
+- every backend of the database terminated by the server three times under load (what a PostgreSQL
+  restart does to open sessions; slow): at worst 503s, then 200s, with no restart and no write lost;
 - a silent partition (the proxy keeps every connection open but forwards nothing, as a hung server or
   a dropped network would): requests answer 503 within seconds instead of hanging (service/db_guard.py),
   and the same process serves again as soon as the partition heals.
@@ -192,6 +194,46 @@ def test_postgres_outage_under_load_is_503_then_recovers_without_restart(seeded_
     assert after and set(after) == {200}, after
     assert slowest < 10, f"a request took {slowest:.1f} s"
     acknowledged = {(period, ) for _, kind, status, _, period in log if kind == "write" and status == 200}
+    with psycopg.connect(dsn) as connection:
+        present = {(p,) for (p,) in connection.execute(
+            "SELECT period FROM observations WHERE region_id = 'IRQ' AND indicator_id = 'attacks'")}
+    assert acknowledged <= present, f"{len(acknowledged - present)} acknowledged writes were lost"
+
+
+@pytest.mark.slow
+def test_every_backend_terminated_under_load_is_at_worst_a_503_and_needs_no_restart(seeded_pg, live_server):
+    """What a PostgreSQL restart does to the service's sessions (each one ended by the server), without
+    restarting the shared server: pg_terminate_backend on every backend of the database, three times."""
+    url, dsn = seeded_pg
+    database = url.rsplit("/", 1)[1]
+    server = live_server(url)
+    stop, log = threading.Event(), []
+    workers = [threading.Thread(target=hammer, args=(server.base_url, server.write_key, stop, log, n))
+               for n in range(6)]
+    terminated = 0
+    try:
+        for worker in workers:
+            worker.start()
+        time.sleep(2)
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            for _ in range(3):
+                terminated += admin.execute(
+                    "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid()) t", (database,)).fetchone()[0]
+                time.sleep(1.5)
+        ended = time.monotonic()
+        time.sleep(3)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=30)
+    statuses = Counter(status for _, _, status, _, _ in log)
+    after = Counter(status for t, _, status, _, _ in log if t > ended + 1)
+    print(f"{terminated} backends terminated; all {dict(statuses)}; afterwards {dict(after)}")
+    assert terminated > 0 and server.process.poll() is None
+    assert set(statuses) <= {200, 503}, statuses
+    assert after and set(after) == {200}, after
+    acknowledged = {(period,) for _, kind, status, _, period in log if kind == "write" and status == 200}
     with psycopg.connect(dsn) as connection:
         present = {(p,) for (p,) in connection.execute(
             "SELECT period FROM observations WHERE region_id = 'IRQ' AND indicator_id = 'attacks'")}
