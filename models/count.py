@@ -9,7 +9,10 @@ Two forms (``form=``):
   ``log mu = a_r + lam_r z_own + kap_r z_level + phi_r z_ne + beta.x`` where ``z_level`` is the
   region's 12-month level and ``(lam, kap, phi) = rho_r * softmax(0, s_level_r, s_ne_r)`` so
   ``lam + kap + phi = rho_r < 1`` (stationary by construction). NB size grows with the level:
-  ``log alpha = d0_r + d1 * (log1p(L12) - c)``.
+  ``log alpha = d0_r + d1 * (log1p(L12) - c)`` (``dispersion="volatility"`` adds ``d2 * (sd12 - c)``,
+  sd12 the sd of log1p over the last 12 months). ``persistence="unit"`` sets ``rho_r = 1``.
+
+Only the last ``fit_months`` months (loglinear default 120) enter the likelihood; lags may reach further back.
 
 ``ne[r,t-1]`` is ``sum_q w[q,r] y[q,t-1]`` over the neighbours observed at t-1 (renormalised);
 ``w`` is target-normalised (1/|N(r)|) unless ``normalise="source"`` (hhh4's 1/|N(q)|).
@@ -27,15 +30,21 @@ from models.design import CountDesign, build_count_design, last_window, standard
 from models.diagnostics import compute_diagnostics
 from models.errors import SpecError
 from models.fit import Fit
-from models.priors import create, default_priors, hierarchical, merge_priors
+from models.priors import create, default_priors, hierarchical, merge_priors, region_or_pooled
 from models.sampling import sample_posterior
 from models.spec import ModelSpec, SamplerConfig
 
 DEFAULT_FORM = "loglinear"
 DEFAULT_PERSISTENCE = "unit"  # chosen by bench/skill.py: see models/NOTES_count_model.md
 FORMS = ("linear", "loglinear")
+DISPERSIONS = ("level", "volatility")
+DEFAULT_DISPERSION = "level"
+DEFAULT_FIT_MONTHS = 120
+"""Months at the end of the panel whose cells enter the likelihood (lags may reach further back); None: all."""
 CENTRED_MIN_POSITIVE = 120
-"""Regions with at least this many positive months are drawn centred where a prior says centred="auto"."""
+"""Regions with at least this many positive months are drawn centred where a prior says centred="auto"
+(with the 120-month window: only series positive in every month; a lower bar -- 96 -- centred all 20
+synthetic regions of bench/sampling.py and log_alpha_scale fell into a funnel: ESS 63, divergences)."""
 QUIET_MAX_POSITIVE = 12
 """Regions with fewer positive months are "quiet": their intercept takes the prior's fixed `uninformed` Normal."""
 
@@ -53,19 +62,36 @@ class CountModel:
     persistence : loglinear only: "unit" (default) or "stationary" (lam + kap + phi = rho_r < 1, reverting to the
         region's long-run log level a_r) or "unit" (lam + kap + phi = 1: anchored on the recent
         12-month level, a_r only the offset of log mu from the weighted log1p lags)
-    priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key
+    dispersion : loglinear only: "level" (default; NB size grows with the 12-month level) or "volatility"
+        (also falls with the sd of log1p over the last 12 months)
+    fit_months : only outcomes in the last `fit_months` months of the panel enter the likelihood (their
+        lags may reach further back); "default": 120 for the loglinear form (chosen by bench/skill.py: the
+        dispersion and level of a series' war decades 20-30 years ago do not describe its present), None
+        (the whole history) for the linear form
+    priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key; a region-level
+        prior given as a plain distribution ``{"dist": ...}`` (share_level, share_ne, log_alpha) makes that
+        parameter one population value shared by every region
     """
 
     family = "count"
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
-                 persistence: str = DEFAULT_PERSISTENCE) -> None:
+                 persistence: str = DEFAULT_PERSISTENCE, dispersion: str = DEFAULT_DISPERSION,
+                 fit_months: int | None | str = "default") -> None:
         if form not in FORMS:
             raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
         if persistence not in ("stationary", "unit"):
             raise SpecError(f"persistence must be 'stationary' or 'unit', got {persistence!r}")
-        options = {"persistence": persistence} if form == "loglinear" else {}
+        if dispersion not in DISPERSIONS:
+            raise SpecError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
+        if fit_months == "default":
+            fit_months = DEFAULT_FIT_MONTHS if form == "loglinear" else None
+        if fit_months is not None and int(fit_months) < 24:
+            raise SpecError(f"fit_months must be at least 24 (or None for the whole history), got {fit_months!r}")
+        options = {"persistence": persistence, "dispersion": dispersion} if form == "loglinear" else {}
+        if fit_months is not None:
+            options["fit_months"] = int(fit_months)
         self.spec = ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
                               spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
                               options=options)
@@ -92,7 +118,8 @@ class CountModel:
             covs.append(cov)
             transforms.append({"name": name, **tr})
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
-        design = build_count_design(values, weights, covs, spillover=spec.spillover)
+        design = build_count_design(values, weights, covs, spillover=spec.spillover,
+                                    first_period=max(values.shape[1] - spec.options.get("fit_months", values.shape[1]), 0))
         if design.y.size == 0:
             raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
         state = self._state(values, weights, covs, design)
@@ -131,6 +158,7 @@ class CountModel:
         state["c_level"] = region_mean(np.log1p(design.level_lag))
         state["c_ne"] = region_mean(np.log1p(design.ne_lag))
         state["c_disp"] = np.array([float(np.log1p(design.level_lag).mean())])
+        state["c_vol"] = np.array([float(design.vol_lag.mean())])
         return state
 
     # -- model ------------------------------------------------------------------------------
@@ -152,6 +180,8 @@ class CountModel:
                 z_ne=np.where(design.has_ne[r], np.log1p(design.ne_lag) - state["c_ne"][r], 0.0),
                 z_disp=np.log1p(design.level_lag) - state["c_disp"][0],
             )
+            if self.spec.options.get("dispersion") == "volatility":
+                data["z_vol"] = design.vol_lag - state["c_vol"][0]
         return data
 
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
@@ -177,10 +207,10 @@ class CountModel:
                     rho = 1.0
                 else:
                     rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"], quiet=d["quiet"]))
-                s_level = hierarchical("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"])
-                zero = pt.zeros_like(s_level)
+                zero = pt.zeros_like(a)
+                s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"], like=zero)
                 if self.spec.spillover:
-                    s_ne = pt.switch(d["has_ne"] > 0, hierarchical("share_ne", p["share_ne"]), -30.0)
+                    s_ne = pt.switch(d["has_ne"] > 0, region_or_pooled("share_ne", p["share_ne"], like=zero), -30.0)
                 else:
                     s_ne = zero - 30.0
                 w = pt.special.softmax(pt.stack([zero, s_level, s_ne], axis=1), axis=1)
@@ -189,9 +219,12 @@ class CountModel:
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
-                log_alpha = hierarchical("log_alpha", p["log_alpha"], centred=d["centred"], quiet=d["quiet"])
+                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred"], quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
-                alpha_obs = pm.math.exp(pt.clip(log_alpha[r] + slope * d["z_disp"], -10.0, 12.0))
+                log_alpha_obs = log_alpha[r] + slope * d["z_disp"]
+                if "z_vol" in d:  # recent volatility: calm spells of a once-violent series get a tighter NB
+                    log_alpha_obs = log_alpha_obs + create("alpha_vol_slope", p["alpha_vol_slope"]) * d["z_vol"]
+                alpha_obs = pm.math.exp(pt.clip(log_alpha_obs, -10.0, 12.0))
             pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
         return model
 

@@ -31,6 +31,7 @@ class CountDesign:
     period_idx: np.ndarray   # (n_obs,) int period index of the outcome
     has_ne: np.ndarray       # (n_regions,) bool: region has a neighbour with data
     fitted: np.ndarray       # (n_regions,) bool: region has at least one cell in the likelihood
+    vol_lag: np.ndarray | None = None  # (n_obs,) sd of log1p over the region's last 12 observed months up to t-1
 
 
 def effective_weights(weights: np.ndarray, alive: np.ndarray) -> np.ndarray:
@@ -75,6 +76,39 @@ def rolling_level(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
     return out
 
 
+def rolling_log_sd(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
+    """Return per (region, period) the sd of log1p over the region's last `window` observed months up to t
+    (0 with fewer than two; carried forward over gaps like `rolling_level`)."""
+    out = np.full(values.shape, np.nan)
+    for r in range(values.shape[0]):
+        idx = np.flatnonzero(~np.isnan(values[r]))
+        if idx.size == 0:
+            continue
+        x = np.log1p(values[r, idx])
+        c1 = np.concatenate([[0.0], np.cumsum(x)])
+        c2 = np.concatenate([[0.0], np.cumsum(x * x)])
+        k = np.arange(1, idx.size + 1)
+        lo = np.maximum(k - window, 0)
+        n = k - lo
+        mean = (c1[k] - c1[lo]) / n
+        var = np.maximum((c2[k] - c2[lo]) / n - mean * mean, 0.0) * np.where(n > 1, n / np.maximum(n - 1, 1), 0.0)
+        pos = np.searchsorted(idx, np.arange(values.shape[1]), side="right") - 1
+        ok = pos >= 0
+        out[r, ok] = np.sqrt(var)[pos[ok]]
+    return out
+
+
+def window_log_sd(window: np.ndarray, axis: int) -> np.ndarray:
+    """Return the sd of log1p over the observed entries of `window` along `axis` (0 with fewer than two)."""
+    x = np.log1p(window)
+    ok = ~np.isnan(x)
+    n = ok.sum(axis=axis)
+    x0 = np.where(ok, x, 0.0)
+    mean = np.divide(x0.sum(axis=axis), n, out=np.zeros(n.shape), where=n > 0)
+    dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
+    return np.sqrt(np.divide((dev * dev).sum(axis=axis), n - 1, out=np.zeros(n.shape), where=n > 1))
+
+
 def last_window(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
     """Return (region, window) of each region's last `window` observed values, oldest first, NaN-padded."""
     out = np.full((values.shape[0], window), np.nan)
@@ -91,14 +125,17 @@ def build_count_design(
     covariates: list[np.ndarray],
     *,
     spillover: bool,
+    first_period: int = 0,
 ) -> CountDesign:
-    """Return the CountDesign of a (region, period) count array, its weights and covariate arrays."""
+    """Return the CountDesign of a (region, period) count array, its weights and covariate arrays;
+    only outcomes at `first_period` or later enter (their lags may lie before it)."""
     n_regions, n_periods = values.shape
     observed = ~np.isnan(values)
     has_data = observed.any(axis=1)
     has_ne = (weights[has_data].sum(axis=0) > 0) if spillover else np.zeros(n_regions, bool)
     ne = neighbour_mean(values, weights) if spillover else np.zeros(values.shape)
     level = rolling_level(values)
+    log_sd = rolling_log_sd(values)
     usable = np.zeros(values.shape, bool)
     usable[:, 1:] = observed[:, 1:] & observed[:, :-1]
     if spillover:
@@ -107,6 +144,7 @@ def build_count_design(
     for cov in covariates:
         usable[:, 1:] &= ~np.isnan(cov[:, :-1])
         x_lags.append(cov[:, :-1])
+    usable[:, :first_period] = False
     r_idx, t_idx = np.nonzero(usable)
     ne_lag = ne[r_idx, t_idx - 1]
     ne_lag = np.where(has_ne[r_idx], ne_lag, 0.0)
@@ -123,6 +161,7 @@ def build_count_design(
         period_idx=t_idx.astype(np.int64),
         has_ne=has_ne,
         fitted=fitted,
+        vol_lag=log_sd[r_idx, t_idx - 1],
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from models.design import effective_weights
+from models.design import effective_weights, window_log_sd
 
 SIMULATORS = {
     "count": ("models.simulate", "simulate_count_spec"),
@@ -133,6 +133,8 @@ def simulate_count(
             log_mu = p["a"] + p["lam"] * z_own + p["kap"] * z_level + p["phi"] * z_ne + x_term
             mu = np.exp(np.clip(log_mu, -20.0, MAX_LOG_MU))
             log_alpha = p["log_alpha"] + p["alpha_slope"][:, None] * (np.log1p(level) - state["c_disp"][0])
+            if "alpha_vol_slope" in p:
+                log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1) - state["c_vol"][0])
             alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
         y = nb_inverse_cdf(uniforms[:, h, :], mu, alpha)
         if scenario:

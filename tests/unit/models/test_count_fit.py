@@ -135,3 +135,17 @@ def test_compiled_model_is_reused_for_new_data(linear_fit, tiny_panel):
     assert refit.diagnostics["compile_seconds"] < 2.0
     assert refit.last_period == "2021-06"
     assert refit.info["n_obs"] < linear_fit.info["n_obs"]
+
+
+def test_pooled_chains_add_up_and_forecast(linear_fit, tiny_panel):
+    """fit_servable's second run is pooled with the first: chains add, ESS grows, forecasts still work."""
+    from models.servable import pool_chains
+
+    more = CountModel("attacks", form="linear").fit(tiny_panel, draws=150, tune=200, chains=2, seed=9)
+    pooled = pool_chains([linear_fit, more])
+    assert pooled.posterior["posterior"].sizes["chain"] == 4
+    assert pooled.diagnostics["chains"] == 4 and pooled.info["sampler"]["chains"] == 4
+    assert pooled.diagnostics["ess_bulk_min"] > max(linear_fit.diagnostics["ess_bulk_min"], more.diagnostics["ess_bulk_min"])
+    assert pooled.diagnostics["sampling_seconds"] == pytest.approx(
+        linear_fit.diagnostics["sampling_seconds"] + more.diagnostics["sampling_seconds"], abs=0.01)
+    assert pooled.forecast(horizon=2, draws=100, seed=1).paths.shape == (100, 2, 6)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from models.design import last_window, rolling_log_sd, window_log_sd
 from models.events import exceedance
 from models.simulate import draw_randomness, nb_inverse_cdf, simulate_count
 
@@ -117,3 +118,29 @@ class TestSpilloverOnAFit:
         ex = exceedance(fc, "R1", 4)
         assert ex["within"] == pytest.approx(fc.probability("R1", 4)["probability"])
         assert ex["per_step"] == pytest.approx(fc.probability("R1", 4, within=False)["probability"])
+
+
+def test_simulated_volatility_matches_the_fitted_design_feature():
+    # the dispersion's recent-volatility input must be the same number in the likelihood (rolling, by
+    # period) and in simulation (from the window of the last 12 months), gaps included
+    rng = np.random.default_rng(3)
+    values = rng.negative_binomial(2, 0.1, size=(4, 30)).astype(float)
+    values[1, 20:23] = np.nan
+    values[2, :25] = np.nan
+    expected = rolling_log_sd(values)[:, -1]
+    got = window_log_sd(last_window(values), axis=1)
+    np.testing.assert_allclose(got, expected)
+    assert got[2] == pytest.approx(np.std(np.log1p(values[2, 25:]), ddof=1))
+
+
+def test_volatile_recent_months_widen_the_forecast_when_the_slope_is_negative():
+    n = 40
+    params = {"a": np.tile(np.log([5.0, 5.0, 2.0]), (n, 1)), "lam": np.full((n, 3), 0.4), "kap": np.full((n, 3), 0.6),
+              "phi": np.zeros((n, 3)), "log_alpha": np.full((n, 3), 1.0), "alpha_slope": np.zeros(n),
+              "alpha_vol_slope": np.full(n, -2.0)}
+    calm = np.full(12, 5.0)
+    wild = np.array([0, 20, 1, 0, 12, 0, 2, 9, 0, 3, 8, 5.0])
+    state = {**STATE, "window": np.stack([calm, wild, np.full(12, 2.0)]), "c_vol": np.array([0.5])}
+    idx, u = draw_randomness(n, 4000, 1, 3, seed=0)
+    paths = simulate_count("loglinear", params, state, idx=idx, uniforms=u)
+    assert paths[:, 0, 1].std() > 1.5 * paths[:, 0, 0].std()
