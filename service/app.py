@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
                   description="Bayesian early-warning service for state-failure indicators.",
                   generate_unique_id_function=operation_id)
     app.state.settings = settings
-    app.state.db = Database(settings.database_url)
+    app.state.db = Database(settings.database_url, settings.db)
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(settings.rate_limit)
     install_error_handlers(app)

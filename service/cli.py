@@ -67,7 +67,7 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
     """Yield the migrated database of `settings`; an unreachable database ends the command with exit 3."""
     try:
         run_migrations(settings.database_url)
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, settings.db)
         try:
             yield db
         finally:

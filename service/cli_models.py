@@ -87,7 +87,7 @@ def worker_command(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = get_settings()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db)
     worker = Worker(database, settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

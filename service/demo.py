@@ -174,7 +174,7 @@ def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune:
         settings = settings.model_copy(update={"gate": gate})
     echo(f"demo: database {settings.database_url.split('@')[-1]}, artifacts {settings.artifacts}")
     run_migrations(settings.database_url)
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db)
     try:
         regions = load_demo_regions()
         rows = demo_rows(regions, n_periods=n_periods, seed=seed, end=end or add_months(current_month(), -1))

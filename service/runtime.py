@@ -29,13 +29,13 @@ def start_in_thread(name: str, run: Callable[[threading.Event], None], cleanup: 
 
 def start_scheduler(settings: Settings) -> Stop:
     """Start the scheduler loop on its own database engine; return its stop function."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db)
     return start_in_thread("fragility-scheduler", Scheduler(database, settings).run, database.dispose)
 
 
 def start_worker(settings: Settings) -> Stop:
     """Start one worker loop (with its executor) on its own database engine; return its stop function."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db)
     worker = Worker(database, settings)
 
     def cleanup() -> None:

@@ -30,7 +30,11 @@ def run_migrations_offline() -> None:
 
 def run_migrations_online() -> None:
     """Run the migrations on a live connection; returns nothing."""
-    engine = create_engine(database_url(), poolclass=pool.NullPool)
+    url = database_url()
+    # A database that accepts TCP but never answers must not hang start-up: libpq gives up on the
+    # connection handshake after this many seconds and the start fails with DatabaseUnavailable.
+    connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, connect_args=connect_args)
     with engine.connect() as connection:
         is_sqlite = connection.dialect.name == "sqlite"
         context.configure(connection=connection, target_metadata=target_metadata, compare_type=True,

@@ -193,7 +193,7 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, settings.db)
     worker = Worker(database, settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
