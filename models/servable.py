@@ -29,10 +29,12 @@ def pool_chains(fits: list[Fit]) -> Fit:
                last_period=last.last_period, state=last.state, info=info, diagnostics=diagnostics)
 
 
-def fit_servable(model, panel, *, draws: int = 800, tune: int = 400, chains: int = 2, seed: int = 1,
+def fit_servable(model, panel, *, draws: int = 1000, tune: int = 400, chains: int = 2, seed: int = 1,
                  sampler: str = "nutpie", max_attempts: int = 3,
                  max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0):
-    """Return (fit, attempts): the first run is `chains` x (400 tuning + 800 draws); while the gate
+    """Return (fit, attempts): the first run is `chains` x (400 tuning + 1000 draws: in bench/sampling.py
+    2 x 800 gave bulk ESS 350-414 on the worst parameter, log_alpha_scale, so half the first runs
+    missed 400); while the gate
     fails, `chains` more chains of the same length (new seed, the compiled model reused) are pooled
     with every chain so far, so a near miss costs one more short run, not a longer refit, and each
     run adds its ESS to the pool. At most `max_attempts` runs. `attempts` lists per run
