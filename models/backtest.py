@@ -11,6 +11,7 @@ for it, so the model and its baselines are compared month for month.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import math
 import time
 import traceback
@@ -294,8 +295,9 @@ def compare_to_baselines(result: BacktestResult, model: str = "model", baselines
 
 @dataclass(frozen=True)
 class CountModelForecaster:
-    """A picklable forecaster that fits ``models.CountModel`` on the panel up to the origin and
-    returns its simulated paths (draw, step, region) in the panel's region order."""
+    """A picklable forecaster that fits the model of ``family`` (``models.CountModel`` by default,
+    ``ShareModel`` or ``AmountModel``) on the panel up to the origin and returns its simulated paths
+    (draw, step, region) in the panel's region order."""
 
     spillover: bool = True
     draws: int = 500
@@ -306,13 +308,17 @@ class CountModelForecaster:
     normalise: str = "target"
     fit_options: tuple[tuple[str, Any], ...] = ()
     model_options: tuple[tuple[str, Any], ...] = ()
+    family: str = "count"
 
     def __call__(self, panel, indicator: str, horizon: int, seed: int) -> np.ndarray:
         """Return forecast paths of shape (forecast_draws, horizon, n_regions)."""
-        from models import CountModel  # models imports this module: resolve at call time
+        import models  # models imports this module: resolve at call time
 
-        model = CountModel(indicator=indicator, spillover=self.spillover, normalise=self.normalise,
-                           **dict(self.model_options))
+        classes = {"count": models.CountModel, "share": models.ShareModel, "amount": models.AmountModel}
+        if self.family not in classes:
+            raise InputError(f"unknown model family {self.family!r}; use one of {', '.join(classes)}")
+        model = classes[self.family](indicator=indicator, spillover=self.spillover, normalise=self.normalise,
+                                     **dict(self.model_options))
         fit = model.fit(panel, draws=self.draws, tune=self.tune, chains=self.chains, seed=seed,
                         sampler=self.sampler, **dict(self.fit_options))
         forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed)
@@ -336,3 +342,9 @@ def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: in
     """
     return CountModelForecaster(spillover, draws, tune, chains, sampler, forecast_draws, normalise,
                                 tuple(sorted((fit_options or {}).items())), tuple(sorted(model_options.items())))
+
+
+def family_model_forecaster(family: str, spillover: bool = True, **options: Any) -> CountModelForecaster:
+    """Return a picklable forecaster fitting the `family` model ("count", "share" or "amount") at each origin;
+    `options` as for `count_model_forecaster`."""
+    return dataclasses.replace(count_model_forecaster(spillover, **options), family=family)

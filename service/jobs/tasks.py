@@ -140,7 +140,7 @@ def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: s
 
 def backtest_forecasters(config: dict) -> dict:
     """Return the forecasters a backtest compares: the model, the model without spillover, and the baselines."""
-    from models.backtest import count_model_forecaster
+    from models.backtest import family_model_forecaster
     from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 
     sampler = config["sampler"]
@@ -148,8 +148,8 @@ def backtest_forecasters(config: dict) -> dict:
                    sampler=sampler["method"], normalise=config["normalise"])
     forecasters = {
         "zero": zero_forecast, "persistence": persistence_forecast, "bootstrap": bootstrap_forecast,
-        "model": count_model_forecaster(spillover=config["spillover"], **options),
+        "model": family_model_forecaster(config["family"], spillover=config["spillover"], **options),
     }
     if config["spillover"]:
-        forecasters["no_spillover"] = count_model_forecaster(spillover=False, **options)
+        forecasters["no_spillover"] = family_model_forecaster(config["family"], spillover=False, **options)
     return forecasters

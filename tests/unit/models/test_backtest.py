@@ -142,6 +142,29 @@ def test_a_real_count_model_fit_runs_as_a_task_on_an_executor():
     assert result.seconds["model"][0] > 0
 
 
+def test_a_share_model_backtests_through_the_family_forecaster():
+    """The service's backtest jobs follow the model's family: a real (tiny) share fit per origin, scored in [0, 1]."""
+    from indicators import simulate_share_panel
+    from models.backtest import family_model_forecaster
+
+    small, _ = simulate_share_panel(4, 40, seed=3, graph="ring")
+    forecaster = family_model_forecaster("share", True, draws=60, tune=60, chains=1, forecast_draws=200)
+    assert pickle.loads(pickle.dumps(forecaster)) == forecaster
+    result = run_backtest(small, "militia_share", {"model": forecaster, "persistence": BASELINES["persistence"]},
+                          [small.periods[-3]], 2, seed=1)
+    assert not result.failures, result.failures
+    rows = {(r["forecaster"], r["horizon"]): r for r in result.scores}
+    assert rows[("model", 1)]["n"] == 4
+    assert 0 < rows[("model", 2)]["crps"] < 1  # shares: a CRPS above 1 would mean values outside [0, 1]
+
+
+def test_an_unknown_family_forecaster_fails_with_a_clear_error(panel):
+    from models.backtest import family_model_forecaster
+
+    result = run_backtest(panel, "deaths", {"model": family_model_forecaster("poisson", True)}, ["2020-06"], 2)
+    assert "unknown model family 'poisson'" in result.failures[0]["error"]
+
+
 @pytest.mark.slow
 def test_spillover_model_beats_the_model_without_it_when_the_channel_is_real():
     """Synthetic hhh4 panel where most of each region's level comes from its neighbours' last month."""
