@@ -88,7 +88,7 @@ async def forecast(
     region: str,
     horizon: Annotated[int, Query(ge=1)],
     quantiles: Annotated[list[str] | None, Query()] = None,
-    version: int | None = None,
+    version: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     """Return the mean and quantiles per month of one region's forecast from the served (or asked) version.
 
