@@ -2,6 +2,7 @@
 
     python bench/sampling.py [--regions 20] [--periods 120] [--scaling 10,50,200] [--seed 1]
                              [--no-baseline] [--pymc-nuts] [--form loglinear]
+                             [--priors JSON] [--skip-warm]
 
 Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Every line is JSON:
 - "default": models.fit_servable with nutpie (compiled model cached in-process and reused with
@@ -95,13 +96,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--form", default=None, help="count form (default: the model's default)")
     p.add_argument("--no-baseline", action="store_true", help="skip pm.sample() defaults")
     p.add_argument("--pymc-nuts", action="store_true", help="also run PyMC's own NUTS")
+    p.add_argument("--priors", default=None,
+                   help='prior overrides as JSON, e.g. \'{"share_ne": {"centred": "auto"}}\' (default: the model\'s)')
+    p.add_argument("--skip-warm", action="store_true", help="skip the 20-region cold/warm default rows")
     args = p.parse_args(argv)
-    model = CountModel("attacks", **({"form": args.form} if args.form else {}))
-    emit(bench="sampling", form=model.spec.form, machine="2 cores, shared with other jobs: timings noisy")
+    priors = json.loads(args.priors) if args.priors else None
+    model = CountModel("attacks", priors=priors, **({"form": args.form} if args.form else {}))
+    emit(bench="sampling", form=model.spec.form, priors=model.spec.priors,
+         machine="2 cores, shared with other jobs: timings noisy")
     panel, _ = simulate_count_panel(args.regions, args.periods, seed=args.seed)
-    emit(**default_path(model, panel, "cold (first compile in process, disk cache warm)", args.seed))
-    emit(**default_path(model, simulate_count_panel(args.regions, args.periods, seed=args.seed + 1)[0],
-                        "warm (compiled model reused with new data)", args.seed))
+    if not args.skip_warm:
+        emit(**default_path(model, panel, "cold (first compile in process, disk cache warm)", args.seed))
+        emit(**default_path(model, simulate_count_panel(args.regions, args.periods, seed=args.seed + 1)[0],
+                            "warm (compiled model reused with new data)", args.seed))
     if not args.no_baseline:
         emit(**pm_sample_path(model, panel, args.seed, None))
     if args.pymc_nuts:

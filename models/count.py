@@ -210,7 +210,8 @@ class CountModel:
                 zero = pt.zeros_like(a)
                 s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"], like=zero)
                 if self.spec.spillover:
-                    s_ne = pt.switch(d["has_ne"] > 0, region_or_pooled("share_ne", p["share_ne"], like=zero), -30.0)
+                    share_ne = region_or_pooled("share_ne", p["share_ne"], like=zero, centred=d["centred"], quiet=d["quiet"])
+                    s_ne = pt.switch(d["has_ne"] > 0, share_ne, -30.0)
                 else:
                     s_ne = zero - 30.0
                 w = pt.special.softmax(pt.stack([zero, s_level, s_ne], axis=1), axis=1)
