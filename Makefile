@@ -9,7 +9,7 @@ PYTHON ?= $(shell for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12"; do 
 export PYTENSOR_FLAGS ?= base_compiledir=$(HOME)/.cache/fragility-pytensor
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-slow test-fast bench clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ run: install
 test: install
 	$(PY) -m tests.preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The heavier tests (real fits at recovery size, fault injection, browser): about 15 min on 2 cores.
+test-slow: install
+	$(PY) -m pytest --run-slow -m slow $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
