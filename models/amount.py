@@ -32,11 +32,10 @@ import pytensor.tensor as pt
 
 from indicators import Panel
 from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardise_covariate
-from models.diagnostics import compute_diagnostics
 from models.errors import SpecError
 from models.fit import Fit
+from models.fitting import fit_family
 from models.priors import create, hierarchical, merge_priors
-from models.sampling import sample_posterior
 from models.spec import ModelSpec, SamplerConfig
 
 
@@ -214,18 +213,7 @@ class AmountModel:
             sampler: str = "nutpie") -> Fit:
         """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
         config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
-        design, state, info = self.prepare(panel)
-        regions = list(panel.regions)
-        data = self.data_arrays(design, state)
-        key = f"{self.spec.spec_id}|R={len(regions)}|K={len(self.spec.covariates)}"
-        model = self.build(data, regions)
-        keep = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
-        tree, timings = sample_posterior(lambda: model, data, config, cache_key=key, keep=keep)
-        tree = _relabel(tree, regions, list(self.spec.covariates))
-        diagnostics = compute_diagnostics(tree, **timings)
-        info["sampler"] = config.to_dict()
-        return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
-                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+        return fit_family(self, panel, config)
 
 
 def _state(values, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
@@ -261,15 +249,3 @@ def _dims(name: str):
     if name == "x":
         return ("obs", "covariate")
     return "obs"
-
-
-def _relabel(tree, regions, covariates):
-    """Return the tree with this fit's region and covariate labels (a reused compiled model keeps its first ones)."""
-    import xarray as xr
-
-    post = tree["posterior"].to_dataset()
-    if "region" in post.dims:
-        post = post.assign_coords(region=regions)
-    if "covariate" in post.dims:
-        post = post.assign_coords(covariate=covariates)
-    return xr.DataTree.from_dict({"posterior": post, "sample_stats": tree["sample_stats"].to_dataset()})
