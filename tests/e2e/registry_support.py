@@ -42,8 +42,11 @@ def model_payload(name: str = "attacks-model", sampler: dict | None = None, **ex
             "spillover": True, "horizon": 6, "sampler": sampler or GOOD_SAMPLER, **extra}
 
 
-def seed_database(database, panel) -> None:
-    """Store the panel's regions, indicator and observations straight into the data tables; returns nothing."""
+def seed_database(database, panel, indicator: dict | None = None) -> None:
+    """Store the panel's regions, indicator and observations straight into the data tables; returns nothing.
+
+    `indicator` is the Indicator row's fields (id, kind, unit, description); default the count `attacks`.
+    """
     from service.tables import Indicator, Observation, Region
 
     now = datetime.now(UTC)
@@ -52,7 +55,8 @@ def seed_database(database, panel) -> None:
         for region in regions_payload(panel):
             session.add(Region(id=region["id"], name=region["name"], parent=None,
                                neighbours=[{"id": n, "weight": 1.0} for n in region["neighbours"]], updated_at=now))
-        session.add(Indicator(id="attacks", kind="count", unit="events", description="synthetic", updated_at=now))
+        fields = indicator or {"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"}
+        session.add(Indicator(**fields, updated_at=now))
         session.flush()
         for row in observations_payload(panel):
             session.add(Observation(region_id=row["region"], indicator_id=row["indicator"], period=row["period"],

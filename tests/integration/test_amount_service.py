@@ -5,8 +5,6 @@ LocalExecutor (spawned process, real nutpie fit), promotion, the served forecast
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -21,28 +19,15 @@ from service.jobs.worker import Worker
 from service.path_cache import PathCache, fit_of, resolve
 from service.settings import GateThresholds, Settings
 from service.tables_registry import Job, utc_now
-from tests.e2e.registry_support import GATE, GOOD_SAMPLER, observations_payload, regions_payload
+from tests.e2e.registry_support import GATE, GOOD_SAMPLER, seed_database
 
 INDICATOR = "seizures_kg"
 N_REGIONS, N_PERIODS, HORIZON = 4, 60, 6
 
 
 def seed_amounts(database, panel) -> None:
-    """Store the panel's regions, an `amount` indicator and its observations; returns nothing."""
-    from service.tables import Indicator, Observation, Region
-
-    now = datetime.now(UTC)
-    batch = str(uuid.uuid4())
-    with database.session() as session:
-        for region in regions_payload(panel):
-            session.add(Region(id=region["id"], name=region["name"], parent=None,
-                               neighbours=[{"id": n, "weight": 1.0} for n in region["neighbours"]], updated_at=now))
-        session.add(Indicator(id=INDICATOR, kind="amount", unit="kg", description="synthetic seizures", updated_at=now))
-        session.flush()
-        for row in observations_payload(panel):
-            session.add(Observation(region_id=row["region"], indicator_id=row["indicator"], period=row["period"],
-                                    value=row["value"], updated_at=now, batch_id=batch))
-        session.commit()
+    """Store the panel's regions, the indicator and its observations; returns nothing."""
+    seed_database(database, panel, indicator={"id": INDICATOR, "kind": "amount", "unit": "kg", "description": "synthetic seizures"})
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ spillover answer read from the stored posterior.
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -22,7 +20,7 @@ from service.jobs.worker import Worker
 from service.path_cache import PathCache, fit_of, resolve
 from service.settings import GateThresholds, Settings
 from service.tables_registry import Job, utc_now
-from tests.e2e.registry_support import GATE, observations_payload, regions_payload
+from tests.e2e.registry_support import GATE, seed_database
 
 INDICATOR = "militia_share"
 SAMPLER = {"method": "nutpie", "draws": 300, "tune": 300, "chains": 2, "seed": 1}
@@ -30,22 +28,8 @@ N_REGIONS, N_PERIODS, HORIZON = 4, 60, 6
 
 
 def seed_shares(database, panel) -> None:
-    """Store the panel's regions, a `share` indicator and its observations; returns nothing."""
-    from service.tables import Indicator, Observation, Region
-
-    now = datetime.now(UTC)
-    batch = str(uuid.uuid4())
-    with database.session() as session:
-        for region in regions_payload(panel):
-            session.add(Region(id=region["id"], name=region["name"], parent=None,
-                               neighbours=[{"id": n, "weight": 1.0} for n in region["neighbours"]], updated_at=now))
-        session.add(Indicator(id=INDICATOR, kind="share", unit="fraction of territory",
-                              description="synthetic militia control", updated_at=now))
-        session.flush()
-        for row in observations_payload(panel):
-            session.add(Observation(region_id=row["region"], indicator_id=row["indicator"], period=row["period"],
-                                    value=row["value"], updated_at=now, batch_id=batch))
-        session.commit()
+    """Store the panel's regions, the indicator and its observations; returns nothing."""
+    seed_database(database, panel, indicator={"id": INDICATOR, "kind": "share", "unit": "fraction of territory", "description": "synthetic militia control"})
 
 
 @pytest.fixture(scope="module")
