@@ -31,7 +31,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
-from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardise_covariate
+from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
 from models.fit import Fit
 from models.fitting import fit_family
@@ -114,13 +114,7 @@ class AmountModel:
         obs = values[~np.isnan(values)]
         if obs.size and (not np.all(np.isfinite(obs)) or obs.min() < 0):
             raise SpecError(f"{spec.indicator!r} is not an amount indicator: values must be finite and non-negative")
-        covs, transforms = [], []
-        for name in spec.covariates:
-            if not panel.has(name):
-                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
-            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
-            covs.append(cov)
-            transforms.append({"name": name, **tr})
+        covs, transforms = standardised_covariates(panel, spec.covariates)
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         design = build_count_design(values, weights, covs, spillover=spec.spillover)
         if design.y.size == 0:

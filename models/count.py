@@ -26,7 +26,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
-from models.design import CountDesign, build_count_design, last_window, standardise_covariate
+from models.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.errors import SpecError
 from models.fit import Fit
 from models.fitting import fit_family
@@ -109,13 +109,7 @@ class CountModel:
         obs = values[~np.isnan(values)]
         if obs.size and (obs.min() < 0 or np.any(obs != np.round(obs))):
             raise SpecError(f"{spec.indicator!r} is not a count indicator: values must be non-negative integers")
-        covs, transforms = [], []
-        for name in spec.covariates:
-            if not panel.has(name):
-                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
-            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
-            covs.append(cov)
-            transforms.append({"name": name, **tr})
+        covs, transforms = standardised_covariates(panel, spec.covariates)
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         design = build_count_design(values, weights, covs, spillover=spec.spillover,
                                     first_period=max(values.shape[1] - spec.options.get("fit_months", values.shape[1]), 0))

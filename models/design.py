@@ -47,6 +47,31 @@ def effective_weights(weights: np.ndarray, alive: np.ndarray) -> np.ndarray:
     return w * scale[None, :]
 
 
+def channel_weights(weights: np.ndarray, alive: np.ndarray, cut: tuple[int, int] | None = None) -> np.ndarray:
+    """Return the simulation's neighbour weights: `effective_weights` over alive sources, with the
+    source->target channel `cut` = (source index, target index) set to 0 (the other weights unchanged)."""
+    w = effective_weights(weights, alive)
+    if cut is not None:
+        w = w.copy()
+        w[cut[0], cut[1]] = 0.0
+    return w
+
+
+def standardised_covariates(panel, names) -> tuple[list[np.ndarray], list[dict]]:
+    """Return (standardised covariate arrays, their transforms named) for the indicators `names` of `panel`;
+    raises SpecError naming a covariate the panel does not have."""
+    from models.errors import SpecError
+
+    covs, transforms = [], []
+    for name in names:
+        if not panel.has(name):
+            raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
+        cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
+        covs.append(cov)
+        transforms.append({"name": name, **tr})
+    return covs, transforms
+
+
 def neighbour_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Return the neighbour term per (target, period): sum_q W[q,r] y[q,t] over observed q, renormalised.
 

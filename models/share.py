@@ -33,7 +33,7 @@ import pytensor.tensor as pt
 from scipy import special
 
 from indicators import Panel
-from models.design import last_window, neighbour_mean, standardise_covariate
+from models.design import last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
 from models.fit import Fit
 from models.fitting import fit_family
@@ -167,13 +167,7 @@ class ShareModel:
             raise SpecError(f"{spec.indicator!r} is not a share indicator: values must lie in [0, 1], "
                             f"region {panel.regions[r]!r} period {panel.periods[t]} has {float(values[r, t])} "
                             f"({int(bad.sum())} bad value(s))")
-        covs, transforms = [], []
-        for name in spec.covariates:
-            if not panel.has(name):
-                raise SpecError(f"the panel has no covariate indicator {name!r} (it has {panel.indicators})")
-            cov, tr = standardise_covariate(np.asarray(panel.values(name), dtype=float))
-            covs.append(cov)
-            transforms.append({"name": name, **tr})
+        covs, transforms = standardised_covariates(panel, spec.covariates)
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         z = self.logit_values(values)
         design = build_share_design(z, weights, covs, spillover=spec.spillover)

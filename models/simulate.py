@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from models.design import effective_weights, window_log_sd
+from models.design import channel_weights, window_log_sd
 
 SIMULATORS = {
     "count": ("models.simulate", "simulate_count_spec"),
@@ -108,10 +108,7 @@ def simulate_count(
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
-    w = effective_weights(state["weights"], alive)
-    if cut is not None:
-        w = w.copy()
-        w[cut[0], cut[1]] = 0.0
+    w = channel_weights(state["weights"], alive, cut)
     has_ne = state["has_ne"].astype(bool)
     p = {k: v[idx] for k, v in params.items()}
     x_term = np.zeros((draws, n_regions))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from models.design import effective_weights
+from models.design import channel_weights
 
 MAX_LOG_AMOUNT = 30.0  # exp(30) ~ 1e13: a cap that keeps a runaway draw finite
 UNIFORM_EDGE = 1e-12
@@ -40,10 +40,7 @@ def simulate_amount(spec, params: dict[str, np.ndarray], state: dict[str, np.nda
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
     has_ne = state["has_ne"].astype(bool)
-    w = effective_weights(state["weights"], alive)
-    if cut is not None:
-        w = w.copy()
-        w[cut[0], cut[1]] = 0.0
+    w = channel_weights(state["weights"], alive, cut)
     p = {k: v[idx] for k, v in params.items()}
     zeros = np.zeros((draws, n_regions))
     own_any, own_amount = p.get("own_any", zeros), p.get("own_amount", zeros)

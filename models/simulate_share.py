@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from models.design import effective_weights
+from models.design import channel_weights
 
 
 def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None) -> np.ndarray:
@@ -29,10 +29,7 @@ def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=Non
     lo, hi = (float(b) for b in state["bounds"])
     floor = float(special.expit(lo))
     alive = state["alive"].astype(bool)
-    w = effective_weights(state["weights"], alive)
-    if cut is not None:
-        w = w.copy()
-        w[cut[0], cut[1]] = 0.0
+    w = channel_weights(state["weights"], alive, cut)
     has_ne = state["has_ne"].astype(bool)
     p = {k: v[idx] for k, v in params.items()}
     mean_shift = p["a"] - p["rho"] * state["c_own"]
