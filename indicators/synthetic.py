@@ -45,6 +45,10 @@ class CountTruth:
     """Complete simulated counts (n_regions, n_periods) before any cells were hidden as missing."""
     stationary_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     population: dict = field(default_factory=dict)
+    covariate: str | None = None
+    """Name of the covariate in the endemic part (None: no covariate)."""
+    beta: float = 0.0
+    """Its coefficient on the standardised scale (see `standardised_lag`)."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +165,8 @@ def simulate_count_panel(
     phi: object = None,
     alpha: object = None,
     phi_targets: Sequence[str] | None = None,
+    covariate: tuple[str, np.ndarray] | None = None,
+    beta: float = 0.0,
 ) -> tuple[Panel, CountTruth]:
     """Return (panel, truth): counts from the hhh4 level form with partial pooling across regions.
 
@@ -173,6 +179,9 @@ def simulate_count_panel(
     for those regions; regions without neighbours get phi_r = 0. The chain starts at its
     stationary mean and runs `burn_in` months before the first kept month `start`.
     `graph` is "grid", "ring" or a region list (e.g. `load_demo_regions()`, n_regions is then ignored).
+    `covariate=(name, values)` with values (n_regions, n_periods) adds `beta * x[r, t-1]` to the endemic
+    log level, x the values standardised as the models standardise a covariate (`standardised_lag`;
+    0 before the first kept month), and puts the covariate into the panel under `name`.
 
     Raises
     ------
@@ -213,16 +222,36 @@ def simulate_count_panel(
     mean = np.linalg.solve(np.eye(n) - transition, endemic)
     previous = np.round(mean)
     total = burn_in + n_periods
+    x_lag = np.zeros((n, total))
+    if covariate is not None:
+        cov_values = np.asarray(covariate[1], dtype=float)
+        if cov_values.shape != (n, n_periods):
+            raise InputError(f"covariate values have shape {cov_values.shape}, expected ({n}, {n_periods})")
+        x_lag[:, burn_in + 1:] = standardised_lag(cov_values)[:, :-1]
     series = np.empty((n, total))
     for t in range(total):
-        mu = endemic + transition @ previous
+        mu = endemic * np.exp(beta * x_lag[:, t]) + transition @ previous
         previous = rng.negative_binomial(alpha_r, alpha_r / (alpha_r + mu)).astype(float)
         series[:, t] = previous
     values = series[:, burn_in:]
     observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
-    panel = Panel.from_arrays(regions, start, {indicator: observed}, normalise)
-    truth = CountTruth(ids, a_r, lam_r, phi_r, alpha_r, normalise, seed, indicator, weights, values, mean, population)
+    series_by_name = {indicator: observed}
+    if covariate is not None:
+        series_by_name[covariate[0]] = cov_values
+    panel = Panel.from_arrays(regions, start, series_by_name, normalise)
+    truth = CountTruth(ids, a_r, lam_r, phi_r, alpha_r, normalise, seed, indicator, weights, values, mean, population,
+                       covariate[0] if covariate is not None else None, float(beta) if covariate is not None else 0.0)
     return panel, truth
+
+
+def standardised_lag(values: np.ndarray) -> np.ndarray:
+    """Return covariate values standardised as the models do: log1p first unless they lie in [0, 1], then
+    centred on the mean and divided by the sd of the observed values (NaN stays NaN, read as 0 by the generator)."""
+    obs = values[~np.isnan(values)]
+    t = np.log1p(values) if obs.size and obs.min() >= 0 and obs.max() > 1 else values
+    tobs = t[~np.isnan(t)]
+    spread = float(tobs.std()) if tobs.size > 1 and tobs.std() > 0 else 1.0
+    return np.nan_to_num((t - (tobs.mean() if tobs.size else 0.0)) / spread, nan=0.0)
 
 
 def simulate_share_panel(

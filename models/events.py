@@ -18,7 +18,7 @@ def exceedance(forecast: Forecast, region: str, threshold: float) -> dict:
 
 
 def spillover(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-              draws: int = 1000, seed: int = 0) -> dict:
+              draws: int = 1000, seed: int = 0, covariates=None) -> dict:
     """Return the answer to "will the target reach `threshold` within `horizon`, and how much is the source's?".
 
     Keys: probability (target has any month >= threshold), probability_without_source (the same
@@ -27,7 +27,8 @@ def spillover(fit, *, source: str, target: str, threshold: float, horizon: int =
     the difference given the posterior), channel_share (E[target uncut] - E[target cut]) /
     E[target uncut] over all steps: the expected share of the target's mean that flows through
     the channel, echoes included), normalise, interval_method and the question asked.
-    A scenario (values per step, {period: value} or {"scale": f}) replaces the source's path in both runs.
+    A scenario (values per step, {period: value} or {"scale": f}) replaces the source's path in both runs;
+    `covariates` (see Fit.forecast) moves covariates with their own models, the same paths in both runs.
     """
     s, t = fit.region_index(source), fit.region_index(target)
     if s == t:
@@ -42,8 +43,9 @@ def spillover(fit, *, source: str, target: str, threshold: float, horizon: int =
     if float(fit.state["weights"][s, t]) <= 0:
         raise SpecError(f"{source!r} is not a neighbour of {target!r}: there is no {source}->{target} channel")
     scen = {source: scenario} if scenario is not None else None
-    uncut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen)
-    cut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen, cut=(source, target))
+    uncut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen, covariates=covariates)
+    cut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen, cut=(source, target),
+                       covariates=uncut.covariates)
     y, y0 = uncut.paths[:, :, t], cut.paths[:, :, t]
     hit, hit0 = (y >= threshold).any(axis=1), (y0 >= threshold).any(axis=1)
     diff = hit.astype(float) - hit0.astype(float)

@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from indicators import add_months
+from models.covariates import CovariatePaths, covariate_paths
 from models.errors import PosteriorMismatch, SpecError
 from models.forecast import Forecast
 from models.simulate import draw_randomness, simulator_for
@@ -71,13 +72,18 @@ class Fit:
 
     # -- forecasting --------------------------------------------------------------------------
     def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
-                 cut: tuple[str, str] | None = None, scenario: dict | None = None) -> Forecast:
+                 cut: tuple[str, str] | None = None, scenario: dict | None = None,
+                 covariates: dict | CovariatePaths | None = None) -> Forecast:
         """Return a Forecast of `draws` joint paths for steps 1..horizon after `last_period`.
 
         cut=(source, target) removes the source->target neighbour channel (same random numbers as
         the uncut run with the same seed). scenario={region: values} replaces that region's
         simulated values: a list per step (None = simulated), a dict {period: value}, or
-        {"scale": factor} multiplying the simulated values.
+        {"scale": factor} multiplying the simulated values. covariates={name: Fit or Forecast of that
+        covariate indicator} moves those covariates forward with their own model (path i feeds path i;
+        see models.covariates); the others are held at their last value. A CovariatePaths (the
+        `covariates` of an earlier Forecast) reuses exactly the covariate paths of that forecast.
+        The Forecast's `covariates_mode` says "none", "held", "modelled" or "mixed".
         """
         if not isinstance(horizon, int) or horizon < 1:
             raise SpecError(f"horizon must be an integer >= 1, got {horizon!r}")
@@ -91,13 +97,27 @@ class Fit:
         samples = self.samples()
         n_samples = next(iter(samples.values())).shape[0]
         idx, uniforms = draw_randomness(n_samples, draws, horizon, len(self.regions), seed)
+        x_paths = self._covariate_paths(covariates, horizon, draws, seed)
         simulate = simulator_for(self.spec)
-        paths = simulate(self.spec, samples, self.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen)
-        covariates_mode = "held"  # covariates (if any) stay at their last value; no covariate model yet
+        paths = simulate(self.spec, samples, self.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen,
+                         covariates=x_paths)
         meta = {"spec_id": self.spec_id, "seed": seed, "cut": list(cut) if cut else None,
                 "scenario": bool(scenario), "data_hash": self.data_hash, "normalise": self.spec.normalise}
         return Forecast(paths, periods, self.regions, indicator=self.spec.indicator,
-                        covariates_mode=covariates_mode, meta=meta)
+                        covariates_mode=x_paths.mode if x_paths is not None else "none", meta=meta,
+                        covariates=x_paths)
+
+    def _covariate_paths(self, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:
+        if not self.spec.covariates:
+            if covariates:
+                raise SpecError("this model has no covariates; fit one with covariates=[...] to move them")
+            return None
+        if isinstance(covariates, CovariatePaths):
+            if covariates.names != list(self.spec.covariates):
+                raise SpecError(f"covariate paths are of {covariates.names}, this model's covariates are "
+                                f"{list(self.spec.covariates)}")
+            return covariates.first(draws, horizon)
+        return covariate_paths(self, horizon=horizon, draws=draws, seed=seed, sources=covariates)
 
     def _scenario(self, scenario: dict | None, periods: list[str]) -> dict[int, np.ndarray] | None:
         if not scenario:
@@ -125,12 +145,12 @@ class Fit:
         return out
 
     def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-                  draws: int = 1000, seed: int = 0) -> dict:
+                  draws: int = 1000, seed: int = 0, covariates: dict | CovariatePaths | None = None) -> dict:
         """Return the spillover answer for source -> target (see models.events.spillover)."""
         from models.events import spillover
 
         return spillover(self, source=source, target=target, threshold=threshold, horizon=horizon,
-                         scenario=scenario, draws=draws, seed=seed)
+                         scenario=scenario, draws=draws, seed=seed, covariates=covariates)
 
     # -- I/O ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

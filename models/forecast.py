@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from models.covariates import CovariatePaths
 from models.errors import SpecError
 
 INTERVAL_LEVEL = 0.9
@@ -26,12 +27,15 @@ class Forecast:
     """Simulated paths of every region, `paths[draw, step, region]`, for `periods` after the fit.
 
     Regions the fit could not use (no observations) have NaN paths; asking a summary of them
-    raises SpecError. `covariates_mode` is "held" (covariates kept at their last value) or
-    "modelled"; `meta` carries the spec id, seed, cut and scenario.
+    raises SpecError. `covariates_mode` is "none" (the model has no covariates), "held" (kept at their
+    last value), "modelled" (moved by their own fitted models) or "mixed"; `covariates` holds the
+    covariate paths read at each step (models.covariates.CovariatePaths) when the model has any;
+    `meta` carries the spec id, seed, cut and scenario.
     """
 
     def __init__(self, paths: np.ndarray, periods: list[str], regions: list[str], *,
-                 indicator: str, covariates_mode: str = "held", meta: dict | None = None) -> None:
+                 indicator: str, covariates_mode: str = "none", meta: dict | None = None,
+                 covariates: CovariatePaths | None = None) -> None:
         paths = np.asarray(paths, dtype=float)
         if paths.ndim != 3 or paths.shape[1] != len(periods) or paths.shape[2] != len(regions):
             raise SpecError(f"paths of shape {paths.shape} do not match {len(periods)} periods x {len(regions)} regions")
@@ -40,7 +44,21 @@ class Forecast:
         self.regions = list(regions)
         self.indicator = indicator
         self.covariates_mode = covariates_mode
+        self.covariates = covariates
         self.meta = dict(meta or {})
+
+    @property
+    def covariates_detail(self) -> dict:
+        """Return per covariate how it moved ({"mode", "source", "origin", "held_regions"}); {} without covariates."""
+        return dict(self.covariates.detail) if self.covariates is not None else {}
+
+    def first_steps(self, horizon: int) -> Forecast:
+        """Return a Forecast of the first `horizon` steps of these paths (itself when that is all of them)."""
+        if horizon == self.horizon:
+            return self
+        covariates = self.covariates.first(self.paths.shape[0], horizon) if self.covariates is not None else None
+        return Forecast(self.paths[:, :horizon], self.periods[:horizon], self.regions, indicator=self.indicator,
+                        covariates_mode=self.covariates_mode, meta=self.meta, covariates=covariates)
 
     @property
     def horizon(self) -> int:
@@ -88,11 +106,14 @@ class Forecast:
                 "threshold": threshold, "within": False, "periods": self.periods}
 
     def save(self, path: str | Path) -> None:
-        """Write the forecast to a .npz file (paths exact, metadata as JSON)."""
+        """Write the forecast to a .npz file (paths and covariate paths exact, metadata as JSON)."""
         header = {"periods": self.periods, "regions": self.regions, "indicator": self.indicator,
                   "covariates_mode": self.covariates_mode, "meta": self.meta}
+        arrays = {"paths": self.paths, "header": np.array(json.dumps(header))}
+        if self.covariates is not None:
+            arrays.update(covariate_steps=self.covariates.steps, covariate_header=np.array(self.covariates.to_header()))
         with open(path, "wb") as fh:
-            np.savez_compressed(fh, paths=self.paths, header=np.array(json.dumps(header)))
+            np.savez_compressed(fh, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Forecast:
@@ -100,5 +121,7 @@ class Forecast:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
             paths = data["paths"]
+            covariates = (CovariatePaths.from_stored(data["covariate_steps"], str(data["covariate_header"]))
+                          if "covariate_steps" in data.files else None)
         return cls(paths, header["periods"], header["regions"], indicator=header["indicator"],
-                   covariates_mode=header["covariates_mode"], meta=header["meta"])
+                   covariates_mode=header["covariates_mode"], meta=header["meta"], covariates=covariates)

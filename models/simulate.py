@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from models.covariates import covariate_term
 from models.design import channel_weights, window_log_sd
 
 SIMULATORS = {
@@ -21,8 +22,8 @@ SIMULATORS = {
     "amount": ("models.simulate_amount", "simulate_amount"),
 }
 """Per family, the module and function that step all regions forward. Each has the signature
-``f(spec, params, state, *, idx, uniforms, cut, scenario) -> paths (draws, horizon, regions)``
-and turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
+``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths (draws, horizon, regions)``
+(`covariates`: a models.covariates.CovariatePaths, or None to hold them at their last value) and turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
 common random numbers keep cut and uncut runs comparable."""
 
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
@@ -49,9 +50,10 @@ def simulator_for(spec):
         raise ModelError(f"forecasting for family {spec.family!r} is not available: {exc}") from exc
 
 
-def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None) -> np.ndarray:
+def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
     """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation)."""
-    return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario)
+    return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario,
+                          covariates=covariates)
 
 
 def nb_inverse_cdf(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -98,27 +100,26 @@ def simulate_count(
     uniforms: np.ndarray,
     cut: tuple[int, int] | None = None,
     scenario: dict[int, np.ndarray] | None = None,
+    covariates=None,
 ) -> np.ndarray:
     """Return simulated paths (draws, horizon, regions); regions without data are NaN.
 
     `params` holds posterior samples (sample, ...) as named in models.count; `state` the fit's
     simulation state; `cut` = (source index, target index); `scenario` maps a region index to
-    values per step (NaN = keep the simulated value) or to ("scale", factor) via a 0-d array
-    under the key -index-1 (see Fit.forecast).
+    values per step (NaN = keep the simulated value) or to a 0-d scale factor (see Fit.forecast);
+    `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held).
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
     w = channel_weights(state["weights"], alive, cut)
     has_ne = state["has_ne"].astype(bool)
     p = {k: v[idx] for k, v in params.items()}
-    x_term = np.zeros((draws, n_regions))
-    if "beta" in p and p["beta"].shape[-1] > 0:
-        x_term = p["beta"] @ state["x_last"].T
     window = np.broadcast_to(state["window"].T[None], (draws,) + state["window"].T.shape).copy()  # (D, 12, R)
     y_prev = np.nan_to_num(window[:, -1, :], nan=0.0)
     paths = np.empty((draws, horizon, n_regions))
     for h in range(horizon):
         ne = y_prev @ w
+        x_term = covariate_term(p.get("beta"), state, covariates, h)
         if form == "linear":
             mu = np.exp(np.minimum(p["a"] + x_term, MAX_LOG_MU)) + p["lam"] * y_prev + p["phi"] * ne * has_ne
             alpha = p["alpha"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from models.covariates import covariate_term
 from models.design import channel_weights
 
 MAX_LOG_AMOUNT = 30.0  # exp(30) ~ 1e13: a cap that keeps a runaway draw finite
@@ -29,13 +30,14 @@ def hurdle_inverse_cdf(u: np.ndarray, p_any: np.ndarray, loc: np.ndarray, scale:
 
 def simulate_amount(spec, params: dict[str, np.ndarray], state: dict[str, np.ndarray], *, idx: np.ndarray,
                     uniforms: np.ndarray, cut: tuple[int, int] | None = None,
-                    scenario: dict[int, np.ndarray] | None = None) -> np.ndarray:
+                    scenario: dict[int, np.ndarray] | None = None, covariates=None) -> np.ndarray:
     """Return simulated amount paths (draws, horizon, regions), non-negative; regions without data are NaN.
 
     `params` holds posterior samples (sample, ...) as named in models.amount; `state` the fit's
     simulation state; `cut` = (source index, target index) sets w[source, target] = 0; `scenario`
     maps a region index to values per step (NaN keeps the simulated value) or to a 0-d scale factor.
-    Simulated and scenario values both feed the next step's lags.
+    Simulated and scenario values both feed the next step's lags. `covariates`
+    (models.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
@@ -45,13 +47,11 @@ def simulate_amount(spec, params: dict[str, np.ndarray], state: dict[str, np.nda
     zeros = np.zeros((draws, n_regions))
     own_any, own_amount = p.get("own_any", zeros), p.get("own_amount", zeros)
     ne_any, ne_amount = p.get("ne_any", zeros), p.get("ne_amount", zeros)
-    x_any, x_amount = 0.0, 0.0
-    if "beta_any" in p and p["beta_any"].shape[-1] > 0:
-        x_any = p["beta_any"] @ state["x_last"].T
-        x_amount = p["beta_amount"] @ state["x_last"].T
     y_prev = np.broadcast_to(np.nan_to_num(state["window"][:, -1], nan=0.0), (draws, n_regions))
     paths = np.empty((draws, horizon, n_regions))
     for h in range(horizon):
+        x_any = covariate_term(p.get("beta_any"), state, covariates, h)
+        x_amount = covariate_term(p.get("beta_amount"), state, covariates, h)
         log_prev = np.log1p(y_prev)
         z_ne = np.where(has_ne, log_prev @ w - state["c_ne"], 0.0)
         eta = p["logit_p"] + own_any * ((y_prev > 0) - state["c_any"]) + ne_any * z_ne + x_any

@@ -14,16 +14,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
+from models.covariates import covariate_term
 from models.design import channel_weights
 
 
-def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None) -> np.ndarray:
+def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
     """Return simulated shares (draws, horizon, regions) in [0, 1]; regions without data are NaN.
 
     `params` holds posterior samples (sample, ...) named as in models.share (a, rho, psi, sigma,
     beta); `state` the fit's simulation state; `cut` = (source index, target index) removes that
     neighbour channel; `scenario` maps a region index to shares per step (NaN = keep the simulated
-    value) or to a 0-d scale factor (simulated share times the factor, clipped to [0, 1]).
+    value) or to a 0-d scale factor (simulated share times the factor, clipped to [0, 1]); `covariates`
+    (models.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
     """
     draws, horizon, n_regions = uniforms.shape
     lo, hi = (float(b) for b in state["bounds"])
@@ -33,14 +35,12 @@ def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=Non
     has_ne = state["has_ne"].astype(bool)
     p = {k: v[idx] for k, v in params.items()}
     mean_shift = p["a"] - p["rho"] * state["c_own"]
-    if "beta" in p and p["beta"].shape[-1] > 0:
-        mean_shift = mean_shift + p["beta"] @ state["x_last"].T
     psi = p["psi"] * has_ne
     centre = state["source_centre"]
     z_prev = np.broadcast_to(np.nan_to_num(state["z_last"], nan=0.0), (draws, n_regions)).copy()
     paths = np.empty((draws, horizon, n_regions))
     for h in range(horizon):
-        mu = mean_shift + p["rho"] * z_prev + psi * ((z_prev - centre) @ w)
+        mu = mean_shift + covariate_term(p.get("beta"), state, covariates, h) + p["rho"] * z_prev + psi * ((z_prev - centre) @ w)
         latent = mu + p["sigma"] * special.ndtri(uniforms[:, h, :])
         share = np.where(latent <= lo, 0.0, np.where(latent >= hi, 1.0, special.expit(latent)))
         if scenario:

@@ -166,12 +166,7 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
 
 def first_steps(forecast, horizon: int):
     """Return a models.Forecast holding only the first `horizon` steps of `forecast`."""
-    from models.forecast import Forecast
-
-    if horizon == forecast.horizon:
-        return forecast
-    return Forecast(forecast.paths[:, :horizon], forecast.periods[:horizon], forecast.regions,
-                    indicator=forecast.indicator, covariates_mode=forecast.covariates_mode, meta=forecast.meta)
+    return forecast.first_steps(horizon)
 
 
 class CachedPathsFit:
@@ -188,8 +183,12 @@ class CachedPathsFit:
     def __getattr__(self, name: str):
         return getattr(self.fit, name)
 
-    def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *, cut=None, scenario=None):
-        """Return the first `horizon` steps of the cached paths for (cut, scenario)."""
+    def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *, cut=None, scenario=None, covariates=None):
+        """Return the first `horizon` steps of the cached paths for (cut, scenario).
+
+        Cut and scenario runs reuse the covariate paths stored with the version (`covariates` is ignored):
+        they are what the stored paths were simulated with, so both runs share them.
+        """
         if cut is None and not scenario:
             return first_steps(self.stored, horizon)
         import json
@@ -197,5 +196,5 @@ class CachedPathsFit:
         key = ("cut", self.version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
         full = self.cache.get(key, lambda: self.fit.forecast(
             horizon=self.version.paths_horizon, draws=self.version.paths_draws, seed=self.version.paths_seed,
-            cut=tuple(cut) if cut else None, scenario=scenario))
+            cut=tuple(cut) if cut else None, scenario=scenario, covariates=self.stored.covariates))
         return first_steps(full, horizon)
