@@ -183,6 +183,14 @@ class CachedPathsFit:
     def __getattr__(self, name: str):
         return getattr(self.fit, name)
 
+    def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
+                  draws: int = 1000, seed: int = 0) -> dict:
+        """Return the spillover answer (models.events.spillover) read from the stored paths and the cached cut run."""
+        from models.events import spillover
+
+        return spillover(self, source=source, target=target, threshold=threshold, horizon=horizon,
+                         scenario=scenario, draws=draws, seed=seed)
+
     def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *, cut=None, scenario=None, covariates=None):
         """Return the first `horizon` steps of the cached paths for (cut, scenario).
 

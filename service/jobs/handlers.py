@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
 from service.artifacts import attempt_dir, checked_file, relative_to_root
+from service.covariate_sources import covariate_sources
 from service.crud.models import load_fit_inputs, model_config, spec_hash
 from service.db import Database
 from service.executors import Executor
@@ -56,10 +57,9 @@ class JobContext:
         return future.result()
 
 
-def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict], ModelVersion | None]:
-    """Return (model config, observation frame, region dicts, served version row or None) of a job's model.
-
-    Raises InputError when the model no longer exists or has no data.
+def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict], ModelVersion | None, dict]:
+    """Return (model config, observation frame, region dicts, served version row or None, covariate sources)
+    of a job's model. Raises InputError when the model no longer exists or has no data.
     """
     with ctx.database.session() as session:
         model = session.get(RegisteredModel, job.model_id) if job.model_id is not None else None
@@ -67,12 +67,13 @@ def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict],
             raise InputError(f"job {job.id}: its model no longer exists")
         config = model_config(model)
         frame, regions = load_fit_inputs(session, config=config)
-        return config, frame, regions, last_promoted(session, model.id)
+        sources = covariate_sources(session, config, ctx.settings.artifacts)
+        return config, frame, regions, last_promoted(session, model.id), sources
 
 
 def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
     """Return the outcome of a fit job: a new version (promoted if it passes the gate) or a skip."""
-    config, frame, regions, served = read_model(ctx, job)
+    config, frame, regions, served, sources = read_model(ctx, job)
     config_hash = spec_hash(config)
     if job.reason == "scheduled" and served is not None and served.spec_hash == config_hash:
         data_hash = tasks.build_panel(frame, regions, config["normalise"]).content_hash()
@@ -81,7 +82,8 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             return Outcome({"skipped": True, "reason": reason, "version": served.number})
     out_dir = attempt_dir(ctx.settings.artifacts, config["name"], job.id, job.attempts)
     gate_thresholds = ctx.settings.gate.model_dump()
-    record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds, str(out_dir)))
+    record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds, str(out_dir),
+                                          sources))
     root = ctx.settings.artifacts
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
@@ -105,7 +107,8 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             promote(session, version=version, now=utc_now())
         return version.id, {"version": number, "promoted": promoted, "gate": {
             "passed": record["gate_passed"], "reasons": record["gate_reasons"]},
-            "task_seconds": record.get("task_seconds"), "task_pid": record.get("pid")}
+            "task_seconds": record.get("task_seconds"), "task_pid": record.get("pid"),
+            "covariates_mode": record.get("covariates_mode"), "covariates": record.get("covariates")}
 
     return Outcome({"skipped": False}, write)
 
@@ -124,8 +127,9 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
         posterior = str(checked_file(ctx.settings.artifacts, version.posterior_file, version.posterior_sha256,
                                      what=f"posterior of {model.name} v{number}"))
         horizon, seed, name = model.horizon, int(version.sampler.get("seed", 1)), model.name
+        sources = covariate_sources(session, model_config(model), ctx.settings.artifacts)
     out_dir = attempt_dir(ctx.settings.artifacts, name, job.id, job.attempts)
-    record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, str(out_dir)))
+    record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, str(out_dir), sources))
     root = ctx.settings.artifacts
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
@@ -145,7 +149,7 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     """Return the outcome of a backtest job: scores of the model, the model without spillover and baselines."""
     from models.backtest import origins_for, run_backtest
 
-    config, frame, regions, _ = read_model(ctx, job)
+    config, frame, regions, _, _ = read_model(ctx, job)
     origins_n, step, horizon = int(job.payload["origins"]), int(job.payload.get("step", 1)), int(job.payload["horizon"])
     panel = tasks.build_panel(frame, regions, config["normalise"])
     origins = origins_for(panel, config["indicator"], origins_n, step, horizon)

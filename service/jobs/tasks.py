@@ -60,12 +60,14 @@ def build_panel(frame, regions: list[dict], normalise: str):
     return Panel.from_frame(frame, regions=regions, normalise=normalise)
 
 
-def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, out_dir: str) -> dict:
+def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, out_dir: str,
+             covariate_sources: dict | None = None) -> dict:
     """Return the record of one fit: diagnostics, gate verdict, spec, data hash and artifact files with sha256.
 
     Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF in `out_dir`, applies
     the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and saves
-    them too, so serving never samples.
+    them too, so serving never samples. `covariate_sources` (service.covariate_sources) names the fitted
+    models that move the covariates forward in those paths.
     """
     from models.diagnostics import gate
 
@@ -95,7 +97,8 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
         "pid": os.getpid(),
     }
     if verdict.passed:
-        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], out=out))
+        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], out=out,
+                                 covariate_sources=covariate_sources))
     record["task_seconds"] = round(time.perf_counter() - began, 3)
     return record
 
@@ -116,26 +119,36 @@ def save_posterior(fit, posterior: Path) -> None:
                           "FRAGILITY_ARTIFACTS (or point it at a writable disk) and refit") from None
 
 
-def save_paths(fit, *, horizon: int, seed: int, out: Path) -> dict:
-    """Return the paths record (file, sha256, horizon, draws, seed) after simulating and saving them."""
-    forecast = fit.forecast(horizon=horizon, draws=PATHS_DRAWS, seed=seed)
+def save_paths(fit, *, horizon: int, seed: int, out: Path, covariate_sources: dict | None = None) -> dict:
+    """Return the paths record (file, sha256, horizon, draws, seed, covariates) after simulating and saving them.
+
+    Covariates with a usable source model move with it; the others are held, and the stored detail of
+    each covariate says which model moved it or why it was held.
+    """
+    from service.covariate_sources import load_covariate_fits
+
+    covariate_fits, notes = load_covariate_fits(fit, covariate_sources or {})
+    forecast = fit.forecast(horizon=horizon, draws=PATHS_DRAWS, seed=seed, covariates=covariate_fits)
+    for name, note in notes.items():
+        forecast.covariates.detail[name].update(note)
     paths = out / "paths.npz"
     forecast.save(paths)
     return {
         "paths_file": str(paths), "paths_sha256": file_sha256(paths), "paths_horizon": int(horizon),
         "paths_draws": int(np.asarray(forecast.paths).shape[0]), "paths_seed": int(seed),
-        "covariates_mode": getattr(forecast, "covariates_mode", None),
+        "covariates_mode": forecast.covariates_mode, "covariates": json_value(forecast.covariates_detail),
     }
 
 
-def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: str) -> dict:
+def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: str,
+                        covariate_sources: dict | None = None) -> dict:
     """Return the paths record after re-simulating a stored posterior's forecast paths into `out_dir`."""
     from models.fit import Fit
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fit = Fit.load(posterior_file)
-    return save_paths(fit, horizon=horizon, seed=seed, out=out)
+    return save_paths(fit, horizon=horizon, seed=seed, out=out, covariate_sources=covariate_sources)
 
 
 def backtest_forecasters(config: dict) -> dict:

@@ -155,7 +155,10 @@ class ForecastOut(BaseModel):
     region: str
     indicator: str
     normalise: str
-    covariates_mode: str | None
+    covariates_mode: str | None = Field(description=(
+        "none (no covariates), held (kept at their last value), modelled (moved by their own served model) or mixed"))
+    covariates: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "per covariate: mode, and the model and version that moved it (origin, held_regions) or why it was held"))
     draws: int
     steps: list[StepOut]
 
@@ -215,3 +218,4 @@ class SpilloverOut(BaseModel):
     attributable: float
     attributable_interval: list[float]
     channel_share: float | None
+    covariates_mode: str | None = None

@@ -42,10 +42,11 @@ def model_payload(name: str = "attacks-model", sampler: dict | None = None, **ex
             "spillover": True, "horizon": 6, "sampler": sampler or GOOD_SAMPLER, **extra}
 
 
-def seed_database(database, panel, indicator: dict | None = None) -> None:
-    """Store the panel's regions, indicator and observations straight into the data tables; returns nothing.
+def seed_database(database, panel, indicator: dict | list[dict] | None = None) -> None:
+    """Store the panel's regions, indicators and observations straight into the data tables; returns nothing.
 
-    `indicator` is the Indicator row's fields (id, kind, unit, description); default the count `attacks`.
+    `indicator` is the Indicator row's fields (id, kind, unit, description), or a list of them for a panel
+    of several indicators; default the count `attacks`.
     """
     from service.tables import Indicator, Observation, Region
 
@@ -55,8 +56,9 @@ def seed_database(database, panel, indicator: dict | None = None) -> None:
         for region in regions_payload(panel):
             session.add(Region(id=region["id"], name=region["name"], parent=None,
                                neighbours=[{"id": n, "weight": 1.0} for n in region["neighbours"]], updated_at=now))
-        fields = indicator or {"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"}
-        session.add(Indicator(**fields, updated_at=now))
+        rows = indicator or {"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"}
+        for fields in rows if isinstance(rows, list) else [rows]:
+            session.add(Indicator(**fields, updated_at=now))
         session.flush()
         for row in observations_payload(panel):
             session.add(Observation(region_id=row["region"], indicator_id=row["indicator"], period=row["period"],

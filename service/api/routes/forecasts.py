@@ -74,6 +74,7 @@ def forecast_body(session, cache: PathCache, name: str, number: int | None, regi
         ]
         return json.dumps({"model": name, "version": served.number, "region": region, "indicator": served.indicator,
                            "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
+                           "covariates": stored.covariates_detail,
                            "draws": int(stored.paths.shape[0]), "steps": steps}, separators=(",", ":")).encode()
 
     return cache.get(("forecast", served.version_id, region, horizon, levels), answer)
@@ -135,7 +136,7 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
                 "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
                 "scenario": body.scenario, **{k: result[k] for k in (
                     "probability", "probability_without_source", "attributable", "attributable_interval",
-                    "channel_share")}}
+                    "channel_share", "covariates_mode")}}
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
     return cache.get(("spillover", served.version_id, *question), answer)

@@ -1,0 +1,73 @@
+"""Which fitted model moves each covariate of a model forward when its forecast paths are simulated.
+
+For a covariate indicator, the source is the served version (newest promoted, not broken) of another
+registered model of that indicator; where several models have one, the version whose data end latest
+wins, then the most recently promoted. A covariate without such a model is held at its last value, and
+the forecast says so (`covariates_mode`, and a reason per covariate).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.artifacts import ArtifactBroken, checked_file
+from service.registry import last_promoted
+from service.tables_registry import RegisteredModel
+
+
+def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> dict[str, dict[str, Any]]:
+    """Return per covariate of `config` either {"model", "version", "posterior"} (absolute path, checksum
+    verified) of the served version that moves it, or {"reason"} saying why it is held."""
+    sources: dict[str, dict[str, Any]] = {}
+    for name in config.get("covariates", []):
+        candidates = []
+        models = session.scalars(select(RegisteredModel).where(RegisteredModel.indicator == name,
+                                                               RegisteredModel.name != config["name"])).all()
+        for model in models:
+            version = last_promoted(session, model.id)
+            if version is not None:
+                candidates.append((version.last_period or "", version.promoted_at, model, version))
+        if not candidates:
+            sources[name] = {"reason": f"no registered model of {name!r} has a served version; "
+                                       f"create and fit one (POST /v1/models) to move it forward"}
+            continue
+        _, _, model, version = max(candidates, key=lambda c: (c[0], c[1]))
+        try:
+            posterior = checked_file(root, version.posterior_file, version.posterior_sha256,
+                                     what=f"posterior of {model.name} v{version.number}")
+        except ArtifactBroken as exc:
+            sources[name] = {"reason": f"the served version of {model.name!r} cannot be read: {exc.message}"}
+            continue
+        sources[name] = {"model": model.name, "version": version.number, "posterior": str(posterior)}
+    return sources
+
+
+def load_covariate_fits(fit, sources: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Return (usable covariate Fits by name, extra detail per covariate: the source model and version, or
+    why the covariate is held). Runs in the executor: reads the posterior files named in `sources`."""
+    from models.covariates import source_problem
+    from models.errors import ModelError
+    from models.fit import Fit
+
+    usable, notes = {}, {}
+    for name, source in sources.items():
+        if "posterior" not in source:
+            notes[name] = {"reason": source["reason"]}
+            continue
+        label = {"model": source["model"], "version": source["version"]}
+        try:
+            covariate_fit = Fit.load(source["posterior"])
+        except (ModelError, OSError) as exc:
+            notes[name] = {**label, "reason": f"its posterior cannot be loaded: {exc}"}
+            continue
+        problem = source_problem(fit, name, covariate_fit)
+        if problem:
+            notes[name] = {**label, "reason": problem}
+            continue
+        usable[name] = covariate_fit
+        notes[name] = label
+    return usable, notes

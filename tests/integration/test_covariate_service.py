@@ -1,0 +1,112 @@
+"""A count model whose covariate (a militia share) has its own served model, through the service path on SQLite:
+registry, queue, a real Worker with a LocalExecutor (spawned process, real nutpie fits).
+
+Before the share model is served, the count model's paths hold the covariate and say why; once it is
+served, a refit moves the covariate with it (path i of the share forecast feeds path i of the counts),
+the answers say "modelled" and name the share model's version, and the stored paths are reproduced
+exactly from the posterior plus the covariate paths stored beside them (what cut runs rely on).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from indicators import simulate_count_panel, simulate_share_panel
+from service.api.routes.forecasts import forecast_body, spillover
+from service.crud.models import create_model
+from service.db import Database, run_migrations
+from service.executors import LocalExecutor
+from service.jobs import queue
+from service.jobs.worker import Worker
+from service.path_cache import PathCache, fit_of, resolve
+from service.schemas.models import SpilloverIn
+from service.settings import GateThresholds, Settings
+from service.tables_registry import Job, utc_now
+from tests.e2e.registry_support import GATE, GOOD_SAMPLER, seed_database
+
+COVARIATE = "militia_share"
+SHARE_SAMPLER = {"method": "nutpie", "draws": 300, "tune": 300, "chains": 2, "seed": 1}
+N_REGIONS, N_PERIODS, HORIZON = 4, 60, 6
+INDICATORS = [{"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"},
+              {"id": COVARIATE, "kind": "share", "unit": "fraction", "description": "synthetic militia control"}]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """Return (database, settings, worker, {model name: id}) on a migrated SQLite file with counts driven by a share."""
+    root = tmp_path_factory.mktemp("covariate-registry")
+    url = f"sqlite:///{root}/fragility.db"
+    run_migrations(url)
+    database = Database(url)
+    shares, _ = simulate_share_panel(N_REGIONS, N_PERIODS, seed=3, graph="ring")
+    panel, _ = simulate_count_panel(N_REGIONS, N_PERIODS, seed=4, graph="ring",
+                                    covariate=(COVARIATE, shares.values(COVARIATE)), beta=1.0)
+    seed_database(database, panel, indicator=INDICATORS)
+    settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE),
+                        job_lease_seconds=30)
+    executor = LocalExecutor(1)
+    worker = Worker(database, settings, executor=executor, name="covariate-test-worker")
+    ids = {}
+    with database.session() as session:
+        for name, family, indicator, covariates, sampler in (
+                ("attacks-cov", "count", "attacks", [COVARIATE], GOOD_SAMPLER),
+                ("militia", "share", COVARIATE, [], SHARE_SAMPLER)):
+            ids[name] = create_model(session, data={
+                "name": name, "family": family, "indicator": indicator, "regions": [], "covariates": covariates,
+                "spillover": True, "horizon": HORIZON, "sampler": sampler}).id
+    yield database, settings, worker, ids
+    executor.close()
+    database.dispose()
+
+
+def fit_now(database, worker, model_id: int) -> dict:
+    """Return the result of one fit job of `model_id`, run by the worker to the end."""
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=utc_now(), reason="explicit")
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "succeeded", job.error
+        return dict(job.result)
+
+
+@pytest.mark.slow  # three fits in a spawned process: ~2-3 min on 2 cores
+def test_covariate_is_held_until_its_model_serves_then_moves_with_it(setup):
+    database, settings, worker, ids = setup
+    first = fit_now(database, worker, ids["attacks-cov"])
+    assert first["promoted"] is True and first["covariates_mode"] == "held", first
+    assert "no registered model of 'militia_share' has a served version" in first["covariates"][COVARIATE]["reason"]
+
+    assert fit_now(database, worker, ids["militia"])["promoted"] is True
+    second = fit_now(database, worker, ids["attacks-cov"])
+    assert second["version"] == 2 and second["covariates_mode"] == "modelled", second
+    assert second["covariates"][COVARIATE] | {"model": "militia", "version": 1} == second["covariates"][COVARIATE]
+
+    with database.session() as session:
+        cache = PathCache(settings.artifacts)
+        answer = json.loads(forecast_body(session, cache, "attacks-cov", None, "R02", HORIZON, (0.05, 0.5, 0.95)))
+        assert answer["version"] == 2 and answer["covariates_mode"] == "modelled", answer
+        detail = answer["covariates"][COVARIATE]
+        assert detail["model"] == "militia" and detail["mode"] == "modelled" and detail["held_regions"] == []
+        old = json.loads(forecast_body(session, cache, "attacks-cov", 1, "R02", HORIZON, (0.5,)))
+        assert old["covariates_mode"] == "held" and "reason" in old["covariates"][COVARIATE]
+
+        served, stored = resolve(session, cache, "attacks-cov")
+        fit = fit_of(session, cache, served)
+        again = fit.forecast(horizon=served.paths_horizon, draws=served.paths_draws, seed=served.paths_seed,
+                             covariates=stored.covariates)
+        np.testing.assert_array_equal(again.paths, stored.paths)
+        held = fit.forecast(horizon=served.paths_horizon, draws=served.paths_draws, seed=served.paths_seed)
+        np.testing.assert_array_equal(held.paths[:, 0], stored.paths[:, 0])  # step 1 reads the observed lag
+        assert not np.array_equal(held.paths[:, 1:], stored.paths[:, 1:])
+
+        spill = spillover("attacks-cov", SpilloverIn(source="R01", target="R02", threshold=5, horizon=HORIZON),
+                          session, cache, None)
+        assert spill["covariates_mode"] == "modelled"
+        target = served.regions.index("R02")
+        assert spill["probability"] == pytest.approx(float((stored.paths[:, :, target] >= 5).any(axis=1).mean()))
+        assert 0 <= spill["probability_without_source"] <= 1
