@@ -143,7 +143,19 @@ def forecast_command(
         table.add_column(column, justify="right")
     for step in data["steps"]:
         table.add_row(step["period"], f"{step['mean']:.2f}", *(f"{step['quantiles'][q]:.1f}" for q in levels))
+    table.caption = covariates_caption(data)
     emit(data, as_json, table)
+
+
+def covariates_caption(data: dict[str, Any]) -> str:
+    """Return one line saying how the forecast's covariates moved (held, or which model version moved them)."""
+    parts = []
+    for name, detail in (data.get("covariates") or {}).items():
+        if detail.get("mode") == "modelled":
+            parts.append(f"{name} moved by {detail.get('model', detail.get('source'))} v{detail.get('version', '?')}")
+        else:
+            parts.append(f"{name} held at its last value" + (f" ({detail['reason']})" if detail.get("reason") else ""))
+    return f"covariates: {data.get('covariates_mode') or 'none'}" + (": " + "; ".join(parts) if parts else "")
 
 
 def spillover_command(
