@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from indicators import simulate_count_panel
@@ -64,3 +65,46 @@ def seed_database(database, panel, indicator: dict | list[dict] | None = None) -
             session.add(Observation(region_id=row["region"], indicator_id=row["indicator"], period=row["period"],
                                     value=row["value"], updated_at=now, batch_id=batch))
         session.commit()
+
+
+@contextmanager
+def worker_registry(root, panel, *, indicators: list[dict], models: list[dict], worker_name: str):
+    """Yield (database, settings, worker, {model name: id}): a migrated SQLite file under `root` seeded with
+    `panel` (`indicators`: Indicator rows), the `models` created (POST /v1/models bodies) and a real Worker
+    on a one-process LocalExecutor with the registry tests' lenient gate; closed afterwards."""
+    from service.crud.models import create_model
+    from service.db import Database, run_migrations
+    from service.executors import LocalExecutor
+    from service.jobs.worker import Worker
+    from service.settings import GateThresholds, Settings
+
+    url = f"sqlite:///{root}/fragility.db"
+    run_migrations(url)
+    database = Database(url)
+    seed_database(database, panel, indicator=indicators)
+    settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE),
+                        job_lease_seconds=30)
+    executor = LocalExecutor(1)
+    worker = Worker(database, settings, executor=executor, name=worker_name)
+    with database.session() as session:
+        ids = {body["name"]: create_model(session, data=body).id for body in models}
+    try:
+        yield database, settings, worker, ids
+    finally:
+        executor.close()
+        database.dispose()
+
+
+def fit_now(database, worker, model_id: int) -> dict:
+    """Return the result of one explicit fit job of `model_id`, run to the end by `worker`; asserts it succeeded."""
+    from service.jobs import queue
+    from service.tables_registry import Job, utc_now
+
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=utc_now(), reason="explicit")
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        job = session.get(Job, job_id)
+        assert job.status == "succeeded", job.error
+        return dict(job.result)

@@ -16,16 +16,9 @@ import pytest
 
 from indicators import simulate_count_panel, simulate_share_panel
 from service.api.routes.forecasts import forecast_body, spillover
-from service.crud.models import create_model
-from service.db import Database, run_migrations
-from service.executors import LocalExecutor
-from service.jobs import queue
-from service.jobs.worker import Worker
 from service.path_cache import PathCache, fit_of, resolve
 from service.schemas.models import SpilloverIn
-from service.settings import GateThresholds, Settings
-from service.tables_registry import Job, utc_now
-from tests.e2e.registry_support import GATE, GOOD_SAMPLER, seed_database
+from tests.e2e.registry_support import GOOD_SAMPLER, fit_now, worker_registry
 
 COVARIATE = "militia_share"
 SHARE_SAMPLER = {"method": "nutpie", "draws": 300, "tune": 300, "chains": 2, "seed": 1}
@@ -37,41 +30,17 @@ INDICATORS = [{"id": "attacks", "kind": "count", "unit": "events", "description"
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """Return (database, settings, worker, {model name: id}) on a migrated SQLite file with counts driven by a share."""
-    root = tmp_path_factory.mktemp("covariate-registry")
-    url = f"sqlite:///{root}/fragility.db"
-    run_migrations(url)
-    database = Database(url)
     shares, _ = simulate_share_panel(N_REGIONS, N_PERIODS, seed=3, graph="ring")
     panel, _ = simulate_count_panel(N_REGIONS, N_PERIODS, seed=4, graph="ring",
                                     covariate=(COVARIATE, shares.values(COVARIATE)), beta=1.0)
-    seed_database(database, panel, indicator=INDICATORS)
-    settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE),
-                        job_lease_seconds=30)
-    executor = LocalExecutor(1)
-    worker = Worker(database, settings, executor=executor, name="covariate-test-worker")
-    ids = {}
-    with database.session() as session:
-        for name, family, indicator, covariates, sampler in (
-                ("attacks-cov", "count", "attacks", [COVARIATE], GOOD_SAMPLER),
-                ("militia", "share", COVARIATE, [], SHARE_SAMPLER)):
-            ids[name] = create_model(session, data={
-                "name": name, "family": family, "indicator": indicator, "regions": [], "covariates": covariates,
-                "spillover": True, "horizon": HORIZON, "sampler": sampler}).id
-    yield database, settings, worker, ids
-    executor.close()
-    database.dispose()
-
-
-def fit_now(database, worker, model_id: int) -> dict:
-    """Return the result of one fit job of `model_id`, run by the worker to the end."""
-    with database.session() as session:
-        job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=utc_now(), reason="explicit")
-        session.commit()
-    assert worker.run_once() == job_id
-    with database.session() as session:
-        job = session.get(Job, job_id)
-        assert job.status == "succeeded", job.error
-        return dict(job.result)
+    common = {"regions": [], "spillover": True, "horizon": HORIZON}
+    models = [{"name": "attacks-cov", "family": "count", "indicator": "attacks", "covariates": [COVARIATE],
+               "sampler": GOOD_SAMPLER, **common},
+              {"name": "militia", "family": "share", "indicator": COVARIATE, "covariates": [],
+               "sampler": SHARE_SAMPLER, **common}]
+    with worker_registry(tmp_path_factory.mktemp("covariate-registry"), panel, indicators=INDICATORS, models=models,
+                         worker_name="covariate-test-worker") as context:
+        yield context
 
 
 @pytest.mark.slow  # three fits in a spawned process: ~2-3 min on 2 cores
