@@ -297,7 +297,9 @@ def compare_to_baselines(result: BacktestResult, model: str = "model", baselines
 class CountModelForecaster:
     """A picklable forecaster that fits the model of ``family`` (``models.CountModel`` by default,
     ``ShareModel`` or ``AmountModel``) on the panel up to the origin and returns its simulated paths
-    (draw, step, region) in the panel's region order."""
+    (draw, step, region) in the panel's region order. ``covariate_families`` ((name, family) pairs)
+    fits each covariate's own model at the origin too and moves that covariate with it, as the service
+    does when the covariate's model is served; covariates without one are held."""
 
     spillover: bool = True
     draws: int = 500
@@ -309,6 +311,7 @@ class CountModelForecaster:
     fit_options: tuple[tuple[str, Any], ...] = ()
     model_options: tuple[tuple[str, Any], ...] = ()
     family: str = "count"
+    covariate_families: tuple[tuple[str, str], ...] = ()
 
     def __call__(self, panel, indicator: str, horizon: int, seed: int) -> np.ndarray:
         """Return forecast paths of shape (forecast_draws, horizon, n_regions)."""
@@ -319,9 +322,11 @@ class CountModelForecaster:
             raise InputError(f"unknown model family {self.family!r}; use one of {', '.join(classes)}")
         model = classes[self.family](indicator=indicator, spillover=self.spillover, normalise=self.normalise,
                                      **dict(self.model_options))
-        fit = model.fit(panel, draws=self.draws, tune=self.tune, chains=self.chains, seed=seed,
-                        sampler=self.sampler, **dict(self.fit_options))
-        forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed)
+        sampling = dict(draws=self.draws, tune=self.tune, chains=self.chains, seed=seed, sampler=self.sampler)
+        fit = model.fit(panel, **sampling, **dict(self.fit_options))
+        covariate_fits = {name: classes[family](indicator=name, normalise=self.normalise).fit(panel, **sampling)
+                          for name, family in self.covariate_families}
+        forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed, covariates=covariate_fits or None)
         paths = np.asarray(forecast.paths, dtype=float)
         regions = list(getattr(forecast, "regions", panel.regions))
         if regions != list(panel.regions):
@@ -344,7 +349,10 @@ def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: in
                                 tuple(sorted((fit_options or {}).items())), tuple(sorted(model_options.items())))
 
 
-def family_model_forecaster(family: str, spillover: bool = True, **options: Any) -> CountModelForecaster:
+def family_model_forecaster(family: str, spillover: bool = True, *, covariate_families: dict[str, str] | None = None,
+                            **options: Any) -> CountModelForecaster:
     """Return a picklable forecaster fitting the `family` model ("count", "share" or "amount") at each origin;
-    `options` as for `count_model_forecaster`."""
-    return dataclasses.replace(count_model_forecaster(spillover, **options), family=family)
+    `options` as for `count_model_forecaster`; `covariate_families` {covariate: family} also fits those covariates'
+    own models at each origin and moves the covariates with them."""
+    return dataclasses.replace(count_model_forecaster(spillover, **options), family=family,
+                               covariate_families=tuple(sorted((covariate_families or {}).items())))

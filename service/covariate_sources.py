@@ -20,8 +20,8 @@ from service.tables_registry import RegisteredModel
 
 
 def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> dict[str, dict[str, Any]]:
-    """Return per covariate of `config` either {"model", "version", "posterior"} (absolute path, checksum
-    verified) of the served version that moves it, or {"reason"} saying why it is held."""
+    """Return per covariate of `config` either {"model", "family", "version", "posterior"} (absolute path,
+    checksum verified) of the served version that moves it, or {"reason"} saying why it is held."""
     sources: dict[str, dict[str, Any]] = {}
     for name in config.get("covariates", []):
         candidates = []
@@ -42,7 +42,8 @@ def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> d
         except ArtifactBroken as exc:
             sources[name] = {"reason": f"the served version of {model.name!r} cannot be read: {exc.message}"}
             continue
-        sources[name] = {"model": model.name, "version": version.number, "posterior": str(posterior)}
+        sources[name] = {"model": model.name, "family": model.family, "version": version.number,
+                         "posterior": str(posterior)}
     return sources
 
 

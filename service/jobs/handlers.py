@@ -149,11 +149,12 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     """Return the outcome of a backtest job: scores of the model, the model without spillover and baselines."""
     from models.backtest import origins_for, run_backtest
 
-    config, frame, regions, _, _ = read_model(ctx, job)
+    config, frame, regions, _, sources = read_model(ctx, job)
     origins_n, step, horizon = int(job.payload["origins"]), int(job.payload.get("step", 1)), int(job.payload["horizon"])
     panel = tasks.build_panel(frame, regions, config["normalise"])
     origins = origins_for(panel, config["indicator"], origins_n, step, horizon)
-    result = run_backtest(panel, config["indicator"], tasks.backtest_forecasters(config), origins, horizon,
+    families = {name: source["family"] for name, source in sources.items() if "posterior" in source}
+    result = run_backtest(panel, config["indicator"], tasks.backtest_forecasters(config, families), origins, horizon,
                           submit=ctx.executor.submit, seed=int(config["sampler"].get("seed", 0)))
     if ctx.lease_lost.is_set():
         raise LeaseLost("the job's lease was lost or the job was cancelled; its result is discarded")

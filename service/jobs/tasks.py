@@ -151,14 +151,19 @@ def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: s
     return save_paths(fit, horizon=horizon, seed=seed, out=out, covariate_sources=covariate_sources)
 
 
-def backtest_forecasters(config: dict) -> dict:
-    """Return the forecasters a backtest compares: the model, the model without spillover, and the baselines."""
+def backtest_forecasters(config: dict, covariate_families: dict[str, str] | None = None) -> dict:
+    """Return the forecasters a backtest compares: the model, the model without spillover, and the baselines.
+
+    Both model forecasters carry the model's covariates; `covariate_families` {covariate: family} names the
+    covariates whose own model is fitted at each origin to move them (the others are held), as in serving.
+    """
     from models.backtest import family_model_forecaster
     from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 
     sampler = config["sampler"]
     options = dict(draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
-                   sampler=sampler["method"], normalise=config["normalise"])
+                   sampler=sampler["method"], normalise=config["normalise"], covariates=tuple(config["covariates"]),
+                   covariate_families=covariate_families)
     forecasters = {
         "zero": zero_forecast, "persistence": persistence_forecast, "bootstrap": bootstrap_forecast,
         "model": family_model_forecaster(config["family"], spillover=config["spillover"], **options),

@@ -179,3 +179,18 @@ def test_step_means_follow_given_covariate_paths_exactly():
     held = simulate_count("linear", params, state, idx=idx, uniforms=u)
     np.testing.assert_allclose(moved[:, :, 0].mean(axis=0), 10 * np.exp([0.0, 1.0, -1.0]), rtol=0.03)
     np.testing.assert_allclose(held[:, :, 0].mean(axis=0), [10, 10, 10], rtol=0.03)
+
+
+def test_backtest_forecaster_fits_the_covariate_model_at_the_origin(panel_and_truth):
+    """The backtest scores what serving does: the model keeps its covariates, and covariates with a model move."""
+    from models.backtest import family_model_forecaster
+
+    panel = panel_and_truth[0].until(panel_and_truth[0].periods[-7])
+    options = dict(draws=100, tune=150, chains=1, forecast_draws=300, covariates=(COVARIATE,), form="linear")
+    held = family_model_forecaster("count", **options)(panel, "attacks", 4, 5)
+    moved = family_model_forecaster("count", covariate_families={COVARIATE: "share"}, **options)(panel, "attacks", 4, 5)
+    assert held.shape == moved.shape == (300, 4, N_REGIONS)
+    np.testing.assert_array_equal(held[:, 0], moved[:, 0])
+    assert not np.array_equal(held[:, 1:], moved[:, 1:])
+    plain = family_model_forecaster("count", **{k: v for k, v in options.items() if k != "covariates"})(panel, "attacks", 4, 5)
+    assert not np.array_equal(plain[:, 0], held[:, 0])  # the covariate is in the backtested model
