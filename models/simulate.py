@@ -23,7 +23,8 @@ SIMULATORS = {
 }
 """Per family, the module and function that step all regions forward. Each has the signature
 ``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths (draws, horizon, regions)``
-(`covariates`: a models.covariates.CovariatePaths, or None to hold them at their last value) and turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
+(`covariates`: a models.covariates.CovariatePaths, or None to hold them at their last value) and
+turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
 common random numbers keep cut and uncut runs comparable."""
 
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite

@@ -164,11 +164,6 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
         raise VersionBroken(f"version {version.number} of {version.model!r} is broken: {exc.message}") from exc
 
 
-def first_steps(forecast, horizon: int):
-    """Return a models.Forecast holding only the first `horizon` steps of `forecast`."""
-    return forecast.first_steps(horizon)
-
-
 class CachedPathsFit:
     """A stored posterior whose `forecast` reads cached joint paths instead of sampling again.
 
@@ -198,11 +193,11 @@ class CachedPathsFit:
         they are what the stored paths were simulated with, so both runs share them.
         """
         if cut is None and not scenario:
-            return first_steps(self.stored, horizon)
+            return self.stored.first_steps(horizon)
         import json
 
         key = ("cut", self.version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
         full = self.cache.get(key, lambda: self.fit.forecast(
             horizon=self.version.paths_horizon, draws=self.version.paths_draws, seed=self.version.paths_seed,
             cut=tuple(cut) if cut else None, scenario=scenario, covariates=self.stored.covariates))
-        return first_steps(full, horizon)
+        return full.first_steps(horizon)

@@ -23,7 +23,7 @@ from service.api.session_route import SessionRoute
 from service.api.routes.forecasts import PathCacheDep, check_horizon
 from service.crud.jobs import job_out
 from service.crud.observations import read_series
-from service.path_cache import first_steps, resolve
+from service.path_cache import resolve
 from service.plots import REQUIRED_QUANTILES, fan_chart_png
 from service.registry import model_by_name
 from service.schemas.jobs import JobOut
@@ -64,7 +64,7 @@ def forecast_png(
     """Return a PNG fan chart of one region: observed history, forecast median, 50% and 90% bands."""
     served, stored = resolve(session, cache, name, version)
     check_horizon(served, horizon)
-    forecast = first_steps(stored, horizon)
+    forecast = stored.first_steps(horizon)
     table = forecast.quantiles(region, list(REQUIRED_QUANTILES))
     rows = [{str(q): float(record[str(q)]) for q in REQUIRED_QUANTILES} for record in table.to_dict("records")]
     history_periods, history_values = [], []

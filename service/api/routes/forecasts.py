@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
-from service.path_cache import CachedPathsFit, PathCache, first_steps, fit_of, resolve
+from service.path_cache import CachedPathsFit, PathCache, fit_of, resolve
 from service.registry import ServedVersion
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 
@@ -65,7 +65,7 @@ def forecast_body(session, cache: PathCache, name: str, number: int | None, regi
     check_horizon(served, horizon)
 
     def answer() -> bytes:
-        window = first_steps(stored, horizon)
+        window = stored.first_steps(horizon)
         table, means = window.quantiles(region, list(levels)), window.mean(region)
         steps = [
             {"period": row["period"], "mean": float(means[i]),
@@ -112,7 +112,7 @@ def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: Path
     check_horizon(served, body.horizon)
 
     def answer() -> dict:
-        result = first_steps(stored, body.horizon).probability(body.region, body.threshold, within=body.within)
+        result = stored.first_steps(body.horizon).probability(body.region, body.threshold, within=body.within)
         return {"model": name, "version": served.number, "region": body.region, "threshold": body.threshold,
                 "horizon": body.horizon, "within": body.within, "probability": result["probability"],
                 "interval": result["interval"]}
