@@ -2,7 +2,8 @@
 
     python bench/sampling.py [--regions 20] [--periods 120] [--scaling 10,50,200] [--seed 1]
                              [--no-baseline] [--pymc-nuts] [--form loglinear]
-                             [--priors JSON] [--skip-warm]
+                             [--priors JSON] [--skip-warm] [--adaptation diag|draw_diag|low_rank]
+                             [--tune N]
 
 Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Every line is JSON:
 - "default": models.fit_servable with nutpie (compiled model cached in-process and reused with
@@ -34,6 +35,7 @@ import pymc as pm  # noqa: E402
 
 from indicators import simulate_count_panel  # noqa: E402
 from models import CountModel, compute_diagnostics, gate  # noqa: E402
+from models.sampling import NUTPIE_ADAPTATIONS  # noqa: E402
 from models.servable import fit_servable  # noqa: E402
 
 
@@ -42,10 +44,10 @@ def emit(**row) -> None:
     print(json.dumps(row, default=float), flush=True)
 
 
-def default_path(model, panel, label: str, seed: int) -> dict:
-    """Run fit_servable and return the JSON row."""
+def default_path(model, panel, label: str, seed: int, **options) -> dict:
+    """Run fit_servable (with `options`: adaptation, tune) and return the JSON row."""
     start = time.perf_counter()
-    fit, attempts = fit_servable(model, panel, seed=seed)
+    fit, attempts = fit_servable(model, panel, seed=seed, **options)
     wall = time.perf_counter() - start
     d = fit.diagnostics
     return {"path": "default", "label": label, "regions": len(panel.regions), "months": len(panel.periods),
@@ -53,7 +55,8 @@ def default_path(model, panel, label: str, seed: int) -> dict:
             "compile_seconds": round(sum(a["compile_seconds"] for a in attempts), 2),
             "sampling_seconds": round(sum(a["sampling_seconds"] for a in attempts), 2),
             "attempts": attempts, "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"],
-            "divergences": d["divergences"]}
+            "divergences": d["divergences"], "worst_ess_var": d["worst_ess_var"], "worst_rhat_var": d["worst_rhat_var"],
+            "adaptation": fit.info["sampler"].get("adaptation"), "load": [round(x, 2) for x in os.getloadavg()]}
 
 
 def pm_sample_path(model, panel, seed: int, nuts_sampler: str | None, max_calls: int = 3) -> dict:
@@ -83,7 +86,8 @@ def pm_sample_path(model, panel, seed: int, nuts_sampler: str | None, max_calls:
     return {"path": "pm_sample_defaults" if not nuts_sampler else f"{nuts_sampler}_nuts",
             "regions": len(panel.regions), "months": len(panel.periods), "servable": calls[-1]["passed"],
             "wall_seconds": round(time.perf_counter() - start, 2), "calls": calls,
-            "note": "compile is inside each call (pm.sample compiles every time)"}
+            "note": "compile is inside each call (pm.sample compiles every time)",
+            "load": [round(x, 2) for x in os.getloadavg()]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,23 +103,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--priors", default=None,
                    help='prior overrides as JSON, e.g. \'{"share_ne": {"centred": "auto"}}\' (default: the model\'s)')
     p.add_argument("--skip-warm", action="store_true", help="skip the 20-region cold/warm default rows")
+    p.add_argument("--adaptation", default=None, choices=NUTPIE_ADAPTATIONS,
+                   help="nutpie mass-matrix adaptation of the default path (default: fit_servable's)")
+    p.add_argument("--tune", type=int, default=None, help="tuning steps of the default path (default: fit_servable's)")
     args = p.parse_args(argv)
+    options = {k: v for k, v in (("adaptation", args.adaptation), ("tune", args.tune)) if v is not None}
     priors = json.loads(args.priors) if args.priors else None
     model = CountModel("attacks", priors=priors, **({"form": args.form} if args.form else {}))
-    emit(bench="sampling", form=model.spec.form, priors=model.spec.priors,
+    emit(bench="sampling", form=model.spec.form, priors=model.spec.priors, options=options,
          machine="2 cores, shared with other jobs: timings noisy")
     panel, _ = simulate_count_panel(args.regions, args.periods, seed=args.seed)
     if not args.skip_warm:
-        emit(**default_path(model, panel, "cold (first compile in process, disk cache warm)", args.seed))
+        emit(**default_path(model, panel, "cold (first compile in process, disk cache warm)", args.seed, **options))
         emit(**default_path(model, simulate_count_panel(args.regions, args.periods, seed=args.seed + 1)[0],
-                            "warm (compiled model reused with new data)", args.seed))
+                            "warm (compiled model reused with new data)", args.seed, **options))
     if not args.no_baseline:
         emit(**pm_sample_path(model, panel, args.seed, None))
     if args.pymc_nuts:
         emit(**pm_sample_path(model, panel, args.seed, "pymc", max_calls=1))
     for n in [int(x) for x in args.scaling.split(",") if x.strip()]:
         scaled, _ = simulate_count_panel(n, args.periods, seed=args.seed)
-        row = default_path(model, scaled, "scaling (cold compile for this region count)", args.seed)
+        row = default_path(model, scaled, "scaling (cold compile for this region count)", args.seed, **options)
         emit(**{**row, "path": "scaling"})
     return 0
 

@@ -11,6 +11,7 @@ each region's data are (see `hierarchical`).
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import pymc as pm
@@ -34,9 +35,11 @@ DEFAULT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
               "uninformed": {"mu": -4.0, "sigma": 2.0}},
         "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
         "share_level": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
-        # the scale sits near 0 (shares weakly identified per region): its ESS falls with the region count (118 at
-        # 200 regions); HalfNormal(0.25) fixes that but costs ~2% counts CRPS at h=1 on real data: see the notes
-        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}},
+        # the scale sits near 0 (shares weakly identified per region): its ESS fell with the region count (118 at
+        # 200 regions); HalfNormal(0.25) fixed that but cost ~2% counts CRPS at h=1 on the 25-region real panel, so the
+        # scale prior tightens only above 25 regions: sigma 0.5 * sqrt(25 / R) (0.35 at 50, 0.18 at 200): see the notes
+        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
+                     "scale_regions": 25},
         "log_alpha": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
         "alpha_slope": {"dist": "Normal", "mu": 0.5, "sigma": 0.5},
         "alpha_vol_slope": {"dist": "Normal", "mu": -1.0, "sigma": 1.5},
@@ -71,8 +74,12 @@ def merge_priors(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[st
                 merged[name]["centred"] = sub
             elif part in ("loc", "scale", "uninformed"):
                 merged[name][part] = copy.deepcopy(sub)
+            elif part == "scale_regions":
+                if sub is not None and (not isinstance(sub, int) or isinstance(sub, bool) or sub < 1):
+                    raise SpecError(f"'priors.{name}.scale_regions' must be a positive integer or null, got {sub!r}")
+                merged[name]["scale_regions"] = sub
             else:
-                raise SpecError(f"unknown key 'priors.{name}.{part}'; use loc, scale or centred")
+                raise SpecError(f"unknown key 'priors.{name}.{part}'; use loc, scale, centred or scale_regions")
     return merged
 
 
@@ -99,10 +106,13 @@ def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred
     centred, short or quiet ones non-centred. With prior["uninformed"] = {"mu", "sigma"} the
     regions flagged by `quiet` (0/1) take that fixed Normal instead of the population: a series
     of zeros says only "below e^-6 a month", and pooling it with warring regions drags the
-    population scale into a funnel.
+    population scale into a funnel. With prior["scale_regions"] = n, a model with R > n regions
+    (the length of `dims`) draws the scale with its prior's sigma times sqrt(n / R)
+    (`scale_prior_for`); up to n regions the prior is as written.
     """
     loc = create(f"{name}_loc", prior["loc"])
-    scale = create(f"{name}_scale", prior["scale"])
+    n_regions = len(pm.modelcontext(None).coords.get(dims, ()) or ())
+    scale = create(f"{name}_scale", scale_prior_for(prior, n_regions))
     mode = prior.get("centred", False)
     if mode == "auto" and centred is not None:
         fixed = prior.get("uninformed")
@@ -117,6 +127,21 @@ def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred
         return pm.Normal(name, mu=loc, sigma=scale, dims=dims)
     z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
     return pm.Deterministic(name, loc + scale * z, dims=dims)
+
+
+def scale_prior_for(prior: dict[str, Any], n_regions: int) -> dict[str, Any]:
+    """Return the scale prior of a hierarchical `prior` for a model of `n_regions` regions: as written,
+    or, with ``prior["scale_regions"] = n`` and more than n regions, with its ``sigma`` times
+    sqrt(n / n_regions) (a large panel adds dimensions along a weakly identified scale's ridge; see
+    models/NOTES_count_model.md, session 3)."""
+    scale = dict(prior["scale"])
+    n = prior.get("scale_regions")
+    if n is None or n_regions <= n:
+        return scale
+    if "sigma" not in scale:
+        raise SpecError(f"scale_regions needs a scale prior with a sigma, got {scale}")
+    scale["sigma"] = float(scale["sigma"]) * math.sqrt(n / n_regions)
+    return scale
 
 
 def region_or_pooled(name: str, prior: dict[str, Any], like: Any, dims: str = "region", **kwargs: Any) -> Any:

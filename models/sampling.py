@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 import pymc as pm
 import xarray as xr
 
-from models.errors import SamplingFailed
+from models.errors import SamplingFailed, SpecError
 from models.spec import SamplerConfig
 
 _COMPILED: dict[str, Any] = {}
 """nutpie compiled models kept in-process, keyed by spec id + parameter shapes."""
+
+
+NUTPIE_ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+"""Mass-matrix adaptations `nutpie_settings` accepts ("flow" needs jax or torch, not installed)."""
+
+_NUTPIE_SETTINGS: ContextVar[dict[str, Any]] = ContextVar("nutpie_settings", default={})
+
+
+@contextmanager
+def nutpie_settings(*, adaptation: str = "diag") -> Iterator[None]:
+    """Within the block, nutpie fits use this mass-matrix adaptation (nutpie's own default is "diag";
+    "low_rank" also adapts to correlated directions). Not part of the model: a sampler setting only.
+    Raises SpecError for an unknown adaptation."""
+    if adaptation not in NUTPIE_ADAPTATIONS:
+        raise SpecError(f"unknown nutpie adaptation {adaptation!r}; use one of {', '.join(NUTPIE_ADAPTATIONS)}")
+    token = _NUTPIE_SETTINGS.set({"adaptation": adaptation})
+    try:
+        yield
+    finally:
+        _NUTPIE_SETTINGS.reset(token)
+
+
+def current_nutpie_settings() -> dict[str, Any]:
+    """Return the nutpie keyword settings in force (empty: nutpie's defaults)."""
+    return dict(_NUTPIE_SETTINGS.get())
 
 
 def clear_compiled_cache() -> None:
@@ -41,6 +68,7 @@ def sample_posterior(
     `build()` returns the PyMC model with its `pm.Data` set to `data`; for nutpie a compiled
     model with the same `cache_key` is reused and only its data swapped (`with_data`).
     `keep` lists the posterior variables to keep (default: every variable without an "obs" dim).
+    nutpie runs with nutpie's defaults unless inside a `nutpie_settings` block (fit_servable uses one).
     """
     timings = {"compile_seconds": 0.0, "sampling_seconds": 0.0}
     try:
@@ -79,6 +107,7 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
         seed=config.seed,
         progress_bar=False,
         save_warmup=False,
+        **_NUTPIE_SETTINGS.get(),
     )
     timings["sampling_seconds"] = time.perf_counter() - start
     return tree

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import xarray as xr
 
 from models.diagnostics import compute_diagnostics, gate
 from models.fit import Fit
+from models.sampling import nutpie_settings
+
+DEFAULT_ADAPTATION = "diag"
+"""nutpie mass-matrix adaptation of fit_servable (measured in bench/sampling.py: models/NOTES_count_model.md)."""
 
 
 def pool_chains(fits: list[Fit]) -> Fit:
@@ -29,31 +34,59 @@ def pool_chains(fits: list[Fit]) -> Fit:
                last_period=last.last_period, state=last.state, info=info, diagnostics=diagnostics)
 
 
+def next_run_chains(ess_bulk_min: float, chains_so_far: int, chains: int, *, min_ess_bulk: float = 400,
+                    margin: float = 1.0, max_chains: int = 4, cores: int = 2) -> int:
+    """Return how many chains the next run of `fit_servable` draws (each as long as the first run's).
+
+    When the pool misses on bulk ESS, the chains needed to reach `margin` x `min_ess_bulk`, at the
+    pool's measured ESS per chain of its worst parameter, rounded up to a multiple of `cores` (an
+    odd chain would cost a whole extra round on the cores anyway), between `chains` and `max_chains`;
+    otherwise (R-hat or divergences only, or no usable ESS) `chains`.
+    """
+    if not (ess_bulk_min == ess_bulk_min) or ess_bulk_min <= 0 or ess_bulk_min >= min_ess_bulk or chains_so_far < 1:
+        return chains
+    per_chain = ess_bulk_min / chains_so_far
+    needed = math.ceil((margin * min_ess_bulk - ess_bulk_min) / per_chain)
+    needed = cores * math.ceil(needed / cores)
+    return int(min(max(needed, chains), max(max_chains, chains)))
+
+
 def fit_servable(model, panel, *, draws: int = 1000, tune: int = 400, chains: int = 2, seed: int = 1,
-                 sampler: str = "nutpie", max_attempts: int = 3,
-                 max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0):
+                 sampler: str = "nutpie", adaptation: str = DEFAULT_ADAPTATION, max_attempts: int = 3,
+                 max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0,
+                 max_chains_per_run: int = 4):
     """Return (fit, attempts): the first run is `chains` x (400 tuning + 1000 draws: in bench/sampling.py
     2 x 800 gave bulk ESS 350-414 on the worst parameter, log_alpha_scale, so half the first runs
-    missed 400); while the gate
-    fails, `chains` more chains of the same length (new seed, the compiled model reused) are pooled
-    with every chain so far, so a near miss costs one more short run, not a longer refit, and each
-    run adds its ESS to the pool. At most `max_attempts` runs. `attempts` lists per run
-    {draws, tune, chains_total, seconds, compile_seconds, sampling_seconds, passed, reasons, rhat_max,
-    ess_bulk_min}, judged on the pooled chains. The last pooled fit is returned even when it never
-    passed (its gate result says why). Measured in bench/sampling.py (models/NOTES_count_model.md)."""
+    missed 400), nutpie with mass-matrix `adaptation` (see `models.sampling.nutpie_settings`). While
+    the gate fails, more chains of the same length (new seed, the compiled model reused) are pooled
+    with every chain so far: as many as the pool's measured ESS per chain says are needed for
+    1.25 x `min_ess_bulk` when ESS is short (`next_run_chains`; at most `max_chains_per_run`),
+    else `chains` more (R-hat or divergences), so a near miss costs one more short run, not a
+    longer refit, and a large shortfall one sized run, not several. At most `max_attempts` runs.
+    `attempts` lists per run {draws, tune, chains, chains_total, seconds, compile_seconds,
+    sampling_seconds, passed, reasons, rhat_max, ess_bulk_min}, judged on the pooled chains. The
+    last pooled fit is returned even when it never passed (its gate result says why). Measured in
+    bench/sampling.py (models/NOTES_count_model.md)."""
     attempts, fits = [], []
     pooled = None
+    run_chains = chains
     for attempt in range(max_attempts):
         start = time.perf_counter()
-        fits.append(model.fit(panel, draws=draws, tune=tune, chains=chains, seed=seed + attempt, sampler=sampler))
+        with nutpie_settings(adaptation=adaptation):
+            fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt, sampler=sampler))
         pooled = pool_chains(fits)
-        result = gate(pooled.diagnostics, max_rhat=max_rhat, min_ess_bulk=min_ess_bulk, max_divergences=max_divergences)
-        attempts.append({"draws": draws, "tune": tune, "chains_total": chains * len(fits),
+        d = pooled.diagnostics
+        result = gate(d, max_rhat=max_rhat, min_ess_bulk=min_ess_bulk, max_divergences=max_divergences)
+        attempts.append({"draws": draws, "tune": tune, "chains": run_chains, "chains_total": int(d["chains"]),
                          "seconds": round(time.perf_counter() - start, 2),
                          "compile_seconds": fits[-1].diagnostics["compile_seconds"],
                          "sampling_seconds": fits[-1].diagnostics["sampling_seconds"],
                          "passed": result.passed, "reasons": result.reasons,
-                         "rhat_max": pooled.diagnostics["rhat_max"], "ess_bulk_min": pooled.diagnostics["ess_bulk_min"]})
+                         "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"]})
         if result.passed:
             break
+        run_chains = next_run_chains(d["ess_bulk_min"], int(d["chains"]), chains, min_ess_bulk=min_ess_bulk,
+                                     max_chains=max_chains_per_run)
+    if sampler == "nutpie":
+        pooled.info["sampler"] = {**pooled.info.get("sampler", {}), "adaptation": adaptation}
     return pooled, attempts

@@ -1,0 +1,58 @@
+"""fit_servable's sizing of a follow-up run and the nutpie settings it samples with."""
+
+import math
+
+import pytest
+
+from models import CountModel
+from models.errors import SpecError
+from models.sampling import current_nutpie_settings, nutpie_settings
+from models.servable import fit_servable, next_run_chains
+
+
+class TestNextRunChains:
+    def test_near_miss_adds_the_first_runs_chains(self):
+        # 2 chains gave 380: 400 - 380 = 20 more at 190 a chain -> 1 chain -> rounded up to the 2 cores
+        assert next_run_chains(380.0, 2, 2) == 2
+
+    def test_large_shortfall_is_sized_from_the_ess_per_chain(self):
+        # 118 from 2 chains (59 a chain): (400 - 118) / 59 = 4.8 -> 5 -> 6 (multiple of 2 cores)
+        assert next_run_chains(118.0, 2, 2, max_chains=8) == 6
+        # with a 25% margin: (500 - 118) / 59 = 6.5 -> 7 -> 8
+        assert next_run_chains(118.0, 2, 2, margin=1.25, max_chains=8) == 8
+
+    def test_capped_at_max_chains(self):
+        assert next_run_chains(118.0, 2, 2) == 4  # default cap: two rounds of the 2 cores
+        assert next_run_chains(20.0, 2, 2, max_chains=6) == 6
+
+    def test_rhat_only_miss_repeats_the_first_run(self):
+        assert next_run_chains(450.0, 2, 2) == 2
+
+    @pytest.mark.parametrize("ess", [math.nan, 0.0])
+    def test_no_usable_ess_repeats_the_first_run(self, ess):
+        assert next_run_chains(ess, 2, 2) == 2
+
+
+class TestNutpieSettings:
+    def test_block_sets_and_restores(self):
+        assert current_nutpie_settings() == {}
+        with nutpie_settings(adaptation="low_rank"):
+            assert current_nutpie_settings() == {"adaptation": "low_rank"}
+        assert current_nutpie_settings() == {}
+
+    def test_unknown_adaptation_is_refused(self):
+        with pytest.raises(SpecError, match="adaptation"):
+            with nutpie_settings(adaptation="flow"):
+                pass
+
+
+def test_fit_servable_records_adaptation_and_pools_until_the_gate(tiny_panel):
+    """An unreachable ESS bar: every run is pooled, the follow-up run sized from the ESS rate, capped."""
+    model = CountModel("attacks", form="linear")
+    fit, attempts = fit_servable(model, tiny_panel, draws=60, tune=100, chains=2, seed=2, adaptation="low_rank",
+                                 max_attempts=2, min_ess_bulk=1e6, max_chains_per_run=4)
+    assert [a["chains"] for a in attempts] == [2, 4]
+    assert [a["chains_total"] for a in attempts] == [2, 6]
+    assert not attempts[-1]["passed"] and any("ess_bulk_min" in r for r in attempts[-1]["reasons"])
+    assert fit.posterior["posterior"].sizes["chain"] == 6
+    assert fit.info["sampler"]["adaptation"] == "low_rank"
