@@ -3,7 +3,7 @@
     python bench/sampling.py [--regions 20] [--periods 120] [--scaling 10,50,200] [--seed 1]
                              [--no-baseline] [--pymc-nuts] [--form loglinear]
                              [--priors JSON] [--skip-warm] [--adaptation diag|draw_diag|low_rank]
-                             [--tune N]
+                             [--tune N] [--draws N] [--panels N]
 
 Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Every line is JSON:
 - "default": models.fit_servable with nutpie (compiled model cached in-process and reused with
@@ -13,7 +13,11 @@ Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Eve
   (nutpie via numba, 1000+1000, a fresh compile per call), retried with doubled draws until
   servable (at most 3 calls), as a user would;
 - "pymc_nuts" (--pymc-nuts): PyMC's own NUTS, 1000+1000;
-- "scaling": the default path (warm) at each region count of --scaling.
+- "scaling": the default path (warm) at each region count of --scaling;
+- with --panels N: "default_panels" and "pm_sample_panels", both paths on N more panels (seeds
+  seed+2 ...), one row each, then a "summary" row: mean and median wall seconds of each path, the
+  default path's first-run pass rate, and the ratio of the means. Whether the first run passes
+  varies by panel, so one panel's ratio says little.
 Timings are wall seconds on a shared 2-core machine: noisy.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -90,6 +95,29 @@ def pm_sample_path(model, panel, seed: int, nuts_sampler: str | None, max_calls:
             "load": [round(x, 2) for x in os.getloadavg()]}
 
 
+def compare_panels(model, args, options: dict) -> None:
+    """Print one row per panel and path (default warm, pm.sample() defaults), then the summary row."""
+    default_walls, pm_walls, first_passes = [], [], []
+    for k in range(args.panels):
+        seed = args.seed + 2 + k
+        panel, _ = simulate_count_panel(args.regions, args.periods, seed=seed)
+        row = default_path(model, panel, f"warm, panel seed {seed}", seed, **options)
+        emit(**{**row, "path": "default_panels"})
+        default_walls.append(row["wall_seconds"])
+        first_passes.append(row["attempts"][0]["passed"])
+        if not args.no_baseline:
+            row = pm_sample_path(model, panel, seed, None)
+            emit(**{**row, "path": "pm_sample_panels", "panel_seed": seed})
+            pm_walls.append(row["wall_seconds"])
+    summary = {"path": "summary", "panels": args.panels, "default_mean": statistics.fmean(default_walls),
+               "default_median": statistics.median(default_walls),
+               "first_run_pass_rate": sum(first_passes) / len(first_passes)}
+    if pm_walls:
+        summary.update(pm_sample_mean=statistics.fmean(pm_walls), pm_sample_median=statistics.median(pm_walls),
+                       ratio_of_means=statistics.fmean(pm_walls) / statistics.fmean(default_walls))
+    emit(**{k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print JSON lines."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -106,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adaptation", default=None, choices=NUTPIE_ADAPTATIONS,
                    help="nutpie mass-matrix adaptation of the default path (default: fit_servable's)")
     p.add_argument("--tune", type=int, default=None, help="tuning steps of the default path (default: fit_servable's)")
+    p.add_argument("--draws", type=int, default=None, help="draws per chain of the default path's runs (default: fit_servable's)")
+    p.add_argument("--panels", type=int, default=0, help="also compare both paths on this many more panels (warm)")
     args = p.parse_args(argv)
-    options = {k: v for k, v in (("adaptation", args.adaptation), ("tune", args.tune)) if v is not None}
+    options = {k: v for k, v in (("adaptation", args.adaptation), ("tune", args.tune), ("draws", args.draws))
+               if v is not None}
     priors = json.loads(args.priors) if args.priors else None
     model = CountModel("attacks", priors=priors, **({"form": args.form} if args.form else {}))
     emit(bench="sampling", form=model.spec.form, priors=model.spec.priors, options=options,
@@ -121,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         emit(**pm_sample_path(model, panel, args.seed, None))
     if args.pymc_nuts:
         emit(**pm_sample_path(model, panel, args.seed, "pymc", max_calls=1))
+    if args.panels:
+        compare_panels(model, args, options)
     for n in [int(x) for x in args.scaling.split(",") if x.strip()]:
         scaled, _ = simulate_count_panel(n, args.periods, seed=args.seed)
         row = default_path(model, scaled, "scaling (cold compile for this region count)", args.seed, **options)

@@ -51,22 +51,23 @@ def next_run_chains(ess_bulk_min: float, chains_so_far: int, chains: int, *, min
     return int(min(max(needed, chains), max(max_chains, chains)))
 
 
-def fit_servable(model, panel, *, draws: int = 1000, tune: int = 400, chains: int = 2, seed: int = 1,
+def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: int = 2, seed: int = 1,
                  sampler: str = "nutpie", adaptation: str = DEFAULT_ADAPTATION, max_attempts: int = 3,
                  max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0,
                  max_chains_per_run: int = 4):
-    """Return (fit, attempts): the first run is `chains` x (400 tuning + 1000 draws: in bench/sampling.py
-    2 x 800 gave bulk ESS 350-414 on the worst parameter, log_alpha_scale, so half the first runs
-    missed 400), nutpie with mass-matrix `adaptation` (see `models.sampling.nutpie_settings`). While
-    the gate fails, more chains of the same length (new seed, the compiled model reused) are pooled
-    with every chain so far: as many as the pool's measured ESS per chain says are needed for
-    1.25 x `min_ess_bulk` when ESS is short (`next_run_chains`; at most `max_chains_per_run`),
-    else `chains` more (R-hat or divergences), so a near miss costs one more short run, not a
-    longer refit, and a large shortfall one sized run, not several. At most `max_attempts` runs.
-    `attempts` lists per run {draws, tune, chains, chains_total, seconds, compile_seconds,
-    sampling_seconds, passed, reasons, rhat_max, ess_bulk_min}, judged on the pooled chains. The
-    last pooled fit is returned even when it never passed (its gate result says why). Measured in
-    bench/sampling.py (models/NOTES_count_model.md)."""
+    """Return (fit, attempts): the first run is `chains` x (`tune` + `draws`), nutpie with mass-matrix
+    `adaptation` (see `models.sampling.nutpie_settings`). 1300 draws because at 1000 half the first
+    runs missed the gate on 10 synthetic 20-region panels (bulk ESS 343-390 on log_alpha_scale, or
+    R-hat 1.0101-1.0116 over ~100 parameters), and a second run cost more than the extra 300 draws;
+    at 1300, 20 of 20 passed first (bench/sampling.py, models/NOTES_count_model.md, session 4).
+    While the gate fails, more chains of the same length (new seed, the compiled model reused) are
+    pooled with every chain so far: as many as the pool's measured ESS per chain says are needed
+    for `min_ess_bulk` when ESS is short (`next_run_chains`; at most `max_chains_per_run`), else
+    `chains` more (R-hat, divergences, or R-hat not computable from one chain), so a near miss
+    costs one more short run, not a longer refit. At most `max_attempts` runs. `attempts` lists
+    per run {draws, tune, chains, chains_total, seconds, compile_seconds, sampling_seconds, passed,
+    reasons, rhat_max, ess_bulk_min}, judged on the pooled chains. The last pooled fit is returned
+    even when it never passed (its gate result says why)."""
     attempts, fits = [], []
     pooled = None
     run_chains = chains

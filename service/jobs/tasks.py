@@ -19,6 +19,8 @@ from service.artifacts import file_sha256
 FAMILY_CLASSES = {"count": ("models.count", "CountModel"), "share": ("models.share", "ShareModel"),
                   "amount": ("models.amount", "AmountModel")}
 PATHS_DRAWS = 1000
+FIT_RUNS = 3
+"""At most this many sampler runs per fit job: a near miss of the gate is topped up with more chains."""
 
 
 def json_value(value: Any) -> Any:
@@ -78,14 +80,13 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
     cls = model_class(config["family"])
     model = cls(indicator=config["indicator"], covariates=list(config["covariates"]),
                 spillover=config["spillover"], normalise=config["normalise"])
+    fit, runs = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
     sampler = config["sampler"]
-    fit = model.fit(panel, draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
-                    seed=sampler["seed"], sampler=sampler["method"])
     posterior = out / "posterior.nc"
     save_posterior(fit, posterior)
     verdict = gate(fit.diagnostics, **gate_thresholds)
     record: dict[str, Any] = {
-        "diagnostics": json_value(dict(fit.diagnostics)),
+        "diagnostics": json_value({**dict(fit.diagnostics), "runs": runs}),
         "spec": json_value(dict(fit.spec) if isinstance(fit.spec, dict) else fit.spec.to_dict()),
         "data_hash": fit.data_hash,
         "regions": list(fit.regions),
@@ -101,6 +102,20 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
                                  covariate_sources=covariate_sources))
     record["task_seconds"] = round(time.perf_counter() - began, 3)
     return record
+
+
+def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tuple[Any, list[dict]]:
+    """Return (fit, runs) through `models.fit_servable`: the configured draws, tune and chains are the
+    first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
+    FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed,
+    rhat_max, ess_bulk_min}, judged on the chains pooled so far."""
+    from models.servable import fit_servable
+
+    fit, attempts = fit_servable(model, panel, draws=sampler["draws"], tune=sampler["tune"],
+                                 chains=sampler["chains"], seed=sampler["seed"], sampler=sampler["method"],
+                                 max_attempts=1 if sampler["method"] == "advi" else FIT_RUNS, **gate_thresholds)
+    keys = ("chains", "chains_total", "seconds", "passed", "rhat_max", "ess_bulk_min")
+    return fit, [{k: json_value(a[k]) for k in keys} for a in attempts]
 
 
 def save_posterior(fit, posterior: Path) -> None:

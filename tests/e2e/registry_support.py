@@ -17,7 +17,7 @@ GATE_ENV = {"FRAGILITY_GATE__MAX_RHAT": "1.2", "FRAGILITY_GATE__MIN_ESS_BULK": "
             "FRAGILITY_GATE__MAX_DIVERGENCES": "100000"}
 GATE = {"max_rhat": 1.2, "min_ess_bulk": 50, "max_divergences": 100_000}
 GOOD_SAMPLER = {"method": "nutpie", "draws": 1000, "tune": 1000, "chains": 2, "seed": 1}
-STARVED_SAMPLER = {"method": "nutpie", "draws": 20, "tune": 20, "chains": 2, "seed": 1}
+STARVED_SAMPLER = {"method": "nutpie", "draws": 10, "tune": 10, "chains": 2, "seed": 1}
 
 
 def tiny_panel(seed: int = 3):
