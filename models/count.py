@@ -26,6 +26,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
+from models.centring import dispersion_centring
 from models.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.errors import SpecError
 from models.fit import Fit
@@ -43,7 +44,8 @@ DEFAULT_FIT_MONTHS = 120
 CENTRED_MIN_POSITIVE = 120
 """Regions with at least this many positive months are drawn centred where a prior says centred="auto"
 (with the 120-month window: only series positive in every month; a lower bar -- 96 -- centred all 20
-synthetic regions of bench/sampling.py and log_alpha_scale fell into a funnel: ESS 63, divergences)."""
+synthetic regions of bench/sampling.py and log_alpha_scale fell into a funnel: ESS 63, divergences).
+The NB dispersion (log_alpha) is centred by `models.centring.dispersion_centring` instead."""
 QUIET_MAX_POSITIVE = 12
 """Regions with fewer positive months are "quiet": their intercept takes the prior's fixed `uninformed` Normal."""
 
@@ -161,6 +163,7 @@ class CountModel:
         positives = np.bincount(r[design.y > 0], minlength=design.has_ne.size)
         data = {"y": design.y.astype(np.int64), "region_idx": r, "has_ne": design.has_ne.astype(float),
                 "centred": (positives >= CENTRED_MIN_POSITIVE).astype(float),
+                "centred_alpha": dispersion_centring(design.y, design.y_lag, design.level_lag, r, design.has_ne.size),
                 "quiet": (positives < QUIET_MAX_POSITIVE).astype(float)}
         if self.spec.covariates:
             data["x"] = design.x_lag
@@ -192,7 +195,7 @@ class CountModel:
                 lam = pm.Deterministic("lam", pm.math.sigmoid(hierarchical("logit_lam", p["logit_lam"])), dims="region")
                 phi_raw = pm.math.exp(hierarchical("log_phi", p["log_phi"])) if self.spec.spillover else 0.0 * a
                 phi = pm.Deterministic("phi", phi_raw * d["has_ne"], dims="region")
-                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"], centred=d["centred"], quiet=d["quiet"])), dims="region")
+                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"], centred=d["centred_alpha"], quiet=d["quiet"])), dims="region")
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
                 alpha_obs = alpha[r]
             else:
@@ -213,7 +216,7 @@ class CountModel:
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
-                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred"], quiet=d["quiet"])
+                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"], quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
                 log_alpha_obs = log_alpha[r] + slope * d["z_disp"]
                 if "z_vol" in d:  # recent volatility: calm spells of a once-violent series get a tighter NB
@@ -231,7 +234,7 @@ class CountModel:
 
 
 def _dims(name: str):
-    if name in ("has_ne", "centred", "quiet"):
+    if name in ("has_ne", "centred", "centred_alpha", "quiet"):
         return "region"
     if name == "x":
         return ("obs", "covariate")
