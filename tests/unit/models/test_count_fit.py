@@ -145,7 +145,22 @@ def test_pooled_chains_add_up_and_forecast(linear_fit, tiny_panel):
     pooled = pool_chains([linear_fit, more])
     assert pooled.posterior["posterior"].sizes["chain"] == 4
     assert pooled.diagnostics["chains"] == 4 and pooled.info["sampler"]["chains"] == 4
-    assert pooled.diagnostics["ess_bulk_min"] > max(linear_fit.diagnostics["ess_bulk_min"], more.diagnostics["ess_bulk_min"])
+    # Recomputed over all four chains, not copied from a run. Whether it grows depends on the second
+    # run: at 150 draws a stuck chain in it can lower the pool's worst ESS (CI saw 50.6 and 22.4 -> 35.0).
+    assert pooled.diagnostics["ess_bulk_min"] not in (linear_fit.diagnostics["ess_bulk_min"],
+                                                      more.diagnostics["ess_bulk_min"])
     assert pooled.diagnostics["sampling_seconds"] == pytest.approx(
         linear_fit.diagnostics["sampling_seconds"] + more.diagnostics["sampling_seconds"], abs=0.01)
     assert pooled.forecast(horizon=2, draws=100, seed=1).paths.shape == (100, 2, 6)
+
+
+def test_pooling_a_run_with_a_copy_of_itself_doubles_the_evidence(linear_fit):
+    """Chains that agree add up: twice the same chains give about twice the ESS and twice the divergences."""
+    from models.servable import pool_chains
+
+    pooled = pool_chains([linear_fit, linear_fit])
+    single = linear_fit.diagnostics
+    assert pooled.diagnostics["ess_bulk_min"] > 1.5 * single["ess_bulk_min"]
+    assert pooled.diagnostics["ess_tail_min"] > 1.5 * single["ess_tail_min"]
+    assert pooled.diagnostics["divergences"] == 2 * single["divergences"]
+    assert pooled.diagnostics["draws"] == single["draws"] and pooled.diagnostics["chains"] == 2 * single["chains"]
