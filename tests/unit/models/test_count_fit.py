@@ -8,6 +8,7 @@ import xarray as xr
 
 from models import CountModel, Fit, PosteriorMismatch, SpecError
 from models.sampling import compiled_cache_size
+from models.servable import pool_chains
 
 N_MONTHS = 48  # as in conftest.make_panel
 GAP = ("R2", 20)
@@ -138,9 +139,8 @@ def test_compiled_model_is_reused_for_new_data(linear_fit, tiny_panel):
 
 
 def test_pooled_chains_add_up_and_forecast(linear_fit, tiny_panel):
-    """fit_servable's second run is pooled with the first: chains add, ESS grows, forecasts still work."""
-    from models.servable import pool_chains
-
+    """fit_servable's second run pooled with the first: chains and seconds add, diagnostics are recomputed,
+    forecasts still work."""
     more = CountModel("attacks", form="linear").fit(tiny_panel, draws=150, tune=200, chains=2, seed=9)
     pooled = pool_chains([linear_fit, more])
     assert pooled.posterior["posterior"].sizes["chain"] == 4
@@ -156,8 +156,6 @@ def test_pooled_chains_add_up_and_forecast(linear_fit, tiny_panel):
 
 def test_pooling_a_run_with_a_copy_of_itself_doubles_the_evidence(linear_fit):
     """Chains that agree add up: twice the same chains give about twice the ESS and twice the divergences."""
-    from models.servable import pool_chains
-
     pooled = pool_chains([linear_fit, linear_fit])
     single = linear_fit.diagnostics
     assert pooled.diagnostics["ess_bulk_min"] > 1.5 * single["ess_bulk_min"]
