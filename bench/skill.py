@@ -4,15 +4,30 @@
                           [--origins 12] [--step 3] [--horizons 1,3,6] [--seed 1]
                           [--forecasters model,no_spillover,zero,persistence,bootstrap]
                           [--draws 500] [--tune 500] [--chains 1] [--workers 2] [--out FILE]
+                          [--model-options JSON]
+
+    # the whole history of the Middle East panel (origins 2001-09..2021-06):
+    python bench/skill.py --origins 80 --step 3
+    # the ViEWS 2023/24 challenge protocol on the world panel (origins in October, steps 3..14):
+    python bench/skill.py --data ../shared/data/ucdp-state-based-deaths-world-country-month.csv \
+        --regions ../shared/data/regions-world.json --origins 4 --step 12 --horizons 3,4,5,6,7,8,9,10,11,12,13,14
 
 The CSV goes through the same ingest validation as a user's upload (read_observations_csv,
 validate_batch against a catalogue of the regions file and the file's indicators as counts),
 then into a Panel over the land-border graph. Regions with no observation (PSE in the shared
 data) stay in the graph but are not scored. Origins are `--step` months apart, the last one
 the last month from which the longest horizon is still observed; every (forecaster, origin)
-is one task in a process pool.
+is one task on the executor: a local process pool, or the Dask cluster at
+$FRAGILITY_DASK_SCHEDULER when it is set.
 
-stdout: one JSON line per (forecaster, horizon), then one summary line, then a text table.
+Scores per line: CRPS on counts and on log1p, Dawid-Sebastiani, PIT coverage of the 50% and 90%
+intervals, the ViEWS 2023/24 challenge's ignorance score (`ign`: bins 0, 0.5, 2.5, ..., 1000.5, one
+pseudo-count per bin, log2) and 90% interval score (`mis`), Brier scores of >= 1 and >= 25.
+
+stdout: one JSON line per (forecaster, horizon), one `{"pooled": ...}` line per forecaster (every
+given horizon together: the challenge's score), then one summary line with the tail check (the
+model's worst (origin, horizon) count-CRPS ratio to the bootstrap, its largest simulated value
+against the largest ever observed), then a text table.
 stderr: progress and notes.
 """
 
@@ -24,6 +39,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -40,7 +56,7 @@ from models.baselines import BASELINES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",
-             "hit90_closed", "brier_1", "brier_25", "n")
+             "hit90_closed", "ign", "mis", "brier_1", "brier_25", "n")
 ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap")
 
 
@@ -50,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DATA / "ucdp-state-based-deaths-country-month.csv")
     p.add_argument("--regions", type=Path, default=DATA / "regions-middle-east.json")
     p.add_argument("--indicator", default="ged_deaths_sb")
-    p.add_argument("--origins", type=int, default=12)
-    p.add_argument("--step", type=int, default=3)
+    p.add_argument("--origins", type=int, default=12, help="number of forecast origins (80 with --step 3 reaches back to 2001)")
+    p.add_argument("--step", type=int, default=3, help="months between origins (12: one origin a year)")
     p.add_argument("--horizons", default="1,3,6", help="comma-separated steps to report; the longest is the horizon")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--forecasters", default=",".join(ALL_FORECASTERS), help=f"subset of {','.join(ALL_FORECASTERS)}")
@@ -63,6 +79,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--forecast-draws", type=int, default=1000, help="simulated paths per origin")
     p.add_argument("--workers", type=int, default=2, help="processes running origins in parallel")
     p.add_argument("--out", type=Path, default=None, help="also write the full result (with per-region rows) as JSON")
+    p.add_argument("--model-options", type=json.loads, default={},
+                   help='JSON options for CountModel of the model and its twin, e.g. \'{"persistence": "stationary"}\'')
     args = p.parse_args(argv)
     args.horizons = sorted({int(h) for h in args.horizons.split(",") if h.strip()})
     args.forecasters = [f.strip() for f in args.forecasters.split(",") if f.strip()]
@@ -86,7 +104,7 @@ def load_panel(data: Path, regions_path: Path) -> Panel:
 def build_forecasters(args: argparse.Namespace) -> dict:
     """Return name -> forecaster for the chosen names, model fits first (they take longest)."""
     options = dict(draws=args.draws, tune=args.tune, chains=args.chains, sampler=args.sampler,
-                   forecast_draws=args.forecast_draws)
+                   forecast_draws=args.forecast_draws, **args.model_options)
     every = {"model": count_model_forecaster(True, **options),
              "no_spillover": count_model_forecaster(False, **options), **BASELINES}
     return {name: every[name] for name in ALL_FORECASTERS if name in args.forecasters}
@@ -94,11 +112,26 @@ def build_forecasters(args: argparse.Namespace) -> dict:
 
 def print_table(scores: list[dict], out=sys.stdout) -> None:
     """Print the score rows as a fixed-width text table."""
-    cols = ("crps", "crps_log1p", "dss", "coverage50", "coverage90", "hit90_closed", "brier_1", "brier_25")
+    cols = ("crps", "crps_log1p", "ign", "mis", "coverage50", "coverage90", "hit90_closed", "brier_25")
     print(f"{'forecaster':<13}{'h':>3}" + "".join(f"{c:>13}" for c in cols) + f"{'n':>6}", file=out)
     for row in scores:
         cells = "".join(f"{'-' if row[c] is None else format(row[c], '.4g'):>13}" for c in cols)
         print(f"{row['forecaster']:<13}{row['horizon']:>3}{cells}{row['n']:>6}", file=out)
+
+
+@contextmanager
+def executor(workers: int):
+    """Yield a ``submit(fn, *args)``: the Dask cluster at $FRAGILITY_DASK_SCHEDULER, else a local process pool."""
+    address = os.environ.get("FRAGILITY_DASK_SCHEDULER")
+    if address:
+        from distributed import Client
+
+        with Client(address) as client:
+            print(f"running tasks on the Dask cluster at {address}", file=sys.stderr)
+            yield lambda fn, *args: client.submit(fn, *args, pure=False)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield pool.submit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,16 +155,18 @@ def main(argv: list[str] | None = None) -> int:
             last_print[0] = now
             print(f"[{done:>3}/{total} tasks] {now:7.1f} s", file=sys.stderr, flush=True)
 
-    with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
-        result = run_backtest(panel, args.indicator, forecasters, origins, horizon, submit=pool.submit,
+    with executor(args.workers) as submit:
+        result = run_backtest(panel, args.indicator, forecasters, origins, horizon, submit=submit,
                               progress=progress, seed=args.seed, horizons=args.horizons)
     for failure in result.failures:
         print(f"FAILED {failure['forecaster']} at {failure['origin']}: {failure['error']}", file=sys.stderr)
     for row in result.scores:
         print(json.dumps({key: row[key] for key in LINE_KEYS}))
+    for row in result.pooled:
+        print(json.dumps({"pooled": row}))
     model_seconds = result.seconds.get("model") or []
     summary = compare_to_baselines(result, "model", [b for b in forecasters if b != "model"]) if "model" in forecasters else {}
-    print(json.dumps({"summary": summary,
+    print(json.dumps({"summary": summary, "tail": result.tail,
                       "fit_seconds_median": round(statistics.median(model_seconds), 1) if model_seconds else None,
                       "wall_seconds": round(time.perf_counter() - began, 1)}))
     print_table(result.scores)

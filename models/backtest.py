@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from indicators.errors import InputError
+from models.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
 from models.baselines import Forecaster
 from models.scoring import score_paths
 
-SCORE_KEYS = ("crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed")
+SCORE_KEYS = ("crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed", "ign", "mis")
 
 
 def _last_observed_index(panel, indicator: str) -> int:
@@ -117,8 +118,9 @@ def _json_number(value: float) -> float | None:
 
 @dataclass
 class BacktestResult:
-    """Scores of every forecaster per horizon (``scores``), per region (``by_region``) and
-    for "some month 1..h >= k" events (``within``), with failed tasks and task timings."""
+    """Scores of every forecaster per horizon (``scores``), per region (``by_region``), for
+    "some month 1..h >= k" events (``within``), pooled over the horizons (``pooled``), the
+    tail check of the model (``tail``, see models.backtest_report), failed tasks and timings."""
 
     indicator: str
     origins: list[str]
@@ -130,6 +132,8 @@ class BacktestResult:
     within: list[dict[str, Any]]
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: dict[str, list[float]] = field(default_factory=dict)
+    pooled: list[dict[str, Any]] = field(default_factory=list)
+    tail: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict of the whole result."""
@@ -137,7 +141,7 @@ class BacktestResult:
             "indicator": self.indicator, "origins": self.origins, "horizon": self.horizon,
             "horizons": self.horizons, "forecasters": self.forecasters, "scores": self.scores,
             "by_region": self.by_region, "within": self.within, "failures": self.failures,
-            "seconds": self.seconds,
+            "seconds": self.seconds, "pooled": self.pooled, "tail": self.tail,
         }
 
 
@@ -233,7 +237,8 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
     shape = (horizon, len(regions))
     keys = [*SCORE_KEYS, *(f"brier_{t}" for t in k)]
     within_keys = [f"brier_within_{t}" for t in k]
-    stacks = {name: {key: _stack(outcomes, name, origins, key, shape) for key in [*keys, *within_keys]} for name in forecasters}
+    stacks = {name: {key: _stack(outcomes, name, origins, key, shape) for key in [*keys, *within_keys, "sample_max"]}
+              for name in forecasters}
     ran = [name for name in forecasters if any(o.forecaster == name and o.cells is not None for o in outcomes)]
     common = np.ones((len(origins), *shape), bool)
     for name in ran:
@@ -251,7 +256,12 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
                                       **_mean_row(stacks[name], keys, h, mask, region_index=r)})
     failures = [{"forecaster": o.forecaster, "origin": o.origin, "error": o.error} for o in outcomes if o.error]
     seconds = {name: [round(o.seconds, 3) for o in outcomes if o.forecaster == name and o.cells is not None] for name in forecasters}
-    return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within, failures, seconds)
+    values = np.asarray(panel.values(indicator), dtype=float)
+    observed_max = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
+    ran_stacks = {name: stacks[name] for name in ran}
+    return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within,
+                          failures, seconds, pooled=pooled_scores(ran_stacks, common, horizons),
+                          tail=tail_check(ran_stacks, common, origins, horizons, observed_max))
 
 
 def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, region_index: int | None = None) -> dict[str, Any]:
@@ -267,30 +277,6 @@ def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, regi
     if "logs" in row and h != 1:
         row["logs"] = None
     return row
-
-
-def compare_to_baselines(result: BacktestResult, model: str = "model", baselines: Sequence[str] | None = None) -> dict[str, Any]:
-    """Return, per horizon, the model's CRPS (counts and log1p) and coverage beside the best baseline's.
-
-    ``skill`` = 1 - model / best baseline (positive: the model is better).
-    """
-    baselines = [b for b in (baselines or result.forecasters) if b != model]
-    table = {(row["forecaster"], row["horizon"]): row for row in result.scores}
-    summary: dict[str, Any] = {}
-    for h in result.horizons:
-        entry: dict[str, Any] = {}
-        mine = table.get((model, h))
-        for key in ("crps", "crps_log1p"):
-            candidates = [(table[(b, h)][key], b) for b in baselines if (b, h) in table and table[(b, h)][key] is not None]
-            best_value, best_name = min(candidates) if candidates else (None, None)
-            value = mine[key] if mine else None
-            skill = 1 - value / best_value if value is not None and best_value else None
-            entry[key] = {"model": value, "best_baseline": best_name, "baseline": best_value,
-                          "skill": _json_number(skill) if skill is not None else None}
-        entry["coverage90"] = mine["coverage90"] if mine else None
-        entry["coverage50"] = mine["coverage50"] if mine else None
-        summary[str(h)] = entry
-    return summary
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ library does not cover for discrete outcomes is written here and documented:
 - ``pit_coverage``: coverage of the central interval by the randomised PIT.
 - ``dawid_sebastiani``: the library's score, with the predictive variance floored at 1/12
   (the variance of a count's unit-width bin) so that point-mass forecasts get a finite score.
+- ``ignorance``: the ViEWS 2023/24 prediction challenge's binned ignorance score (log2, one
+  pseudo-count per bin); ``interval_score_90``: its 90% interval score (MIS when averaged),
+  the central sample interval scored by ``scoringrules.interval_score``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ BACKEND = "numpy"
 MIN_VARIANCE = 1.0 / 12.0
 MIN_LOG_BANDWIDTH = 0.05
 REFERENCE_WEIGHT = 1e-3
+VIEWS_BIN_EDGES = (0.0, 0.5, 2.5, 5.5, 10.5, 25.5, 50.5, 100.5, 250.5, 500.5, 1000.5)
+"""Lower edges of the challenge's ignorance bins: {0}, 1-2, 3-5, ..., 501-1000, and >= 1001 (11 bins)."""
 
 
 def _prepare(samples, observed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,6 +174,35 @@ def interval_hit(samples, observed, level: float) -> np.ndarray:
     return _scatter(valid, ((fy >= lo) & (fy <= hi)).astype(float))
 
 
+def ignorance(samples, observed, edges: Sequence[float] = VIEWS_BIN_EDGES) -> np.ndarray:
+    """Return the binned ignorance score ``-log2 p(bin of y)`` per cell, as the ViEWS challenge scores it.
+
+    Values fall in the bin of the largest lower edge not above them (the last bin is open);
+    each bin gets one pseudo-count, so ``p = (samples in the bin + 1) / (m + number of bins)``.
+    """
+    x, y, valid = _prepare(samples, observed)
+    fx, fy = _valid_columns(x, y, valid)
+    bounds = np.asarray(edges, dtype=float)
+    sample_bins = np.clip(np.searchsorted(bounds, fx, side="right") - 1, 0, None)
+    observed_bins = np.clip(np.searchsorted(bounds, fy, side="right") - 1, 0, None)
+    hits = (sample_bins == observed_bins[:, None]).sum(axis=1)
+    prob = (hits + 1.0) / (fx.shape[1] + bounds.size)
+    return _scatter(valid, -np.log2(prob))
+
+
+def interval_score_90(samples, observed) -> np.ndarray:
+    """Return the interval score of the central 90% sample interval per cell (width plus 20 x any miss).
+
+    The bounds are the samples' 5% and 95% quantiles (linear interpolation, numpy's default).
+    """
+    x, y, valid = _prepare(samples, observed)
+    fx, fy = _valid_columns(x, y, valid)
+    if not len(fy):
+        return _scatter(valid, np.empty(0))
+    lower, upper = np.quantile(fx, [0.05, 0.95], axis=1)
+    return _scatter(valid, sr.interval_score(fy, lower, upper, 0.1, backend=BACKEND))
+
+
 def brier_exceed(samples, observed, k: float) -> np.ndarray:
     """Return the Brier score of the event ``value >= k`` per cell (``scoringrules.brier_score``)."""
     x, y, valid = _prepare(samples, observed)
@@ -207,7 +241,8 @@ def score_paths(paths, observed, *, k: Sequence[int] = (1, 25)) -> dict[str, np.
 
     ``paths`` (m, H, regions), ``observed`` (H, regions). Keys, each an array (H, regions)
     with NaN where not scored: crps, crps_log1p, dss, logs (step 1 only, NaN after),
-    coverage50, coverage90, hit90_closed, brier_{k} (value >= k in the month) and
+    coverage50, coverage90, hit90_closed, ign (challenge ignorance), mis (90% interval score),
+    sample_max (largest simulated value), brier_{k} (value >= k in the month) and
     brier_within_{k} (some month 1..h >= k) for each k.
     """
     x = np.asarray(paths, dtype=float)
@@ -220,6 +255,9 @@ def score_paths(paths, observed, *, k: Sequence[int] = (1, 25)) -> dict[str, np.
         "coverage50": pit_coverage(x, y, 0.5),
         "coverage90": pit_coverage(x, y, 0.9),
         "hit90_closed": interval_hit(x, y, 0.9),
+        "ign": ignorance(x, y),
+        "mis": interval_score_90(x, y),
+        "sample_max": np.where(np.isfinite(y), np.nanmax(x, axis=0, initial=-np.inf), np.nan) if x.shape[0] else np.full(y.shape, np.nan),
     }
     if y.shape[0]:
         scores["logs"][0] = log_score(x[:, 0], y[0])

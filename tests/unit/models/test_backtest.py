@@ -20,7 +20,7 @@ from models.backtest import (
 from models.baselines import BASELINES, persistence_forecast
 
 SCORE_KEYS = {"forecaster", "horizon", "crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90",
-              "hit90_closed", "brier_1", "brier_25", "n"}
+              "hit90_closed", "ign", "mis", "brier_1", "brier_25", "n"}
 REGIONS = [
     {"id": "A", "name": "A", "neighbours": ["B"]},
     {"id": "B", "name": "B", "neighbours": ["A", "C"]},
@@ -100,6 +100,39 @@ class TestBaselineBacktest:
         assert summary["1"]["crps"]["best_baseline"] in {"zero", "persistence"}
         assert summary["1"]["crps"]["model"] == next(
             r["crps"] for r in result.scores if r["forecaster"] == "bootstrap" and r["horizon"] == 1)
+
+
+class TestPooledAndTail:
+
+    def test_pooled_row_is_the_mean_over_every_cell_of_the_given_horizons(self, result):
+        pooled = {row["forecaster"]: row for row in result.pooled}
+        by_h = {(r["forecaster"], r["horizon"]): r for r in result.scores}
+        for name in ("zero", "persistence", "bootstrap"):
+            n1, n3 = by_h[(name, 1)]["n"], by_h[(name, 3)]["n"]
+            expected = (by_h[(name, 1)]["crps"] * n1 + by_h[(name, 3)]["crps"] * n3) / (n1 + n3)
+            assert pooled[name]["crps"] == pytest.approx(expected)
+            assert pooled[name]["n"] == n1 + n3 and pooled[name]["horizons"] == [1, 3]
+            assert pooled[name]["ign"] is not None and pooled[name]["mis"] is not None
+
+    def test_tail_check_names_the_worst_origin_and_the_largest_path(self, panel):
+        """A forecaster that doubles the bootstrap at one origin and step: the worst ratio is 2 there."""
+        origins = ["2020-06", "2020-12"]
+
+        def doubled(p, indicator, horizon, seed):
+            paths = persistence_forecast(p, indicator, horizon, seed)
+            if p.periods[-1] == "2020-12":
+                paths = paths.copy()
+                paths[:, 1] = 1e6  # an absurd month at step 2
+            return paths
+
+        result = run_backtest(panel, "deaths", {"model": doubled, "bootstrap": persistence_forecast}, origins, 2)
+        tail = result.tail
+        assert tail["worst_origin"] == "2020-12" and tail["worst_horizon"] == 2 and tail["worst_ratio"] > 100
+        assert tail["max_simulated"] == 1e6
+        assert tail["observed_max"] == max(35.0, float(np.nanmax(panel.values("deaths"))))
+        assert tail["max_simulated_ratio"] == pytest.approx(1e6 / tail["observed_max"])
+        calm = run_backtest(panel, "deaths", {"model": persistence_forecast, "bootstrap": persistence_forecast}, origins, 2)
+        assert calm.tail["worst_ratio"] == pytest.approx(1.0) and calm.tail["max_simulated_ratio"] <= 1.0
 
 
 def broken_after_2021(panel, indicator, horizon, seed):

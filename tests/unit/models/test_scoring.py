@@ -139,7 +139,37 @@ def test_score_paths_keys_and_shapes():
     observed = np.array([[1.0, 2, np.nan, 4], [1, 2, 3, 4], [0, 0, 0, 0]])
     out = scoring.score_paths(paths, observed, k=(1, 25))
     assert set(out) == {"crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed",
-                        "brier_1", "brier_25", "brier_within_1", "brier_within_25"}
+                        "ign", "mis", "sample_max", "brier_1", "brier_25", "brier_within_1", "brier_within_25"}
+    assert out["sample_max"][1, 0] == paths[:, 1, 0].max() and np.isnan(out["sample_max"][0, 2])
     assert all(v.shape == (3, 4) for v in out.values())
     assert np.isnan(out["crps"][0, 2]) and np.isfinite(out["crps"][1, 2])
     assert np.isfinite(out["logs"][0, [0, 1, 3]]).all() and np.isnan(out["logs"][1:]).all()
+
+
+class TestChallengeScores:
+    """The ViEWS 2023/24 challenge's ignorance score and 90% interval score, checked by hand."""
+
+    samples = col(0, 0, 1, 3, 7, 30, 2000, 0, 0, 0)  # 10 samples; bins: {0} x5, 1-2 x1, 3-5 x1, 6-10 x1, 26-50 x1, >=1001 x1
+
+    def test_ignorance_counts_the_observed_bin_with_one_pseudo_count_per_bin(self):
+        # 11 bins, 10 samples: p = (hits + 1) / 21
+        assert scoring.ignorance(self.samples, obs(0))[0] == pytest.approx(-math.log2(6 / 21))
+        assert scoring.ignorance(self.samples, obs(2))[0] == pytest.approx(-math.log2(2 / 21))
+        assert scoring.ignorance(self.samples, obs(4))[0] == pytest.approx(-math.log2(2 / 21))
+        assert scoring.ignorance(self.samples, obs(15))[0] == pytest.approx(-math.log2(1 / 21))  # 11-25: empty
+        assert scoring.ignorance(self.samples, obs(5000))[0] == pytest.approx(-math.log2(2 / 21))  # open top bin
+
+    def test_ignorance_of_a_point_mass_on_the_outcome(self):
+        # 1000 zeros, y = 0: p = 1001 / 1011
+        assert scoring.ignorance(np.zeros((1000, 1)), obs(0))[0] == pytest.approx(-math.log2(1001 / 1011))
+
+    def test_interval_score_is_width_plus_twenty_times_the_miss(self):
+        samples = col(*range(0, 101))  # 0..100: 5% quantile 5, 95% quantile 95
+        assert scoring.interval_score_90(samples, obs(50))[0] == pytest.approx(90.0)
+        assert scoring.interval_score_90(samples, obs(100))[0] == pytest.approx(90.0 + 20 * 5)
+        assert scoring.interval_score_90(samples, obs(0))[0] == pytest.approx(90.0 + 20 * 5)
+        assert scoring.interval_score_90(np.zeros((10, 1)), obs(3))[0] == pytest.approx(60.0)
+
+    def test_unobserved_cells_are_not_scored(self):
+        assert np.isnan(scoring.ignorance(self.samples, obs(np.nan))[0])
+        assert np.isnan(scoring.interval_score_90(self.samples, obs(np.nan))[0])
