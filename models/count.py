@@ -139,6 +139,7 @@ class CountModel:
             "alive": (~np.isnan(values)).any(axis=1),
             "has_ne": design.has_ne,
             "window": last_window(values),
+            "history_max": np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=1).clip(0.0),
             "x_last": np.zeros((n_regions, len(covs))),
         }
         for k, cov in enumerate(covs):

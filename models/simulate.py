@@ -15,6 +15,7 @@ from scipy import special, stats
 
 from models.covariates import covariate_term
 from models.design import channel_weights, window_log_sd
+from models.tails import ceilings, recent_pool, tail_safe_draw
 
 SIMULATORS = {
     "count": ("models.simulate", "simulate_count_spec"),
@@ -54,7 +55,8 @@ def simulator_for(spec):
 def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
     """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation)."""
     return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario,
-                          covariates=covariates)
+                          covariates=covariates, ceiling_factor=spec.options.get("ceiling_factor"),
+                          pool_weight=float(spec.options.get("pool_weight", 0.0)))
 
 
 def nb_inverse_cdf(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -102,13 +104,16 @@ def simulate_count(
     cut: tuple[int, int] | None = None,
     scenario: dict[int, np.ndarray] | None = None,
     covariates=None,
+    ceiling_factor: float | None = None,
+    pool_weight: float = 0.0,
 ) -> np.ndarray:
     """Return simulated paths (draws, horizon, regions); regions without data are NaN.
 
     `params` holds posterior samples (sample, ...) as named in models.count; `state` the fit's
     simulation state; `cut` = (source index, target index); `scenario` maps a region index to
     values per step (NaN = keep the simulated value) or to a 0-d scale factor (see Fit.forecast);
-    `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held).
+    `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held);
+    `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.tails; None / 0: plain NB).
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
@@ -118,6 +123,8 @@ def simulate_count(
     window = np.broadcast_to(state["window"].T[None], (draws,) + state["window"].T.shape).copy()  # (D, 12, R)
     y_prev = np.nan_to_num(window[:, -1, :], nan=0.0)
     paths = np.empty((draws, horizon, n_regions))
+    ceiling = ceilings(state["history_max"], ceiling_factor) if "history_max" in state else None
+    pool = recent_pool(state["window"]) if pool_weight > 0 else None
     for h in range(horizon):
         ne = y_prev @ w
         x_term = covariate_term(p.get("beta"), state, covariates, h)
@@ -135,7 +142,8 @@ def simulate_count(
             if "alpha_vol_slope" in p:
                 log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1) - state["c_vol"][0])
             alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
-        y = nb_inverse_cdf(uniforms[:, h, :], mu, alpha)
+        y = tail_safe_draw(uniforms[:, h, :], mu, alpha, nb_inverse_cdf, ceiling=ceiling, pool=pool,
+                           pool_weight=pool_weight)
         if scenario:
             for region, values in scenario.items():
                 if values.ndim == 0:
