@@ -12,6 +12,11 @@ Two forms (``form=``):
   ``log alpha = d0_r + d1 * (log1p(L12) - c)`` (``dispersion="volatility"`` adds ``d2 * (sd12 - c)``,
   sd12 the sd of log1p over the last 12 months). ``persistence="unit"`` sets ``rho_r = 1``.
 
+Forecasts of the loglinear form are tail-safe by default (models.tails): each simulated month is
+truncated at ``ceiling_factor`` (3) times the region's record and, with probability ``pool_weight``
+(0.5), drawn from the region's last 12 observed months instead (a stacking with ViEWS'
+"conflictology"); both act on the same uniforms, so a cut channel keeps its meaning.
+
 Only the last ``fit_months`` months (loglinear default 120) enter the likelihood; lags may reach further back.
 
 ``ne[r,t-1]`` is ``sum_q w[q,r] y[q,t-1]`` over the neighbours observed at t-1 (renormalised);
@@ -35,7 +40,11 @@ from models.priors import create, default_priors, hierarchical, merge_priors, re
 from models.spec import ModelSpec, SamplerConfig
 
 DEFAULT_FORM = "loglinear"
-DEFAULT_PERSISTENCE = "unit"  # chosen by bench/skill.py: see models/NOTES_count_model.md
+DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel: see models/NOTES_count_model.md
+DEFAULT_CEILING_FACTOR = 3.0
+"""Loglinear default: simulated months are truncated at 3 x the region's record (at least 300; see models.tails)."""
+DEFAULT_POOL_WEIGHT = 0.5
+"""Loglinear default: half of the simulated months come from the region's last 12 observed months (models.tails)."""
 FORMS = ("linear", "loglinear")
 DISPERSIONS = ("level", "volatility")
 DEFAULT_DISPERSION = "level"
@@ -60,15 +69,21 @@ class CountModel:
     spillover : include the neighbour component (default True)
     normalise : "target" (default) or "source" neighbour weights
     form : "loglinear" (default) or "linear" (hhh4 level form)
-    persistence : loglinear only: "unit" (default) or "stationary" (lam + kap + phi = rho_r < 1, reverting to the
-        region's long-run log level a_r) or "unit" (lam + kap + phi = 1: anchored on the recent
-        12-month level, a_r only the offset of log mu from the weighted log1p lags)
+    persistence : loglinear only: "stationary" (default: lam + kap + phi = rho_r < 1, reverting to the
+        region's log level over the likelihood window a_r) or "unit" (lam + kap + phi = 1: anchored on the
+        recent 12-month level, a_r a drift per month -- it extrapolates the window's growth: paths exploded
+        after shocks, see models/NOTES_count_model.md)
     dispersion : loglinear only: "level" (default; NB size grows with the 12-month level) or "volatility"
         (also falls with the sd of log1p over the last 12 months)
     fit_months : only outcomes in the last `fit_months` months of the panel enter the likelihood (their
         lags may reach further back); "default": 120 for the loglinear form (chosen by bench/skill.py: the
         dispersion and level of a series' war decades 20-30 years ago do not describe its present), None
         (the whole history) for the linear form
+    own_lag_months : loglinear only: the own lag is the median of the last this-many months (default 1: the last month)
+    ceiling_factor : simulated months are truncated at this times the region's record (at least 100 a month);
+        "default": 3 for the loglinear form, None (no ceiling) for the linear form
+    pool_weight : probability that a simulated month is drawn from the region's last 12 observed months;
+        "default": 0.5 for the loglinear form, 0 for the linear form
     priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key; a region-level
         prior given as a plain distribution ``{"dist": ...}`` (share_level, share_ne, log_alpha) makes that
         parameter one population value shared by every region
@@ -79,7 +94,8 @@ class CountModel:
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
                  persistence: str = DEFAULT_PERSISTENCE, dispersion: str = DEFAULT_DISPERSION,
-                 fit_months: int | None | str = "default") -> None:
+                 fit_months: int | None | str = "default", own_lag_months: int = 1,
+                 ceiling_factor: float | None | str = "default", pool_weight: float | str = "default") -> None:
         if form not in FORMS:
             raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
         if persistence not in ("stationary", "unit"):
@@ -88,9 +104,25 @@ class CountModel:
             raise SpecError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
         if fit_months == "default":
             fit_months = DEFAULT_FIT_MONTHS if form == "loglinear" else None
+        if ceiling_factor == "default":
+            ceiling_factor = DEFAULT_CEILING_FACTOR if form == "loglinear" else None
+        if pool_weight == "default":
+            pool_weight = DEFAULT_POOL_WEIGHT if form == "loglinear" else 0.0
         if fit_months is not None and int(fit_months) < 24:
             raise SpecError(f"fit_months must be at least 24 (or None for the whole history), got {fit_months!r}")
         options = {"persistence": persistence, "dispersion": dispersion} if form == "loglinear" else {}
+        if own_lag_months != 1:
+            if form != "loglinear" or int(own_lag_months) < 1:
+                raise SpecError(f"own_lag_months must be an integer >= 1 and needs the loglinear form, got {own_lag_months!r}")
+            options["own_lag_months"] = int(own_lag_months)
+        if ceiling_factor is not None:
+            if float(ceiling_factor) < 1:
+                raise SpecError(f"ceiling_factor must be at least 1 (or None: no ceiling), got {ceiling_factor!r}")
+            options["ceiling_factor"] = float(ceiling_factor)
+        if pool_weight:
+            if not 0.0 <= float(pool_weight) < 1.0:
+                raise SpecError(f"pool_weight must lie in [0, 1), got {pool_weight!r}")
+            options["pool_weight"] = float(pool_weight)
         if fit_months is not None:
             options["fit_months"] = int(fit_months)
         self.spec = ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
@@ -114,7 +146,8 @@ class CountModel:
         covs, transforms = standardised_covariates(panel, spec.covariates)
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         design = build_count_design(values, weights, covs, spillover=spec.spillover,
-                                    first_period=max(values.shape[1] - spec.options.get("fit_months", values.shape[1]), 0))
+                                    first_period=max(values.shape[1] - spec.options.get("fit_months", values.shape[1]), 0),
+                                    own_lag_months=spec.options.get("own_lag_months", 1))
         if design.y.size == 0:
             raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
         state = self._state(values, weights, covs, design)

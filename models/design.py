@@ -123,6 +123,24 @@ def rolling_log_sd(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray
     return out
 
 
+def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Return per (region, period) the median of the region's last `window` observed months up to t
+    (carried forward over gaps like `rolling_level`)."""
+    out = np.full(values.shape, np.nan)
+    for r in range(values.shape[0]):
+        idx = np.flatnonzero(~np.isnan(values[r]))
+        if idx.size == 0:
+            continue
+        obs = values[r, idx]
+        padded = np.concatenate([np.full(window - 1, np.nan), obs])
+        stacked = np.lib.stride_tricks.sliding_window_view(padded, window)
+        medians = np.nanmedian(stacked, axis=1)
+        pos = np.searchsorted(idx, np.arange(values.shape[1]), side="right") - 1
+        ok = pos >= 0
+        out[r, ok] = medians[pos[ok]]
+    return out
+
+
 def window_log_sd(window: np.ndarray, axis: int) -> np.ndarray:
     """Return the sd of log1p over the observed entries of `window` along `axis` (0 with fewer than two)."""
     x = np.log1p(window)
@@ -151,9 +169,11 @@ def build_count_design(
     *,
     spillover: bool,
     first_period: int = 0,
+    own_lag_months: int = 1,
 ) -> CountDesign:
     """Return the CountDesign of a (region, period) count array, its weights and covariate arrays;
-    only outcomes at `first_period` or later enter (their lags may lie before it)."""
+    only outcomes at `first_period` or later enter (their lags may lie before it). The own lag is the
+    median of the region's last `own_lag_months` observed months (1: the last month)."""
     n_regions, n_periods = values.shape
     observed = ~np.isnan(values)
     has_data = observed.any(axis=1)
@@ -178,7 +198,7 @@ def build_count_design(
     fitted[np.unique(r_idx)] = True
     return CountDesign(
         y=values[r_idx, t_idx],
-        y_lag=values[r_idx, t_idx - 1],
+        y_lag=(values if own_lag_months == 1 else rolling_median(values, own_lag_months))[r_idx, t_idx - 1],
         level_lag=level[r_idx, t_idx - 1],
         ne_lag=ne_lag,
         x_lag=x,

@@ -56,6 +56,7 @@ def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenari
     """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation)."""
     return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario,
                           covariates=covariates, ceiling_factor=spec.options.get("ceiling_factor"),
+                          own_lag_months=int(spec.options.get("own_lag_months", 1)),
                           pool_weight=float(spec.options.get("pool_weight", 0.0)))
 
 
@@ -106,6 +107,7 @@ def simulate_count(
     covariates=None,
     ceiling_factor: float | None = None,
     pool_weight: float = 0.0,
+    own_lag_months: int = 1,
 ) -> np.ndarray:
     """Return simulated paths (draws, horizon, regions); regions without data are NaN.
 
@@ -113,7 +115,8 @@ def simulate_count(
     simulation state; `cut` = (source index, target index); `scenario` maps a region index to
     values per step (NaN = keep the simulated value) or to a 0-d scale factor (see Fit.forecast);
     `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held);
-    `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.tails; None / 0: plain NB).
+    `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.tails; None / 0: plain NB);
+    `own_lag_months` > 1 reads the own lag as the median of that many last months (as the fit did).
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
@@ -134,7 +137,8 @@ def simulate_count(
         else:
             level = _nanmean(window)
             z_level = np.log1p(level) - state["c_level"]
-            z_own = np.log1p(y_prev) - state["c_own"]
+            own = y_prev if own_lag_months == 1 else _nanmedian_last(window, own_lag_months)
+            z_own = np.log1p(own) - state["c_own"]
             z_ne = np.where(has_ne, np.log1p(ne) - state["c_ne"], 0.0)
             log_mu = p["a"] + p["lam"] * z_own + p["kap"] * z_level + p["phi"] * z_ne + x_term
             mu = np.exp(np.clip(log_mu, -20.0, MAX_LOG_MU))
@@ -156,6 +160,16 @@ def simulate_count(
         window[:, :-1, :] = window[:, 1:, :]
         window[:, -1, :] = y
     return paths
+
+
+def _nanmedian_last(window: np.ndarray, months: int) -> np.ndarray:
+    """Return the median over the last `months` observed entries of each (path, region) window (0 when none)."""
+    recent = window[:, -months:, :]
+    out = np.zeros(recent.shape[::2])
+    seen = ~np.isnan(recent).all(axis=1)
+    if seen.any():
+        out[seen] = np.nanmedian(recent.transpose(0, 2, 1)[seen], axis=1)
+    return out
 
 
 def _nanmean(window: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 
 from models.errors import SpecError
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 """Version of the model code. A stored posterior with another version is refused on load."""
 
 FAMILIES = ("count", "share", "amount")
