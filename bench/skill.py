@@ -62,7 +62,7 @@ ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap")
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Return the parsed command line."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA / "ucdp-state-based-deaths-country-month.csv")
     p.add_argument("--regions", type=Path, default=DATA / "regions-middle-east.json")
     p.add_argument("--indicator", default="ged_deaths_sb")

@@ -35,7 +35,12 @@ def test_count_model_options_are_checked_and_part_of_the_identity():
 
     with pytest.raises(SpecError, match="persistence"):
         CountModel("attacks", persistence="explosive")
-    assert CountModel("attacks", persistence="stationary").spec.spec_id != CountModel("attacks").spec.spec_id
+    assert CountModel("attacks", persistence="unit").spec.spec_id != CountModel("attacks").spec.spec_id
+    assert CountModel("attacks", pool_weight=0.3).spec.spec_id != CountModel("attacks").spec.spec_id
+    assert CountModel("attacks", form="linear").spec.options.get("pool_weight") is None
+    for bad in ({"pool_weight": 1.0}, {"pool_weight": -0.1}, {"ceiling_factor": 0.5}, {"own_lag_months": 0}):
+        with pytest.raises(SpecError, match=next(iter(bad))):
+            CountModel("attacks", **bad)
 
 
 def test_prior_override_names_the_bad_path():
