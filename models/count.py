@@ -85,7 +85,7 @@ class CountModel:
     pool_weight : probability that a simulated month is drawn from the region's last 12 observed months;
         "default": 0.5 for the loglinear form, 0 for the linear form
     priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key; a region-level
-        prior given as a plain distribution ``{"dist": ...}`` (share_level, share_ne, log_alpha) makes that
+        prior given as a plain distribution ``{"dist": ...}`` (logit_rho, share_level, share_ne, log_alpha) makes that
         parameter one population value shared by every region
     """
 
@@ -236,7 +236,9 @@ class CountModel:
                 if self.spec.options.get("persistence") == "unit":  # weights sum to 1: anchored on the recent level
                     rho = 1.0
                 else:
-                    rho = pm.math.sigmoid(hierarchical("logit_rho", p["logit_rho"], centred=d["centred"], quiet=d["quiet"]))
+                    zero = pt.zeros_like(a)
+                    rho = pm.math.sigmoid(region_or_pooled("logit_rho", p["logit_rho"], like=zero, centred=d["centred"],
+                                                           quiet=d["quiet"]))
                 zero = pt.zeros_like(a)
                 s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"], like=zero)
                 if self.spec.spillover:

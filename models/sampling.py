@@ -27,13 +27,19 @@ _NUTPIE_SETTINGS: ContextVar[dict[str, Any]] = ContextVar("nutpie_settings", def
 
 
 @contextmanager
-def nutpie_settings(*, adaptation: str = "diag") -> Iterator[None]:
+def nutpie_settings(*, adaptation: str = "diag", target_accept: float | None = None) -> Iterator[None]:
     """Within the block, nutpie fits use this mass-matrix adaptation (nutpie's own default is "diag";
-    "low_rank" also adapts to correlated directions). Not part of the model: a sampler setting only.
-    Raises SpecError for an unknown adaptation."""
+    "low_rank" also adapts to correlated directions) and, when given, this target acceptance rate
+    (nutpie's default 0.8; higher: smaller steps, fewer divergences). Not part of the model: sampler
+    settings only. Raises SpecError for an unknown adaptation or a target outside (0, 1)."""
     if adaptation not in NUTPIE_ADAPTATIONS:
         raise SpecError(f"unknown nutpie adaptation {adaptation!r}; use one of {', '.join(NUTPIE_ADAPTATIONS)}")
-    token = _NUTPIE_SETTINGS.set({"adaptation": adaptation})
+    settings: dict[str, Any] = {"adaptation": adaptation}
+    if target_accept is not None:
+        if not 0.0 < float(target_accept) < 1.0:
+            raise SpecError(f"target_accept must lie strictly between 0 and 1, got {target_accept!r}")
+        settings["target_accept"] = float(target_accept)
+    token = _NUTPIE_SETTINGS.set(settings)
     try:
         yield
     finally:

@@ -13,6 +13,11 @@ from models.sampling import nutpie_settings
 
 DEFAULT_ADAPTATION = "diag"
 """nutpie mass-matrix adaptation of fit_servable (measured in bench/sampling.py: models/NOTES_count_model.md)."""
+DEFAULT_TARGET_ACCEPT = 0.8
+"""nutpie's own target acceptance rate, used by every first run."""
+DIVERGENCE_TARGET_ACCEPT = 0.95
+"""After a run with divergences, the following runs take smaller steps (the usual remedy); the diverging
+run is left out of the pool."""
 
 
 def pool_chains(fits: list[Fit]) -> Fit:
@@ -64,17 +69,22 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
     pooled with every chain so far: as many as the pool's measured ESS per chain says are needed
     for `min_ess_bulk` when ESS is short (`next_run_chains`; at most `max_chains_per_run`), else
     `chains` more (R-hat, divergences, or R-hat not computable from one chain), so a near miss
-    costs one more short run, not a longer refit. At most `max_attempts` runs. `attempts` lists
+    costs one more short run, not a longer refit. A run with divergences (when none are allowed) is left
+    out of the pool and the following runs use target_accept DIVERGENCE_TARGET_ACCEPT. At most `max_attempts` runs. `attempts` lists
     per run {draws, tune, chains, chains_total, seconds, compile_seconds, sampling_seconds, passed,
-    reasons, rhat_max, ess_bulk_min}, judged on the pooled chains. The last pooled fit is returned
+    reasons, rhat_max, ess_bulk_min, target_accept, run_divergences}, judged on the pooled chains. The last pooled fit is returned
     even when it never passed (its gate result says why)."""
     attempts, fits = [], []
     pooled = None
     run_chains = chains
+    target_accept = None
     for attempt in range(max_attempts):
         start = time.perf_counter()
-        with nutpie_settings(adaptation=adaptation):
+        with nutpie_settings(adaptation=adaptation, target_accept=target_accept):
             fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt, sampler=sampler))
+        run_divergences = int(fits[-1].diagnostics.get("divergences", 0))
+        if max_divergences == 0:  # a run with divergences never joins the pool (its divergences would stay forever)
+            fits = [f for f in fits if f.diagnostics.get("divergences", 0) == 0] or fits[-1:]
         pooled = pool_chains(fits)
         d = pooled.diagnostics
         result = gate(d, max_rhat=max_rhat, min_ess_bulk=min_ess_bulk, max_divergences=max_divergences)
@@ -83,9 +93,12 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
                          "compile_seconds": fits[-1].diagnostics["compile_seconds"],
                          "sampling_seconds": fits[-1].diagnostics["sampling_seconds"],
                          "passed": result.passed, "reasons": result.reasons,
-                         "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"]})
+                         "rhat_max": d["rhat_max"], "ess_bulk_min": d["ess_bulk_min"],
+                         "target_accept": target_accept or DEFAULT_TARGET_ACCEPT, "run_divergences": run_divergences})
         if result.passed:
             break
+        if run_divergences > max_divergences:
+            target_accept = DIVERGENCE_TARGET_ACCEPT  # smaller steps from now on
         run_chains = next_run_chains(d["ess_bulk_min"], int(d["chains"]), chains, min_ess_bulk=min_ess_bulk,
                                      max_chains=max_chains_per_run)
     if sampler == "nutpie":

@@ -50,9 +50,25 @@ def test_fit_servable_records_adaptation_and_pools_until_the_gate(tiny_panel):
     """An unreachable ESS bar: every run is pooled, the follow-up run sized from the ESS rate, capped."""
     model = CountModel("attacks", form="linear")
     fit, attempts = fit_servable(model, tiny_panel, draws=60, tune=100, chains=2, seed=2, adaptation="low_rank",
-                                 max_attempts=2, min_ess_bulk=1e6, max_chains_per_run=4)
+                                 max_attempts=2, min_ess_bulk=1e6, max_chains_per_run=4, max_divergences=10**6)
     assert [a["chains"] for a in attempts] == [2, 4]
     assert [a["chains_total"] for a in attempts] == [2, 6]
     assert not attempts[-1]["passed"] and any("ess_bulk_min" in r for r in attempts[-1]["reasons"])
     assert fit.posterior["posterior"].sizes["chain"] == 6
     assert fit.info["sampler"]["adaptation"] == "low_rank"
+
+
+def test_a_diverging_run_stays_out_of_the_pool_and_the_next_run_takes_smaller_steps(tiny_panel):
+    """Tiny tuning (30 steps) makes the first runs diverge on some seeds: those runs are never pooled."""
+    diverged = 0
+    for seed in (1, 2, 3):
+        fit, attempts = fit_servable(CountModel("attacks", form="linear"), tiny_panel, draws=60, tune=30, chains=2,
+                                     seed=seed, max_attempts=2, min_ess_bulk=1e6)
+        first, second = attempts
+        assert first["target_accept"] == 0.8
+        assert second["target_accept"] == (0.95 if first["run_divergences"] else 0.8)
+        clean = [a for a in attempts if a["run_divergences"] == 0]
+        assert fit.diagnostics["divergences"] == (0 if clean else second["run_divergences"])
+        assert second["chains_total"] == (sum(a["chains"] for a in clean) if clean else second["chains"])
+        diverged += first["run_divergences"] > 0
+    assert diverged, "no first run diverged: the test exercised nothing (tune is too long for this panel)"
