@@ -40,7 +40,7 @@ from models.priors import create, default_priors, hierarchical, merge_priors, re
 from models.spec import ModelSpec, SamplerConfig
 
 DEFAULT_FORM = "loglinear"
-DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel: see models/NOTES_count_model.md
+DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel (see the notes)
 DEFAULT_CEILING_FACTOR = 3.0
 """Loglinear default: simulated months are truncated at 3 x the region's record (at least 300; see models.tails)."""
 DEFAULT_POOL_WEIGHT = 0.5

@@ -236,6 +236,13 @@ def brier_within(paths, observed, k: float) -> np.ndarray:
     return out
 
 
+def _sample_max(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Return the largest sample per cell where the cell was observed (NaN elsewhere, or without samples)."""
+    if not x.shape[0]:
+        return np.full(y.shape, np.nan)
+    return np.where(np.isfinite(y), np.nanmax(x, axis=0, initial=-np.inf), np.nan)
+
+
 def score_paths(paths, observed, *, k: Sequence[int] = (1, 25)) -> dict[str, np.ndarray]:
     """Return every per-cell score of joint forecast paths against the observed months.
 
@@ -257,7 +264,7 @@ def score_paths(paths, observed, *, k: Sequence[int] = (1, 25)) -> dict[str, np.
         "hit90_closed": interval_hit(x, y, 0.9),
         "ign": ignorance(x, y),
         "mis": interval_score_90(x, y),
-        "sample_max": np.where(np.isfinite(y), np.nanmax(x, axis=0, initial=-np.inf), np.nan) if x.shape[0] else np.full(y.shape, np.nan),
+        "sample_max": _sample_max(x, y),
     }
     if y.shape[0]:
         scores["logs"][0] = log_score(x[:, 0], y[0])
