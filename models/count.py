@@ -233,13 +233,12 @@ class CountModel:
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
                 alpha_obs = alpha[r]
             else:
+                zero = pt.zeros_like(a)
                 if self.spec.options.get("persistence") == "unit":  # weights sum to 1: anchored on the recent level
                     rho = 1.0
                 else:
-                    zero = pt.zeros_like(a)
                     rho = pm.math.sigmoid(region_or_pooled("logit_rho", p["logit_rho"], like=zero, centred=d["centred"],
                                                            quiet=d["quiet"]))
-                zero = pt.zeros_like(a)
                 s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"], like=zero)
                 if self.spec.spillover:
                     share_ne = region_or_pooled("share_ne", p["share_ne"], like=zero, centred=d["centred"], quiet=d["quiet"])

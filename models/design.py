@@ -82,63 +82,58 @@ def neighbour_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return out
 
 
-def rolling_level(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
-    """Return per (region, period) the mean of the region's last `window` observed months up to t."""
+def _over_observed_months(values: np.ndarray, statistic) -> np.ndarray:
+    """Return per (region, period) ``statistic(observed values of the region)`` -- one number per observed
+    month, computed over the months up to it -- carried forward over each gap that follows (NaN before
+    the region's first observation)."""
     out = np.full(values.shape, np.nan)
     for r in range(values.shape[0]):
         idx = np.flatnonzero(~np.isnan(values[r]))
         if idx.size == 0:
             continue
-        obs = values[r, idx]
-        csum = np.concatenate([[0.0], np.cumsum(obs)])
-        k = np.arange(1, idx.size + 1)
-        lo = np.maximum(k - window, 0)
-        means = (csum[k] - csum[lo]) / (k - lo)
-        # carry each observed month's level forward over the following gap
+        per_month = statistic(values[r, idx])
         pos = np.searchsorted(idx, np.arange(values.shape[1]), side="right") - 1
         ok = pos >= 0
-        out[r, ok] = means[pos[ok]]
+        out[r, ok] = per_month[pos[ok]]
     return out
+
+
+def rolling_level(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
+    """Return per (region, period) the mean of the region's last `window` observed months up to t."""
+    def means(obs: np.ndarray) -> np.ndarray:
+        csum = np.concatenate([[0.0], np.cumsum(obs)])
+        k = np.arange(1, obs.size + 1)
+        lo = np.maximum(k - window, 0)
+        return (csum[k] - csum[lo]) / (k - lo)
+
+    return _over_observed_months(values, means)
 
 
 def rolling_log_sd(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
     """Return per (region, period) the sd of log1p over the region's last `window` observed months up to t
     (0 with fewer than two; carried forward over gaps like `rolling_level`)."""
-    out = np.full(values.shape, np.nan)
-    for r in range(values.shape[0]):
-        idx = np.flatnonzero(~np.isnan(values[r]))
-        if idx.size == 0:
-            continue
-        x = np.log1p(values[r, idx])
+    def log_sds(obs: np.ndarray) -> np.ndarray:
+        x = np.log1p(obs)
         c1 = np.concatenate([[0.0], np.cumsum(x)])
         c2 = np.concatenate([[0.0], np.cumsum(x * x)])
-        k = np.arange(1, idx.size + 1)
+        k = np.arange(1, x.size + 1)
         lo = np.maximum(k - window, 0)
         n = k - lo
         mean = (c1[k] - c1[lo]) / n
         var = np.maximum((c2[k] - c2[lo]) / n - mean * mean, 0.0) * np.where(n > 1, n / np.maximum(n - 1, 1), 0.0)
-        pos = np.searchsorted(idx, np.arange(values.shape[1]), side="right") - 1
-        ok = pos >= 0
-        out[r, ok] = np.sqrt(var)[pos[ok]]
-    return out
+        return np.sqrt(var)
+
+    return _over_observed_months(values, log_sds)
 
 
 def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     """Return per (region, period) the median of the region's last `window` observed months up to t
     (carried forward over gaps like `rolling_level`)."""
-    out = np.full(values.shape, np.nan)
-    for r in range(values.shape[0]):
-        idx = np.flatnonzero(~np.isnan(values[r]))
-        if idx.size == 0:
-            continue
-        obs = values[r, idx]
+    def medians(obs: np.ndarray) -> np.ndarray:
         padded = np.concatenate([np.full(window - 1, np.nan), obs])
-        stacked = np.lib.stride_tricks.sliding_window_view(padded, window)
-        medians = np.nanmedian(stacked, axis=1)
-        pos = np.searchsorted(idx, np.arange(values.shape[1]), side="right") - 1
-        ok = pos >= 0
-        out[r, ok] = medians[pos[ok]]
-    return out
+        return np.nanmedian(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+
+    return _over_observed_months(values, medians)
 
 
 def window_log_sd(window: np.ndarray, axis: int) -> np.ndarray:

@@ -55,8 +55,8 @@ def tail_safe_draw(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray, inverse_cdf
     mu, alpha = np.broadcast_arrays(np.maximum(np.asarray(mu, float), 0.0), np.asarray(alpha, float))
     v = u
     from_pool = np.zeros(u.shape, bool)
+    sorted_pool, sizes = pool if pool is not None else (None, None)
     if pool is not None and pool_weight > 0:
-        sorted_pool, sizes = pool
         from_pool = (u < pool_weight) & (sizes > 0)[None, :]
         v = np.where(sizes[None, :] > 0, (u - pool_weight) / (1.0 - pool_weight), u)
     v = np.clip(v, 1e-12, 1 - 1e-12)
@@ -68,7 +68,6 @@ def tail_safe_draw(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray, inverse_cdf
     if ceiling is not None:
         out = np.minimum(out, np.floor(cap))
     if from_pool.any():
-        sorted_pool, sizes = pool
         n = np.broadcast_to(sizes[None, :], u.shape)
         pick = np.minimum((u / pool_weight * n).astype(int), np.maximum(n - 1, 0))
         regions = np.broadcast_to(np.arange(u.shape[1])[None, :], u.shape)
