@@ -1,21 +1,20 @@
-"""Errors shared by every layer. Each class docstring is its default message; `.hint` says what to do next.
+"""The root of every error this project raises on purpose, and the domain's input errors.
 
-FragilityError                 root of every error this project raises on purpose
-├── InputError                 the caller can fix it (HTTP 422)
-│   ├── BatchRejected          one or more rows of a batch are bad; `.errors` lists every one
-│   ├── BatchTooLarge          a batch has more rows than a caller allows (`max_rows`)
-│   ├── RegionError            a region list is inconsistent (unknown neighbour, self-loop, asymmetric edge)
-│   ├── UnknownRegion          a region id that is not in the catalogue
-│   ├── UnknownIndicator       an indicator id that is not in the catalogue
-│   └── PeriodError            a period that is not a valid, non-future YYYY-MM month
-├── NotFound                   (service) 404
-├── Conflict                   (service) 409
-└── ModelError                 (models) a fit or a forecast could not be made
+`FragilityError` is the one root: `models.errors` and `service.errors` subclass it (or `InputError`).
+The whole tree, with the service's answer to each branch, is drawn once, in `service/errors.py`.
+Each class docstring is its default message; `.hint` says what to do next, in words that hold for
+any caller (no routes or status codes here: the service adds those at its boundary).
+
+- `InputError`: the caller can fix it. Its leaves here: `BatchRejected` (`.errors` lists every bad
+  row), `BatchTooLarge`, `RegionError`, `UnknownRegion`, `UnknownIndicator`, `PeriodError`.
+- `RowError`: one bad row of a batch; `.problem` names the error class the row stands for (e.g.
+  `UnknownRegion`) when a caller may want to say how to fix it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import dataclasses
+from dataclasses import dataclass
 
 
 class FragilityError(Exception):
@@ -42,15 +41,20 @@ class InputError(FragilityError):
 
 @dataclass(frozen=True)
 class RowError:
-    """One bad row of a batch: its 0-based index, the field at fault and why."""
+    """One bad row of a batch: its 0-based index, the field at fault, why, and which kind of problem it is.
+
+    `problem` (left out of equality and of `to_dict`) is the error class the row stands for, such as
+    `UnknownRegion`, so that a caller can append its own way to fix it to `reason`.
+    """
 
     row: int
     field: str
     reason: str
+    problem: type[FragilityError] | None = dataclasses.field(default=None, compare=False)
 
     def to_dict(self) -> dict:
-        """Return the error as a JSON-ready dict."""
-        return asdict(self)
+        """Return the error as a JSON-ready dict `{"row", "field", "reason"}`."""
+        return {"row": self.row, "field": self.field, "reason": self.reason}
 
 
 class BatchRejected(InputError):
@@ -76,13 +80,13 @@ class RegionError(InputError):
 class UnknownRegion(InputError):
     """Unknown region."""
 
-    hint = "List regions with GET /v1/regions or add it with POST /v1/regions."
+    hint = "Add the region to the catalogue first."
 
 
 class UnknownIndicator(InputError):
     """Unknown indicator."""
 
-    hint = "Add it with POST /v1/indicators first."
+    hint = "Add the indicator to the catalogue first."
 
 
 class PeriodError(InputError):

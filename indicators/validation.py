@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from indicators.errors import BatchRejected, BatchTooLarge, RowError
+from indicators.errors import BatchRejected, BatchTooLarge, RowError, UnknownIndicator, UnknownRegion
 from indicators.kinds import IndicatorKind, ValueRejected, check_value, parse_number
 from indicators.periods import PERIOD_PATTERN, current_month
 
@@ -86,95 +86,139 @@ def validate_batch(
     BatchRejected
         With a RowError for every bad field of every bad row (row = 0-based index in `rows`).
     """
-    n_rows = len(rows)
-    if max_rows is not None and n_rows > max_rows:
-        raise BatchTooLarge(f"batch has {n_rows} rows; at most {max_rows} are accepted per batch")
-    now = current_month(today)
-    regions = catalogue.regions
-    kinds = catalogue.indicators
-    fullmatch = PERIOD_PATTERN.fullmatch
-    period_ok: dict[object, str | None] = {}  # raw period -> canonical, or None when malformed
-    first_row: dict[tuple[str, str, str], int] = {}
-    errors: list[RowError] = []
-    n_errors = 0
-    n_bad_rows = 0
-    out: list[Observation] = []
-    append = out.append
-    new = Observation.__new__
-    set_field = object.__setattr__
-
+    if max_rows is not None and len(rows) > max_rows:
+        raise BatchTooLarge(f"batch has {len(rows)} rows; at most {max_rows} are accepted per batch")
+    check = _BatchCheck(catalogue, current_month(today))
+    problems = _BatchProblems()
+    observations: list[Observation] = []
     for index, row in enumerate(rows):
-        row_errors: list[RowError] | None = None
-        if type(row) is not dict and not isinstance(row, Mapping):
-            row_errors = [RowError(index, "row", f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}")]
+        row_problems, observation = check.row(index, row)
+        if row_problems is None:
+            observations.append(observation)
         else:
-            region = row.get("region")
-            indicator = row.get("indicator")
-            period = row.get("period")
-            raw_value = row.get("value")
-            if type(region) is not str or region not in regions:
-                row_errors = [_region_error(index, row, region)]
-            kind = kinds.get(indicator) if type(indicator) is str else None
-            if kind is None:
-                row_errors = (row_errors or []) + [_indicator_error(index, row, indicator)]
-            canonical = period_ok.get(period, False) if type(period) is str else None
-            if canonical is False:
-                text = period.strip()
-                match = fullmatch(text)
-                canonical = text if match is not None and match.group(1) != "0000" else None
-                period_ok[period] = canonical
-            if canonical is None:
-                row_errors = (row_errors or []) + [_period_error(index, row, period)]
-            elif canonical > now:
-                row_errors = (row_errors or []) + [
-                    RowError(index, "period", f"period {canonical} is in the future (current month is {now})")
-                ]
-            value = 0.0
-            if raw_value is None and "value" not in row:
-                row_errors = (row_errors or []) + [RowError(index, "value", "missing field 'value'")]
-            else:
-                try:
-                    value_type = type(raw_value)
-                    value = raw_value if value_type is float else None
-                    if value_type is str or value_type is int:  # fast path; parse_number gives the reasons
-                        try:
-                            value = float(raw_value) if value_type is int or "_" not in raw_value else None
-                        except (ValueError, OverflowError):
-                            value = None
-                    if value is None or value - value != 0.0:  # unparsed, NaN or infinite
-                        value = parse_number(raw_value)
-                    value += 0.0  # -0.0 -> 0.0
-                    if kind is not None:
-                        check_value(value, kind)
-                except ValueRejected as exc:
-                    row_errors = (row_errors or []) + [RowError(index, "value", str(exc))]
-            if row_errors is None:
-                key = (region, indicator, canonical)
-                first = first_row.setdefault(key, index)
-                if first != index:
-                    row_errors = [
-                        RowError(index, "row", f"duplicate of row {first}: {region} {indicator} {canonical} appears twice in the batch")
-                    ]
-                elif not errors:
-                    obs = new(Observation)
-                    set_field(obs, "region", region)
-                    set_field(obs, "indicator", indicator)
-                    set_field(obs, "period", canonical)
-                    set_field(obs, "value", value)
-                    append(obs)
-            elif canonical and isinstance(region, str) and isinstance(indicator, str):
-                first_row.setdefault((region, indicator, canonical), index)
-        if row_errors is not None:
-            n_errors += len(row_errors)
-            n_bad_rows += 1
-            if len(errors) < MAX_ERRORS_LISTED:
-                errors.extend(row_errors)
-    if errors:
-        message = f"batch rejected: {n_bad_rows} bad row(s) of {n_rows}, {n_errors} problem(s); nothing was stored"
-        if n_errors > len(errors):
-            message += f" (first {len(errors)} problems listed)"
-        raise BatchRejected(errors[:MAX_ERRORS_LISTED], message)
-    return out
+            problems.add(row_problems)
+    if problems.listed:
+        raise problems.rejection(len(rows))
+    return observations
+
+
+class _BatchCheck:
+    """The checks of one batch: the catalogue, the current month, the periods parsed so far and the keys seen."""
+
+    __slots__ = ("first_row", "kinds", "now", "periods", "regions")
+
+    def __init__(self, catalogue: Catalogue, now: str) -> None:
+        self.regions = catalogue.regions
+        self.kinds = catalogue.indicators
+        self.now = now
+        self.periods: dict[str, str | None] = {}  # raw period -> canonical, or None when malformed
+        self.first_row: dict[tuple[str, str, str], int] = {}
+
+    def row(self, index: int, row: object) -> tuple[list[RowError] | None, Observation | None]:
+        """Return (None, the row's Observation) for a valid row, else (its RowErrors, None)."""
+        if type(row) is not dict and not isinstance(row, Mapping):
+            return [RowError(index, "row", f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}")], None
+        region = row.get("region")
+        indicator = row.get("indicator")
+        problems: list[RowError] = []
+        if type(region) is not str or region not in self.regions:
+            problems.append(_region_error(index, row, region))
+        kind = self.kinds.get(indicator) if type(indicator) is str else None
+        if kind is None:
+            problems.append(_indicator_error(index, row, indicator))
+        period = self.canonical_period(row.get("period"))
+        if period is None:
+            problems.append(_period_error(index, row, row.get("period")))
+        elif period > self.now:
+            problems.append(RowError(index, "period", f"period {period} is in the future (current month is {self.now})"))
+        value, value_problem = _value_of(index, row, kind)
+        if value_problem is not None:
+            problems.append(value_problem)
+        if problems:
+            if period and isinstance(region, str) and isinstance(indicator, str):
+                self.first_row.setdefault((region, indicator, period), index)
+            return problems, None
+        return self.first_occurrence(index, region, indicator, period, value)
+
+    def canonical_period(self, period: object) -> str | None:
+        """Return the canonical YYYY-MM of a raw period (parsed once per distinct text), or None if malformed."""
+        if type(period) is not str:
+            return None
+        canonical = self.periods.get(period, False)
+        if canonical is False:
+            text = period.strip()
+            match = PERIOD_PATTERN.fullmatch(text)
+            canonical = text if match is not None and match.group(1) != "0000" else None
+            self.periods[period] = canonical
+        return canonical
+
+    def first_occurrence(
+        self, index: int, region: str, indicator: str, period: str, value: float
+    ) -> tuple[list[RowError] | None, Observation | None]:
+        """Return (None, the Observation) the first time a key is seen, else (the duplicate's RowError, None)."""
+        first = self.first_row.setdefault((region, indicator, period), index)
+        if first != index:
+            reason = f"duplicate of row {first}: {region} {indicator} {period} appears twice in the batch"
+            return [RowError(index, "row", reason)], None
+        observation = _new_observation(Observation)
+        _set_field(observation, "region", region)
+        _set_field(observation, "indicator", indicator)
+        _set_field(observation, "period", period)
+        _set_field(observation, "value", value)
+        return None, observation
+
+
+_new_observation = Observation.__new__  # a frozen slots dataclass: filled field by field, without __init__'s checks
+_set_field = object.__setattr__
+
+
+class _BatchProblems:
+    """The RowErrors of a batch (at most MAX_ERRORS_LISTED kept) with exact counts of problems and bad rows."""
+
+    __slots__ = ("listed", "n_bad_rows", "n_problems")
+
+    def __init__(self) -> None:
+        self.listed: list[RowError] = []
+        self.n_problems = 0
+        self.n_bad_rows = 0
+
+    def add(self, row_problems: list[RowError]) -> None:
+        """Count one bad row and its problems, keeping them while fewer than MAX_ERRORS_LISTED are kept; returns nothing."""
+        self.n_problems += len(row_problems)
+        self.n_bad_rows += 1
+        if len(self.listed) < MAX_ERRORS_LISTED:
+            self.listed.extend(row_problems)
+
+    def rejection(self, n_rows: int) -> BatchRejected:
+        """Return the BatchRejected listing the kept problems, its message counting all of them."""
+        message = (f"batch rejected: {self.n_bad_rows} bad row(s) of {n_rows}, {self.n_problems} problem(s); "
+                   "nothing was stored")
+        if self.n_problems > len(self.listed):
+            message += f" (first {len(self.listed)} problems listed)"
+        return BatchRejected(self.listed[:MAX_ERRORS_LISTED], message)
+
+
+def _value_of(index: int, row: Mapping, kind: IndicatorKind | None) -> tuple[float, RowError | None]:
+    """Return (the row's value as a float, None), or (0.0, the RowError) when it is missing, not a number or breaks `kind`."""
+    raw_value = row.get("value")
+    if raw_value is None and "value" not in row:
+        return 0.0, RowError(index, "value", "missing field 'value'")
+    try:
+        value_type = type(raw_value)
+        value = raw_value if value_type is float else None
+        if value_type is str or value_type is int:  # fast path; parse_number gives the reasons
+            try:
+                value = float(raw_value) if value_type is int or "_" not in raw_value else None
+            except (ValueError, OverflowError):
+                value = None
+        if value is None or value - value != 0.0:  # unparsed, NaN or infinite
+            value = parse_number(raw_value)
+        value += 0.0  # -0.0 -> 0.0
+        if kind is not None:
+            check_value(value, kind)
+    except ValueRejected as exc:
+        return 0.0, RowError(index, "value", str(exc))
+    return value, None
 
 
 def _region_error(index: int, row: Mapping, region: object) -> RowError:
@@ -183,7 +227,7 @@ def _region_error(index: int, row: Mapping, region: object) -> RowError:
         return RowError(index, "region", "missing field 'region'")
     if not isinstance(region, str):
         return RowError(index, "region", f"region must be a string id, got {type(region).__name__}")
-    return RowError(index, "region", f"unknown region {_describe(region)}: add it with POST /v1/regions first")
+    return RowError(index, "region", f"unknown region {_describe(region)}", problem=UnknownRegion)
 
 
 def _indicator_error(index: int, row: Mapping, indicator: object) -> RowError:
@@ -192,7 +236,8 @@ def _indicator_error(index: int, row: Mapping, indicator: object) -> RowError:
         return RowError(index, "indicator", "missing field 'indicator'")
     if not isinstance(indicator, str):
         return RowError(index, "indicator", f"indicator must be a string id, got {type(indicator).__name__}")
-    return RowError(index, "indicator", f"unknown indicator {_describe(indicator)}: add it with POST /v1/indicators first")
+    return RowError(index, "indicator", f"unknown indicator {_describe(indicator)}",
+                    problem=UnknownIndicator)
 
 
 def _period_error(index: int, row: Mapping, period: object) -> RowError:

@@ -1,12 +1,15 @@
-"""Errors raised by `models`. Each class docstring is its default message; `.hint` says what to do.
+"""Errors raised by `models`, under the one root `indicators.errors.FragilityError`.
 
-ModelError(FragilityError)      a fit or a forecast could not be made
-├── NotFitted                   a forecast or a save was asked of a model that has no posterior
-├── PosteriorMismatch           a stored posterior does not belong to this model spec or code version
-└── SamplingFailed              the sampler raised or returned no usable draws
-SpecError(InputError)           the caller asked for something the model cannot do (HTTP 422):
-                                panel without the indicator, spillover into a region with no
-                                neighbours, horizon < 1, unknown region, bad option
+Each class docstring is its default message; `.hint` says what to do. The whole tree is drawn
+in `service/errors.py`. Here:
+
+- `ModelError` (a `FragilityError`): a fit or a forecast could not be made. `NotFitted`: a forecast
+  or a save was asked of a model that has no posterior; `PosteriorMismatch`: a stored posterior does
+  not belong to this model spec or code version; `SamplingFailed`: the sampler raised or returned no
+  usable draws.
+- `SpecError` (an `InputError`): the caller asked for something the model cannot do: a panel
+  without the indicator, spillover into a region with no neighbours, horizon < 1, an unknown
+  region, a bad option.
 """
 
 from __future__ import annotations

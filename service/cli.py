@@ -24,7 +24,7 @@ from service.crud.keys import create_key, list_keys, revoke_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import list_regions, upsert_regions
 from service.db import Database, run_migrations, safe_url
-from service.errors import DatabaseUnavailable, error_body, status_for
+from service.errors import DatabaseUnavailable, error_body, hint_for, row_errors_of, status_for
 from service.settings import Settings, get_settings
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -83,7 +83,7 @@ def with_session(settings: Settings, work: Callable[..., T]) -> T:
         with migrated_database(settings) as db, db.session() as session:
             return work(session=session)
     except FragilityError as exc:
-        raise fail(exc.message, exc.hint, EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
+        raise fail(exc.message, hint_for(exc), EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
 
 
 @app.command()
@@ -169,15 +169,15 @@ def ingest(
         with migrated_database(settings) as db, db.session() as session:
             result = ingest_rows(session=session, rows=rows, max_rows=settings.max_batch_rows)
     except FragilityError as exc:
-        errors = [e.to_dict() for e in getattr(exc, "errors", [])]
+        errors = row_errors_of(exc) or []
         if as_json:
-            typer.echo(json.dumps(error_body(type(exc).__name__, exc.message, exc.hint, None, errors or None)))
+            typer.echo(json.dumps(error_body(type(exc).__name__, exc.message, hint_for(exc), None, errors or None)))
         else:
             for error in errors[:50]:
                 typer.echo(f"row {error['row']}: {error['field']}: {error['reason']}", err=True)
             if len(errors) > 50:
                 typer.echo(f"... and {len(errors) - 50} more", err=True)
-        raise fail(exc.message, exc.hint, EXIT_INPUT) from exc
+        raise fail(exc.message, hint_for(exc), EXIT_INPUT) from exc
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:

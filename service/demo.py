@@ -248,7 +248,7 @@ def demo_command(
     import json
 
     from service.cli import EXIT_INPUT, EXIT_UNREACHABLE, fail, load_settings
-    from service.errors import status_for
+    from service.errors import hint_for, status_for
 
     settings = load_settings()
     quiet = (lambda _message: None) if as_json else (lambda message: typer.echo(message, err=True))
@@ -256,7 +256,7 @@ def demo_command(
         result = run_demo(settings, n_periods=periods, draws=draws, tune=tune, chains=chains, seed=seed,
                           gate=None if strict_gate else DEMO_GATE, echo=quiet)
     except FragilityError as exc:
-        raise fail(exc.message, exc.hint, EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
+        raise fail(exc.message, hint_for(exc), EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
     if not result.promoted:
         raise fail("the demo fit did not pass the gate, so nothing is served",

@@ -1,19 +1,26 @@
-"""Service errors and their HTTP answers.
+"""Service errors and their HTTP answers: the one drawing of the error tree, the status map and the hints.
 
 Every error answer has the body `{"error", "detail", "hint", "errors"?, "request_id"}`. The status is
 found by walking the exception's MRO and taking the most specific class listed in `STATUS_BY_CLASS`
-(httpx's rule); anything unlisted is a 500. Pydantic request-validation errors are answered in the same
-shape, with `("body", "observations", 3, "value")` read as row 3, field `value`.
+(httpx's rule); anything unlisted is a 500. The hint is the one given to the error when it was raised,
+else the most specific of `HINT_BY_CLASS` (the service's words, with routes, for domain errors) and the
+classes' own `.hint`; a row error whose `problem` is in `ROW_REMEDY_BY_PROBLEM` gets that remedy
+appended to its reason. Pydantic request-validation errors are answered in the same shape, with
+`("body", "observations", 3, "value")` read as row 3, field `value`.
 
-FragilityError (indicators.errors)
-├── InputError 422 ── BatchTooLarge, BatchRejected, UnknownRegion, ... (indicators)
+FragilityError (indicators.errors)          500 unless a branch below says otherwise
+├── InputError 422 (indicators.errors)      the caller can fix it
+│   ├── BatchRejected                       `.errors` lists every bad row
+│   ├── BatchTooLarge, RegionError, PeriodError
+│   ├── UnknownRegion, UnknownIndicator     hints with routes added here
+│   └── SpecError (models.errors)           the model cannot do what was asked
+├── ModelError 500 (models.errors)          NotFitted, PosteriorMismatch, SamplingFailed
 ├── NotFound 404
 ├── Conflict 409
 ├── AccessDenied 403 ── Unauthenticated 401
 ├── PayloadTooLarge 413
 ├── RateLimited 429 (+ Retry-After)
-├── DatabaseUnavailable 503
-└── ModelError 500 (models)
+└── DatabaseUnavailable 503
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from indicators.errors import FragilityError, InputError, RowError
+from indicators.errors import FragilityError, InputError, RowError, UnknownIndicator, UnknownRegion
 from service.db_guard import DatabaseUnresponsive
 
 log = logging.getLogger("fragility.errors")
@@ -107,6 +114,50 @@ def status_for(exc: BaseException) -> int:
     return 500
 
 
+HINT_BY_CLASS: dict[type[BaseException], str] = {
+    UnknownRegion: "List regions with GET /v1/regions or add it with POST /v1/regions.",
+    UnknownIndicator: "Add it with POST /v1/indicators first.",
+}
+"""The service's hint for errors of a class (and its subclasses), in place of the class's own `.hint`."""
+
+ROW_REMEDY_BY_PROBLEM: dict[type[BaseException], str] = {
+    UnknownRegion: "add it with POST /v1/regions first",
+    UnknownIndicator: "add it with POST /v1/indicators first",
+}
+"""What the service tells a caller to do about a bad row, by the row error's `problem` class."""
+
+
+def hint_for_class(cls: type[BaseException]) -> str:
+    """Return the service's hint for errors of `cls`: the most specific of HINT_BY_CLASS and the classes' `.hint`."""
+    for klass in cls.__mro__:
+        if klass in HINT_BY_CLASS:
+            return HINT_BY_CLASS[klass]
+        if "hint" in vars(klass):
+            return klass.hint
+    return ""
+
+
+def hint_for(exc: BaseException) -> str:
+    """Return the hint to show for `exc`: the one it was raised with, else `hint_for_class` of its class."""
+    if "hint" in vars(exc):
+        return exc.hint
+    return hint_for_class(type(exc))
+
+
+def row_errors_of(exc: BaseException) -> list[dict] | None:
+    """Return `exc`'s row errors as JSON-ready dicts (reasons with the service's remedy appended), or None."""
+    errors = []
+    for error in getattr(exc, "errors", []):
+        if not isinstance(error, RowError):
+            errors.append(dict(error))
+            continue
+        row = error.to_dict()
+        if error.problem in ROW_REMEDY_BY_PROBLEM:
+            row["reason"] = f"{row['reason']}: {ROW_REMEDY_BY_PROBLEM[error.problem]}"
+        errors.append(row)
+    return errors or None
+
+
 def request_id_of(request: Request) -> str | None:
     """Return the request id set by the observability middleware, if any."""
     return request.scope.get("state", {}).get("request_id")
@@ -126,11 +177,11 @@ def error_body(
 def answer_fragility_error(request: Request, exc: FragilityError) -> JSONResponse:
     """Return the JSON answer for one of our errors, with the status found by MRO."""
     status = status_for(exc)
-    errors = [e.to_dict() if isinstance(e, RowError) else dict(e) for e in getattr(exc, "errors", [])] or None
+    errors = row_errors_of(exc)
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if status >= 500:
         log.error("request failed", extra={"error": type(exc).__name__, "detail": exc.message}, exc_info=exc)
-    body = error_body(type(exc).__name__, exc.message, exc.hint, request_id_of(request), errors)
+    body = error_body(type(exc).__name__, exc.message, hint_for(exc), request_id_of(request), errors)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

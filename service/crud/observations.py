@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from indicators import Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
 from service.crud.indicators import load_catalogue
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, hint_for_class
 from service.tables import Indicator, Region, observation_revisions, observations
 
 WRITE_ATTEMPTS = 3
@@ -165,9 +165,9 @@ def read_series(*, session: Session, region: str, indicator: str, start: str | N
     Raises NotFound for a region or indicator not stored, PeriodError for malformed bounds.
     """
     if session.get(Region, region) is None:
-        raise NotFound(f"unknown region {region!r}", hint=UnknownRegion.hint)
+        raise NotFound(f"unknown region {region!r}", hint=hint_for_class(UnknownRegion))
     if session.get(Indicator, indicator) is None:
-        raise NotFound(f"unknown indicator {indicator!r}", hint=UnknownIndicator.hint)
+        raise NotFound(f"unknown indicator {indicator!r}", hint=hint_for_class(UnknownIndicator))
     c = observations.c
     query = select(c.period, c.value).where(c.region_id == region, c.indicator_id == indicator)
     if start is not None:

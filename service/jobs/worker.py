@@ -19,6 +19,7 @@ from datetime import timedelta
 from sqlalchemy.exc import OperationalError
 
 from service.db import Database
+from service.errors import hint_for
 from service.executors import Executor, make_executor
 from service.jobs import queue
 from service.jobs.handlers import HANDLERS, JobContext, LeaseLost
@@ -136,7 +137,7 @@ class Worker:
     def fail(self, job: queue.ClaimedJob, exc: BaseException, began: float) -> None:
         """Requeue the job for a retry or end it as failed, with the error text; returns nothing."""
         message = f"{type(exc).__name__}: {exc}"
-        hint = getattr(exc, "hint", "")
+        hint = hint_for(exc)
         if hint:
             message += f" (hint: {hint})"
         decision = self.strategy.decide(attempts=job.attempts, error=exc, now=utc_now())
