@@ -85,49 +85,16 @@ class Panel:
             region_list = [Region(rid, rid) for rid in sorted(set(region_col))]
         else:
             region_list = validate_regions(list(regions))
-        values = pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float)
-        raw_values = df["value"].to_numpy()
-        bad = np.isnan(values) & ~pd.isna(raw_values)
-        if bad.any():
-            raise InputError(f"frame has non-numeric value(s), e.g. {raw_values[bad][0]!r}")
-        if np.isinf(values).any():
-            raise InputError("frame has infinite value(s)")
-        keep = ~np.isnan(values)
-        frame = pd.DataFrame(
-            {
-                "region": region_col[keep],
-                "indicator": df["indicator"].astype(str).to_numpy()[keep],
-                "period": df["period"].to_numpy()[keep],
-                "value": values[keep],
-            }
-        )
+        frame = _observed_cells(df, region_col)
         position = {region.id: i for i, region in enumerate(region_list)}
         unknown = sorted(set(frame["region"]) - set(position))
         if unknown:
             raise UnknownRegion(f"frame has region(s) not in the region list: {', '.join(unknown[:10])}")
-        canonical = {raw: parse_period(raw) for raw in pd.unique(frame["period"])}
-        frame["period"] = frame["period"].map(canonical)
-        month_of = {p: period_to_index(p) for p in set(canonical.values())}
-        month = frame["period"].map(month_of).to_numpy(dtype=np.int64)
-        duplicated = frame.duplicated(["region", "indicator", "period"])
-        if duplicated.any():
-            first = frame.loc[duplicated].iloc[0]
-            raise InputError(
-                f"frame has {int(duplicated.sum())} duplicate cell(s), e.g. {first['region']} {first['indicator']} {first['period']}"
-            )
+        month = _canonical_months(frame)
+        _reject_duplicate_cells(frame)
         if len(frame) == 0:
             return cls(region_list, [], {}, normalise)
-        start, end = int(month.min()), int(month.max())
-        periods = [index_to_period(i) for i in range(start, end + 1)]
-        row = frame["region"].map(position).to_numpy(dtype=np.int64)
-        col = month - start
-        data: dict[str, np.ndarray] = {}
-        indicator_col = frame["indicator"].to_numpy()
-        for name in sorted(set(indicator_col)):
-            mask = indicator_col == name
-            array = np.full((len(region_list), len(periods)), np.nan)
-            array[row[mask], col[mask]] = frame["value"].to_numpy()[mask]
-            data[name] = array
+        periods, data = _value_grids(frame, month, position, len(region_list))
         return cls(region_list, periods, data, normalise)
 
     @classmethod
@@ -374,3 +341,57 @@ class Panel:
     def __repr__(self) -> str:
         span = f"{self.start}..{self.end}" if self._periods else "no months"
         return f"Panel({len(self._ids)} regions, {span}, indicators={self.indicators}, normalise={self._normalise!r})"
+
+
+
+# ---------------------------------------------------------------------- steps of Panel.from_frame
+def _observed_cells(df: pd.DataFrame, region_col: np.ndarray) -> pd.DataFrame:
+    """Return the rows with a value (NaN dropped): region, indicator, raw period, float value; InputError if one is not finite."""
+    values = pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float)
+    raw_values = df["value"].to_numpy()
+    bad = np.isnan(values) & ~pd.isna(raw_values)
+    if bad.any():
+        raise InputError(f"frame has non-numeric value(s), e.g. {raw_values[bad][0]!r}")
+    if np.isinf(values).any():
+        raise InputError("frame has infinite value(s)")
+    keep = ~np.isnan(values)
+    indicator_col = df["indicator"].astype(str).to_numpy()
+    return pd.DataFrame({"region": region_col[keep], "indicator": indicator_col[keep],
+                         "period": df["period"].to_numpy()[keep], "value": values[keep]})
+
+
+def _canonical_months(frame: pd.DataFrame) -> np.ndarray:
+    """Return each row's month index, the frame's periods rewritten in place as YYYY-MM (PeriodError if malformed)."""
+    canonical = {raw: parse_period(raw) for raw in pd.unique(frame["period"])}
+    frame["period"] = frame["period"].map(canonical)
+    month_of = {period: period_to_index(period) for period in set(canonical.values())}
+    return frame["period"].map(month_of).to_numpy(dtype=np.int64)
+
+
+def _reject_duplicate_cells(frame: pd.DataFrame) -> None:
+    """Raise InputError if a (region, indicator, period) cell appears twice; returns nothing otherwise."""
+    duplicated = frame.duplicated(["region", "indicator", "period"])
+    if duplicated.any():
+        first = frame.loc[duplicated].iloc[0]
+        raise InputError(
+            f"frame has {int(duplicated.sum())} duplicate cell(s), e.g. {first['region']} {first['indicator']} {first['period']}"
+        )
+
+
+def _value_grids(
+    frame: pd.DataFrame, month: np.ndarray, position: dict[str, int], n_regions: int
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Return (the months from the first to the last of the frame, one region x month array per indicator, NaN = missing)."""
+    start, end = int(month.min()), int(month.max())
+    periods = [index_to_period(i) for i in range(start, end + 1)]
+    row = frame["region"].map(position).to_numpy(dtype=np.int64)
+    col = month - start
+    data: dict[str, np.ndarray] = {}
+    indicator_col = frame["indicator"].to_numpy()
+    values = frame["value"].to_numpy()
+    for name in sorted(set(indicator_col)):
+        mask = indicator_col == name
+        array = np.full((n_regions, len(periods)), np.nan)
+        array[row[mask], col[mask]] = values[mask]
+        data[name] = array
+    return periods, data

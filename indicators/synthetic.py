@@ -197,13 +197,53 @@ def simulate_count_panel(
     start = parse_period(start)
     rng = np.random.default_rng(seed)
     weights = weights_matrix(regions, ids, normalise)
-    population = {"a_mu": 1.0, "a_sigma": 0.5, "log_lambda_mu": math.log(0.35), "log_lambda_sigma": 0.25,
-                  "log_phi_mu": math.log(0.15), "log_phi_sigma": 0.4, "log_alpha_mu": math.log(5.0), "log_alpha_sigma": 0.3}
+    a_r, lam_r, phi_r, alpha_r = _draw_count_parameters(rng, n, a=a, lam=lam, phi=phi, alpha=alpha)
+    _restrict_spillover(phi_r, ids, weights, spillover, phi_targets)
+    transition = _stationary_transition(lam_r, phi_r, alpha_r, weights)
+    endemic = np.exp(a_r)
+    mean = np.linalg.solve(np.eye(n) - transition, endemic)
+    cov_values = _checked_covariate(covariate, n, n_periods)
+    x_lag = np.zeros((n, burn_in + n_periods))
+    if cov_values is not None:
+        x_lag[:, burn_in + 1:] = standardised_lag(cov_values)[:, :-1]
+    series = _run_count_chain(rng, np.round(mean), endemic[:, None] * np.exp(beta * x_lag), transition, alpha_r)
+    values = series[:, burn_in:]
+    observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
+    series_by_name = {indicator: observed}
+    if covariate is not None:
+        series_by_name[covariate[0]] = cov_values
+    panel = Panel.from_arrays(regions, start, series_by_name, normalise)
+    truth = CountTruth(ids, a_r, lam_r, phi_r, alpha_r, normalise, seed, indicator, weights, values, mean,
+                       dict(COUNT_POPULATION), covariate[0] if covariate is not None else None,
+                       float(beta) if covariate is not None else 0.0)
+    return panel, truth
+
+
+COUNT_POPULATION = {"a_mu": 1.0, "a_sigma": 0.5, "log_lambda_mu": math.log(0.35), "log_lambda_sigma": 0.25,
+                    "log_phi_mu": math.log(0.15), "log_phi_sigma": 0.4, "log_alpha_mu": math.log(5.0),
+                    "log_alpha_sigma": 0.3}
+"""The population the count parameters are drawn from (see `simulate_count_panel`), as kept in `CountTruth`."""
+
+
+def _draw_count_parameters(
+    rng: np.random.Generator, n: int, *, a: object, lam: object, phi: object, alpha: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (a_r, lam_r, phi_r, alpha_r) drawn from COUNT_POPULATION (always drawn, in that order), overrides applied."""
     a_r = _param("a", a, rng.normal(1.0, 0.5, n))
     lam_r = _param("lam", lam, np.clip(np.exp(rng.normal(math.log(0.35), 0.25, n)), 0.1, 0.6))
     phi_drawn = np.clip(np.exp(rng.normal(math.log(0.15), 0.4, n)), 0.02, 0.3)
     phi_r = _param("phi", phi, np.minimum(phi_drawn, np.maximum(MAX_GROWTH - lam_r, 0.0)))
     alpha_r = _param("alpha", alpha, np.exp(rng.normal(math.log(5.0), 0.3, n)))
+    return a_r, lam_r, phi_r, alpha_r
+
+
+def _restrict_spillover(
+    phi_r: np.ndarray, ids: list[str], weights: np.ndarray, spillover: bool, phi_targets: Sequence[str] | None
+) -> None:
+    """Set phi_r to 0 in place: everywhere without spillover, outside `phi_targets`, and where no neighbour feeds in.
+
+    Returns nothing; raises InputError for a target that is not a region.
+    """
     if not spillover:
         phi_r[:] = 0.0
     if phi_targets is not None:
@@ -212,36 +252,40 @@ def simulate_count_panel(
             raise InputError(f"phi_targets has unknown region(s): {', '.join(unknown)}")
         phi_r[~np.isin(ids, list(phi_targets))] = 0.0
     phi_r[_isolated(weights)] = 0.0
+
+
+def _stationary_transition(lam_r: np.ndarray, phi_r: np.ndarray, alpha_r: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return the transition matrix (mu = endemic + transition @ y); InputError if a parameter is out of range or explosive."""
     if (lam_r < 0).any() or (phi_r < 0).any() or (alpha_r <= 0).any():
         raise InputError("lam and phi must be >= 0 and alpha > 0")
-    transition = np.diag(lam_r) + phi_r[:, None] * weights.T  # mu = e + transition @ y
-    radius = float(np.max(np.abs(np.linalg.eigvals(transition)))) if n else 0.0
+    transition = np.diag(lam_r) + phi_r[:, None] * weights.T
+    radius = float(np.max(np.abs(np.linalg.eigvals(transition)))) if len(lam_r) else 0.0
     if radius >= 1.0:
         raise InputError(f"lam/phi give an explosive process (spectral radius {radius:.3f} >= 1); lower them")
-    endemic = np.exp(a_r)
-    mean = np.linalg.solve(np.eye(n) - transition, endemic)
-    previous = np.round(mean)
-    total = burn_in + n_periods
-    x_lag = np.zeros((n, total))
-    if covariate is not None:
-        cov_values = np.asarray(covariate[1], dtype=float)
-        if cov_values.shape != (n, n_periods):
-            raise InputError(f"covariate values have shape {cov_values.shape}, expected ({n}, {n_periods})")
-        x_lag[:, burn_in + 1:] = standardised_lag(cov_values)[:, :-1]
-    series = np.empty((n, total))
-    for t in range(total):
-        mu = endemic * np.exp(beta * x_lag[:, t]) + transition @ previous
+    return transition
+
+
+def _checked_covariate(covariate: tuple[str, np.ndarray] | None, n: int, n_periods: int) -> np.ndarray | None:
+    """Return the covariate values as floats (None without a covariate); InputError unless shaped (n, n_periods)."""
+    if covariate is None:
+        return None
+    values = np.asarray(covariate[1], dtype=float)
+    if values.shape != (n, n_periods):
+        raise InputError(f"covariate values have shape {values.shape}, expected ({n}, {n_periods})")
+    return values
+
+
+def _run_count_chain(
+    rng: np.random.Generator, first: np.ndarray, endemic: np.ndarray, transition: np.ndarray, alpha_r: np.ndarray
+) -> np.ndarray:
+    """Return the (n_regions, n_months) negative binomial counts of the chain from `first`, `endemic` per month."""
+    previous = first
+    series = np.empty(endemic.shape)
+    for t in range(endemic.shape[1]):
+        mu = endemic[:, t] + transition @ previous
         previous = rng.negative_binomial(alpha_r, alpha_r / (alpha_r + mu)).astype(float)
         series[:, t] = previous
-    values = series[:, burn_in:]
-    observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
-    series_by_name = {indicator: observed}
-    if covariate is not None:
-        series_by_name[covariate[0]] = cov_values
-    panel = Panel.from_arrays(regions, start, series_by_name, normalise)
-    truth = CountTruth(ids, a_r, lam_r, phi_r, alpha_r, normalise, seed, indicator, weights, values, mean, population,
-                       covariate[0] if covariate is not None else None, float(beta) if covariate is not None else 0.0)
-    return panel, truth
+    return series
 
 
 def standardised_lag(values: np.ndarray) -> np.ndarray:
