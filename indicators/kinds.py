@@ -36,45 +36,52 @@ def parse_number(raw: object) -> float:
     ValueRejected
         With the reason: missing, boolean, non-numeric, NaN or infinite, or too large for a float.
     """
-    kind = type(raw)
-    if kind is float:
+    if type(raw) is float:
         value = raw
-    elif kind is int:
-        try:
-            value = float(raw)
-        except OverflowError:
-            raise ValueRejected(f"value {raw} is too large") from None
-    elif raw is None:
-        raise ValueRejected("missing value")
-    elif isinstance(raw, bool):
-        raise ValueRejected(f"value {raw!r} is a boolean, not a number")
     elif isinstance(raw, str):
-        text = raw.strip()
-        if not text:
-            raise ValueRejected("missing value (empty)")
-        if "_" in text:
-            raise ValueRejected(f"value {_short(raw)} is not a number")
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueRejected(f"value {_short(raw)} is not a number") from None
-    elif isinstance(raw, (int, float)):  # int/float subclasses, numpy scalars register as these
-        try:
-            value = float(raw)
-        except (OverflowError, ValueError, TypeError):
-            raise ValueRejected(f"value {_short(raw)} is not a number") from None
+        value = _number_from_text(raw)
     else:
-        if not isinstance(raw, numbers.Real):  # numpy integer scalars register as Real
-            raise ValueRejected(f"value of type {type(raw).__name__} is not a number")
-        try:
-            value = float(raw)
-        except (TypeError, ValueError, OverflowError):
-            raise ValueRejected(f"value {_short(raw)} is not a number") from None
+        value = _number_from_object(raw)
     if value != value:
         raise ValueRejected("value is NaN")
     if value in (math.inf, -math.inf):
         raise ValueRejected("value is infinite")
     return value + 0.0  # turns -0.0 into 0.0
+
+
+def _number_from_text(raw: str) -> float:
+    """Return the float a numeric string spells (whitespace ignored; no '_'); ValueRejected if it spells none."""
+    text = raw.strip()
+    if not text:
+        raise ValueRejected("missing value (empty)")
+    if "_" in text:
+        raise ValueRejected(f"value {_short(raw)} is not a number")
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueRejected(f"value {_short(raw)} is not a number") from None
+
+
+def _number_from_object(raw: object) -> float:
+    """Return a non-string `raw` (int, int/float subclass, numpy scalar, other Real) as a float.
+
+    Raises ValueRejected if it is missing, a boolean, not a real number or too large.
+    """
+    if type(raw) is int:
+        try:
+            return float(raw)
+        except OverflowError:
+            raise ValueRejected(f"value {raw} is too large") from None
+    if raw is None:
+        raise ValueRejected("missing value")
+    if isinstance(raw, bool):
+        raise ValueRejected(f"value {raw!r} is a boolean, not a number")
+    if not isinstance(raw, (int, float)) and not isinstance(raw, numbers.Real):  # numpy integer scalars are Real
+        raise ValueRejected(f"value of type {type(raw).__name__} is not a number")
+    try:
+        return float(raw)
+    except (OverflowError, ValueError, TypeError):
+        raise ValueRejected(f"value {_short(raw)} is not a number") from None
 
 
 def check_value(value: float, kind: IndicatorKind | str) -> float:

@@ -61,7 +61,8 @@ def _describe_header(cells: list[str]) -> str:
     shown = ",".join(cells[:6])
     if len(shown) > 120:
         shown = shown[:117] + "..."
-    extra = f" ... ({len(cells)} columns)" if len(cells) > 6 else f" ({len(cells)} column{'s' if len(cells) != 1 else ''})"
+    plural = "s" if len(cells) != 1 else ""
+    extra = f" ... ({len(cells)} columns)" if len(cells) > 6 else f" ({len(cells)} column{plural})"
     return repr(shown) + extra
 
 
@@ -122,7 +123,9 @@ def _read_rows(reader, max_rows: int | None) -> list[dict]:
     except csv.Error as exc:
         raise InputError(f"CSV is malformed near line {reader.line_num}: {exc}", hint=_CSV_HINT) from None
     if errors:
-        raise BatchRejected(errors, f"CSV rejected: {len(errors)} row(s) with the wrong number of fields; nothing was stored")
+        raise BatchRejected(
+            errors, f"CSV rejected: {len(errors)} row(s) with the wrong number of fields; nothing was stored"
+        )
     return rows
 
 

@@ -316,9 +316,8 @@ class Panel:
         periods = np.array(self._periods, dtype=object)
         for name, array in self._data.items():
             rows, cols = np.nonzero(~np.isnan(array))
-            parts.append(
-                pd.DataFrame({"region": ids[rows], "indicator": name, "period": periods[cols], "value": array[rows, cols]})
-            )
+            parts.append(pd.DataFrame({"region": ids[rows], "indicator": name, "period": periods[cols],
+                                       "value": array[rows, cols]}))
         if not parts:
             return pd.DataFrame({name: pd.Series(dtype=object if name != "value" else float) for name in FIELDS})
         return pd.concat(parts, ignore_index=True)
@@ -346,7 +345,10 @@ class Panel:
 
 # ---------------------------------------------------------------------- steps of Panel.from_frame
 def _observed_cells(df: pd.DataFrame, region_col: np.ndarray) -> pd.DataFrame:
-    """Return the rows with a value (NaN dropped): region, indicator, raw period, float value; InputError if one is not finite."""
+    """Return the rows with a value (NaN dropped): region, indicator, raw period, float value.
+
+    Raises InputError for a non-numeric or an infinite value.
+    """
     values = pd.to_numeric(df["value"], errors="coerce").to_numpy(dtype=float)
     raw_values = df["value"].to_numpy()
     bad = np.isnan(values) & ~pd.isna(raw_values)
@@ -373,15 +375,14 @@ def _reject_duplicate_cells(frame: pd.DataFrame) -> None:
     duplicated = frame.duplicated(["region", "indicator", "period"])
     if duplicated.any():
         first = frame.loc[duplicated].iloc[0]
-        raise InputError(
-            f"frame has {int(duplicated.sum())} duplicate cell(s), e.g. {first['region']} {first['indicator']} {first['period']}"
-        )
+        example = f"{first['region']} {first['indicator']} {first['period']}"
+        raise InputError(f"frame has {int(duplicated.sum())} duplicate cell(s), e.g. {example}")
 
 
 def _value_grids(
     frame: pd.DataFrame, month: np.ndarray, position: dict[str, int], n_regions: int
 ) -> tuple[list[str], dict[str, np.ndarray]]:
-    """Return (the months from the first to the last of the frame, one region x month array per indicator, NaN = missing)."""
+    """Return (months from the frame's first to its last, one region x month array per indicator, NaN = missing)."""
     start, end = int(month.min()), int(month.max())
     periods = [index_to_period(i) for i in range(start, end + 1)]
     row = frame["region"].map(position).to_numpy(dtype=np.int64)

@@ -106,6 +106,14 @@ def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | N
     if not isinstance(raw_neighbours, (list, tuple)):
         errors.append(RowError(index, "neighbours", f"region {region_id}: neighbours must be a list"))
         return None
+    neighbours, weights = _parse_neighbours(index, region_id, raw_neighbours, errors)
+    return Region(region_id, name.strip(), parent, neighbours, weights)
+
+
+def _parse_neighbours(
+    index: int, region_id: str, raw_neighbours: Iterable, errors: list[RowError]
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Return (neighbour ids, edge weights) of the well-formed entries, appending a RowError per bad one."""
     neighbours: list[str] = []
     weights: list[float] = []
     for item in raw_neighbours:
@@ -113,23 +121,26 @@ def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | N
             other, weight = item.get("id"), item.get("weight", 1.0)
         else:
             other, weight = item, 1.0
-        if not isinstance(other, str) or not other:
-            errors.append(RowError(index, "neighbours", f"region {region_id}: neighbour {item!r:.60} is not a region id"))
-            continue
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
-            errors.append(
-                RowError(index, "neighbours", f"region {region_id}: weight {weight!r:.30} of edge to {other} must be a positive number")
-            )
-            continue
-        if other == region_id:
-            errors.append(RowError(index, "neighbours", f"region {region_id} lists itself as a neighbour (self-loop)"))
-            continue
-        if other in neighbours:
-            errors.append(RowError(index, "neighbours", f"region {region_id} lists neighbour {other} twice"))
+        problem = _neighbour_problem(region_id, item, other, weight, neighbours)
+        if problem is not None:
+            errors.append(RowError(index, "neighbours", problem))
             continue
         neighbours.append(other)
         weights.append(float(weight))
-    return Region(region_id, name.strip(), parent, tuple(neighbours), tuple(weights))
+    return tuple(neighbours), tuple(weights)
+
+
+def _neighbour_problem(region_id: str, item: object, other: object, weight: object, seen: list[str]) -> str | None:
+    """Return why one neighbour entry (id `other`, edge `weight`) cannot be kept, or None if it can."""
+    if not isinstance(other, str) or not other:
+        return f"region {region_id}: neighbour {item!r:.60} is not a region id"
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight <= 0:
+        return f"region {region_id}: weight {weight!r:.30} of edge to {other} must be a positive number"
+    if other == region_id:
+        return f"region {region_id} lists itself as a neighbour (self-loop)"
+    if other in seen:
+        return f"region {region_id} lists neighbour {other} twice"
+    return None
 
 
 def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
@@ -169,13 +180,11 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
             if back_weight is None and region.id in mentioned.get(other, ()):
                 continue  # the way back exists but is malformed: reported on that region only
             if back_weight is None:
-                errors.append(
-                    RowError(index, "neighbours", f"region {region.id}: asymmetric edge, {other} does not list {region.id} back")
-                )
+                reason = f"region {region.id}: asymmetric edge, {other} does not list {region.id} back"
+                errors.append(RowError(index, "neighbours", reason))
             elif back_weight != weight:
-                errors.append(
-                    RowError(index, "neighbours", f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way")
-                )
+                reason = f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way"
+                errors.append(RowError(index, "neighbours", reason))
     if errors:
         merged = _one_error_per_region(errors)
         raise BatchRejected(merged, f"region list rejected: {len(merged)} bad region(s); nothing was stored")

@@ -120,7 +120,8 @@ def make_graph(n_regions: int, graph: GraphSpec = "grid") -> list[Region]:
     else:
         raise InputError(f"graph must be 'grid', 'ring' or a list of regions, got {graph!r}")
     return validate_regions(
-        [{"id": ids[i], "name": f"Region {i + 1}", "neighbours": [ids[j] for j in sorted(links[i])]} for i in range(n_regions)]
+        [{"id": ids[i], "name": f"Region {i + 1}", "neighbours": [ids[j] for j in sorted(links[i])]}
+         for i in range(n_regions)]
     )
 
 
@@ -228,7 +229,7 @@ COUNT_POPULATION = {"a_mu": 1.0, "a_sigma": 0.5, "log_lambda_mu": math.log(0.35)
 def _draw_count_parameters(
     rng: np.random.Generator, n: int, *, a: object, lam: object, phi: object, alpha: object
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return (a_r, lam_r, phi_r, alpha_r) drawn from COUNT_POPULATION (always drawn, in that order), overrides applied."""
+    """Return (a_r, lam_r, phi_r, alpha_r) drawn from COUNT_POPULATION, overrides applied (drawn anyway, in order)."""
     a_r = _param("a", a, rng.normal(1.0, 0.5, n))
     lam_r = _param("lam", lam, np.clip(np.exp(rng.normal(math.log(0.35), 0.25, n)), 0.1, 0.6))
     phi_drawn = np.clip(np.exp(rng.normal(math.log(0.15), 0.4, n)), 0.02, 0.3)
@@ -254,8 +255,13 @@ def _restrict_spillover(
     phi_r[_isolated(weights)] = 0.0
 
 
-def _stationary_transition(lam_r: np.ndarray, phi_r: np.ndarray, alpha_r: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Return the transition matrix (mu = endemic + transition @ y); InputError if a parameter is out of range or explosive."""
+def _stationary_transition(
+    lam_r: np.ndarray, phi_r: np.ndarray, alpha_r: np.ndarray, weights: np.ndarray
+) -> np.ndarray:
+    """Return the transition matrix (mu = endemic + transition @ y).
+
+    Raises InputError if a parameter is out of range or the process is explosive.
+    """
     if (lam_r < 0).any() or (phi_r < 0).any() or (alpha_r <= 0).any():
         raise InputError("lam and phi must be >= 0 and alpha > 0")
     transition = np.diag(lam_r) + phi_r[:, None] * weights.T
@@ -353,7 +359,8 @@ def simulate_share_panel(
     observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
     panel = Panel.from_arrays(regions, parse_period(start), {indicator: observed}, normalise)
     population = {"level_mu": -1.0, "level_sigma": 1.8, "rho": (0.5, 0.85), "psi": (0.0, 0.1), "sigma": (0.2, 0.5)}
-    truth = ShareTruth(ids, level, rho, psi, sigma, normalise, seed, indicator, exact_below, weights, latent, values, population)
+    truth = ShareTruth(ids, level, rho, psi, sigma, normalise, seed, indicator, exact_below, weights, latent, values,
+                       population)
     return panel, truth
 
 
@@ -390,5 +397,6 @@ def simulate_amount_panel(
     values = np.where(any_seizure, amount, 0.0)
     observed = np.where(_hide_cells(rng, values.shape, missing_fraction), np.nan, values)
     panel = Panel.from_arrays(regions, parse_period(start), {indicator: observed})
-    population = {"logit_p_mu": 0.5, "logit_p_sigma": 1.2, "log_mu_mu": 2.0, "log_mu_sigma": 0.8, "log_sigma": (0.4, 1.0)}
+    population = {"logit_p_mu": 0.5, "logit_p_sigma": 1.2, "log_mu_mu": 2.0, "log_mu_sigma": 0.8,
+                  "log_sigma": (0.4, 1.0)}
     return panel, AmountTruth(ids, p_any, log_mu, log_sigma, seed, indicator, values, population)

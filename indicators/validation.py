@@ -117,7 +117,8 @@ class _BatchCheck:
     def row(self, index: int, row: object) -> tuple[list[RowError] | None, Observation | None]:
         """Return (None, the row's Observation) for a valid row, else (its RowErrors, None)."""
         if type(row) is not dict and not isinstance(row, Mapping):
-            return [RowError(index, "row", f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}")], None
+            reason = f"expected an object with fields {', '.join(FIELDS)}, got {type(row).__name__}"
+            return [RowError(index, "row", reason)], None
         region = row.get("region")
         indicator = row.get("indicator")
         problems: list[RowError] = []
@@ -130,7 +131,8 @@ class _BatchCheck:
         if period is None:
             problems.append(_period_error(index, row, row.get("period")))
         elif period > self.now:
-            problems.append(RowError(index, "period", f"period {period} is in the future (current month is {self.now})"))
+            reason = f"period {period} is in the future (current month is {self.now})"
+            problems.append(RowError(index, "period", reason))
         value, value_problem = _value_of(index, row, kind)
         if value_problem is not None:
             problems.append(value_problem)
@@ -183,7 +185,7 @@ class _BatchProblems:
         self.n_bad_rows = 0
 
     def add(self, row_problems: list[RowError]) -> None:
-        """Count one bad row and its problems, keeping them while fewer than MAX_ERRORS_LISTED are kept; returns nothing."""
+        """Count one bad row and its problems, kept while fewer than MAX_ERRORS_LISTED are; returns nothing."""
         self.n_problems += len(row_problems)
         self.n_bad_rows += 1
         if len(self.listed) < MAX_ERRORS_LISTED:
@@ -199,7 +201,7 @@ class _BatchProblems:
 
 
 def _value_of(index: int, row: Mapping, kind: IndicatorKind | None) -> tuple[float, RowError | None]:
-    """Return (the row's value as a float, None), or (0.0, the RowError) when it is missing, not a number or breaks `kind`."""
+    """Return (the row's value as a float, None), or (0.0, its RowError): missing, not a number or bad for `kind`."""
     raw_value = row.get("value")
     if raw_value is None and "value" not in row:
         return 0.0, RowError(index, "value", "missing field 'value'")
