@@ -9,7 +9,7 @@ PYTHON ?= $(shell for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12"; do 
 export PYTENSOR_FLAGS ?= base_compiledir=$(HOME)/.cache/fragility-pytensor
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-slow test-fast bench clean
+.PHONY: install run lint test test-slow test-fast bench clean
 
 install: $(STAMP)
 
@@ -25,7 +25,13 @@ $(STAMP): pyproject.toml
 run: install
 	FRAGILITY_PUBLIC_READ=$${FRAGILITY_PUBLIC_READ:-1} $(VENV)/bin/fragility demo --serve
 
-test: install
+# The rules, enforced: ruff (line length, pyflakes, pycodestyle, import order, complexity) and the
+# import-linter contracts of pyproject.toml (layers indicators -> models -> service; nothing imports tests).
+lint: install
+	$(VENV)/bin/ruff check .
+	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports
+
+test: install lint
 	$(PY) -m tests.preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
 
