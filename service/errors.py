@@ -14,9 +14,10 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 │   ├── BatchTooLarge, RegionError, PeriodError
 │   ├── UnknownRegion, UnknownIndicator     hints with routes added here
 │   └── SpecError (models.errors)           the model cannot do what was asked
-├── ModelError 500 (models.errors)          NotFitted, PosteriorMismatch, SamplingFailed
-├── NotFound 404
-├── Conflict 409
+├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
+├── ArtifactBroken 500 ── ArtifactCorrupt, ArtifactMissing
+├── NotFound 404 ── ModelNotFound, VersionNotFound, JobNotFound, BacktestNotFound
+├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished
 ├── AccessDenied 403 ── Unauthenticated 401
 ├── PayloadTooLarge 413
 ├── RateLimited 429 (+ Retry-After)

@@ -1,13 +1,18 @@
-"""The service adds its HTTP hints at its boundary: `indicators` speaks no HTTP, the answers still name the routes."""
+"""One error tree: drawn once (service/errors.py), `indicators` speaks no HTTP, the service adds its route hints."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from pathlib import Path
 
 import pytest
 
 import indicators
+import models
+import service
+import service.errors
 from indicators import Catalogue, validate_batch
 from indicators.errors import BatchRejected, FragilityError, InputError, UnknownIndicator, UnknownRegion
 from models.errors import ModelError, SpecError
@@ -25,6 +30,27 @@ def test_indicators_sources_name_no_route_and_no_status():
     for source in package.rglob("*.py"):
         for number, line in enumerate(source.read_text().splitlines(), 1):
             assert not http_wording.search(line), f"{source.name}:{number}: {line}"
+
+
+def every_error_class() -> set[type]:
+    """Return every subclass of FragilityError defined in indicators, models and service (all modules imported)."""
+    for package in (indicators, models, service):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            if ".alembic" not in module.name:
+                importlib.import_module(module.name)
+    found, todo = set(), [FragilityError]
+    while todo:
+        for subclass in todo.pop().__subclasses__():
+            if subclass.__module__.split(".")[0] in {"indicators", "models", "service"} and subclass not in found:
+                found.add(subclass)
+                todo.append(subclass)
+    return found
+
+
+def test_the_one_drawing_of_the_tree_names_every_error_class():
+    drawing = service.errors.__doc__.split("FragilityError (indicators.errors)", 1)[1]
+    drawn = set(re.findall(r"\b[A-Z][A-Za-z]+\b", drawing))
+    assert not {cls.__name__ for cls in every_error_class()} - drawn
 
 
 def test_every_layer_roots_at_fragility_error():
