@@ -1,4 +1,4 @@
-"""Database functions for jobs and backtest results (keyword-only); the queue operations are in service.jobs.queue."""
+"""Database functions for jobs and backtest results (keyword-only); the queue operations are in service.crud.queue."""
 
 from __future__ import annotations
 
@@ -7,21 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import NotFound
-from service.jobs import queue
-from service.tables_registry import Backtest, Job, ModelVersion, RegisteredModel, utc_now
-
-
-class JobNotFound(NotFound):
-    """No job has this id."""
-
-    hint = "Use the job_id returned when the job was queued."
-
-
-class BacktestNotFound(NotFound):
-    """No backtest job has this id."""
-
-    hint = "Use the job_id returned by POST /v1/models/{name}/backtests."
+from service.crud import queue
+from service.db.tables import Backtest, Job, ModelVersion, RegisteredModel, utc_now
+from service.errors import BacktestNotFound, JobNotFound
 
 
 def get_job(session: Session, *, job_id: int) -> Job:

@@ -14,16 +14,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
-from service.artifacts import attempt_dir, checked_file, relative_to_root
-from service.covariate_sources import covariate_sources
 from service.crud.models import load_fit_inputs, model_config, spec_hash
-from service.db import Database
+from service.crud.queue import ClaimedJob
+from service.crud.versions import last_promoted, next_version_number, version_by_number
+from service.db.engine import Database
+from service.db.tables import Backtest, ModelVersion, RegisteredModel, utc_now
 from service.executors import Executor
 from service.jobs import tasks
-from service.jobs.queue import ClaimedJob
-from service.registry import last_promoted, next_version_number, promote
+from service.serving.artifacts import attempt_dir, checked_file, relative_to_root
+from service.serving.covariate_sources import covariate_sources
+from service.serving.registry import promote
 from service.settings import Settings
-from service.tables_registry import Backtest, ModelVersion, RegisteredModel, utc_now
 
 
 class LeaseLost(Exception):
@@ -119,7 +120,7 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
     number = int(job.payload.get("version", 0))
     with ctx.database.session() as session:
         model = session.get(RegisteredModel, job.model_id)
-        version = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).first()
+        version = version_by_number(session, job.model_id, number)
         if model is None or version is None:
             raise InputError(f"job {job.id}: model or version {number} no longer exists")
         if not version.gate_passed:
@@ -133,7 +134,7 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
     root = ctx.settings.artifacts
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
-        row = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).one()
+        row = version_by_number(session, job.model_id, number)
         row.paths_file = relative_to_root(root, record["paths_file"])
         row.paths_sha256, row.paths_horizon = record["paths_sha256"], record["paths_horizon"]
         row.paths_draws, row.paths_seed = record["paths_draws"], record["paths_seed"]
