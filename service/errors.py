@@ -31,7 +31,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indicators.errors import FragilityError, InputError, RowError
-from service.db.guard import DatabaseUnresponsive
 
 log = logging.getLogger("fragility.errors")
 
@@ -328,3 +327,7 @@ class ArtifactMissing(ArtifactBroken):
 
 class ArtifactCorrupt(ArtifactBroken):
     """An artifact file of this version does not match its recorded sha256 checksum."""
+
+
+class DatabaseUnresponsive(psycopg.OperationalError):
+    """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""

@@ -78,3 +78,10 @@ def backtest_out(session: Session, *, job_id: int) -> dict[str, Any]:
         "scores": stored.scores if stored else [], "by_region": stored.by_region if stored else [],
         "failures": (job.result or {}).get("failures", []), "error": job.error,
     }
+
+
+def store_backtest(session: Session, *, job_id: int, model_id: int, origins: int, step: int, horizon: int,
+                   scores: list[dict[str, Any]], by_region: list[dict[str, Any]]) -> None:
+    """Store (or replace) the scores of backtest job `job_id`; does not commit; returns nothing."""
+    session.merge(Backtest(job_id=job_id, model_id=model_id, origins=origins, step=step, horizon=horizon,
+                           scores=scores, by_region=by_region, created_at=utc_now()))

@@ -106,6 +106,11 @@ def list_models(session: Session) -> list[RegisteredModel]:
     return list(session.scalars(select(RegisteredModel).order_by(RegisteredModel.name)).all())
 
 
+def model_by_id(session: Session, model_id: int | None) -> RegisteredModel | None:
+    """Return the model with this id, or None (also for a None id)."""
+    return session.get(RegisteredModel, model_id) if model_id is not None else None
+
+
 def model_names(session: Session) -> list[str]:
     """Return the name of every model."""
     return list(session.scalars(select(RegisteredModel.name)).all())

@@ -58,6 +58,14 @@ def next_version_number(session: Session, model_id: int) -> int:
     return (current or 0) + 1
 
 
+def add_version(session: Session, **fields: Any) -> ModelVersion:
+    """Return the new version row made of `fields`, added and flushed (so it has its id); does not commit."""
+    version = ModelVersion(**fields)
+    session.add(version)
+    session.flush()
+    return version
+
+
 def version_out(version: ModelVersion, *, served: int | None) -> dict[str, Any]:
     """Return the API dict of a version; `served` is the number of the model's served version."""
     return {

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from service.db.engine import Database
-from service.db.guard import DatabaseUnresponsive
+from service.errors import DatabaseUnresponsive
 from service.settings import DatabaseLimits
 from tests.conftest import free_port
 from tests.reliability.tcp_proxy import TcpProxy
