@@ -35,7 +35,7 @@ from service.crud.indicators import upsert_indicators
 from service.crud.keys import create_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import upsert_regions
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

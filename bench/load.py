@@ -77,7 +77,7 @@ def drop_database(name: str) -> None:
 def make_key(url: str) -> str:
     """Return a new write key on the (migrated) database at `url`."""
     from service.crud.keys import create_key
-    from service.db import Database, run_migrations
+    from service.db.engine import Database, run_migrations
 
     run_migrations(url)
     database = Database(url)

@@ -29,6 +29,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE = {"max_rhat": 100.0, "min_ess_bulk": 1, "max_divergences": 10**9}  # serving is measured, not the fit
+INDICATOR = {"id": "attacks", "kind": "count", "unit": "events", "description": "synthetic"}
+MODEL = {"name": "bench", "family": "count", "indicator": "attacks", "regions": [], "covariates": [],
+         "spillover": True, "horizon": 6,
+         "sampler": {"method": "nutpie", "draws": 1000, "tune": 1000, "chains": 2, "seed": 1}}
 SERVER = """
 import uvicorn
 from service.app import create_app
@@ -45,25 +49,43 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def seed_panel(database) -> None:
+    """Store a synthetic count panel (4 ring regions x 60 months of `attacks`) through the service's
+    own catalogue and ingest functions; returns nothing."""
+    from indicators import simulate_count_panel
+    from service.crud.indicators import upsert_indicators
+    from service.crud.observations import ingest_rows
+    from service.crud.regions import upsert_regions
+
+    panel, _ = simulate_count_panel(4, 60, seed=3, graph="ring")
+    regions = [{"id": r["id"], "name": r["name"], "neighbours": list(r["neighbours"])} for r in panel.region_dicts]
+    rows = [{"region": row.region, "indicator": row.indicator, "period": row.period, "value": float(row.value)}
+            for row in panel.to_frame().itertuples()]
+    with database.session() as session:
+        upsert_regions(session=session, items=regions)
+        upsert_indicators(session=session, items=[INDICATOR])
+        ingest_rows(session=session, rows=rows)
+        session.commit()
+
+
 def prepare(root: Path, with_key: bool) -> tuple[dict, str | None]:
     """Return (server environment, read key or None) after seeding a panel and promoting one real tiny fit."""
+    from service.crud import queue
     from service.crud.keys import create_key
     from service.crud.models import create_model
-    from service.db import Database, run_migrations
+    from service.db.engine import Database, run_migrations
+    from service.db.tables import utc_now
     from service.executors import LocalExecutor
-    from service.jobs import queue
     from service.jobs.worker import Worker
     from service.settings import GateThresholds, Settings
-    from service.tables_registry import utc_now
-    from tests.e2e.registry_support import model_payload, seed_database, tiny_panel
 
     url = f"sqlite:///{root}/bench.db"
     run_migrations(url)
     database = Database(url)
-    seed_database(database, tiny_panel()[0])
+    seed_panel(database)
     settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE))
     with database.session() as session:
-        model = create_model(session, data=model_payload(name="bench"))
+        model = create_model(session, data=MODEL)
         queue.enqueue(session, kind="fit", model_id=model.id, now=utc_now())
         key = create_key(session=session, scope="read")[1] if with_key else None
         session.commit()

@@ -10,8 +10,8 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from service.api.main import mount_routes
-from service.db import Database, run_migrations, safe_url
+from service.api.mount import mount_routes
+from service.db.engine import Database, run_migrations, safe_url
 from service.errors import install_error_handlers
 from service.limits import BodySizeLimit, RateLimiter
 from service.observability import Metrics, RequestContext, configure_logging

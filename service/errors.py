@@ -39,7 +39,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indicators.errors import FragilityError, InputError, RowError, UnknownIndicator, UnknownRegion
-from service.db_guard import DatabaseUnresponsive
 
 log = logging.getLogger("fragility.errors")
 
@@ -312,3 +311,75 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.InterfaceError, answer_driver_connection_error)
     app.add_exception_handler(PoolTimeout, answer_pool_timeout)
     app.add_exception_handler(Exception, answer_unexpected)
+
+
+class ModelNotFound(NotFound):
+    """No model has this name."""
+
+    hint = "List models with GET /v1/models or create one with POST /v1/models."
+
+
+class ModelExists(Conflict):
+    """A model with this name already exists."""
+
+    hint = "Change it with PUT or PATCH /v1/models/{name}, or pick another name."
+
+
+class VersionNotFound(NotFound):
+    """The model has no version with this number."""
+
+    hint = "List versions with GET /v1/models/{name}/versions."
+
+
+class NoServedVersion(Conflict):
+    """The model has no promoted version to serve yet."""
+
+    hint = "Fit it with POST /v1/models/{name}/fit and wait for a version that passes the gate."
+
+
+class VersionBroken(Conflict):
+    """This version's artifacts are missing or corrupt; it cannot be served."""
+
+    hint = "Ask without `version` to get the served version, or refit the model."
+
+
+class VersionNotServable(Conflict):
+    """This version did not pass the gate, so no forecast paths were stored for it."""
+
+    hint = "Ask without `version` to get the served version, or pick a promoted version."
+
+
+class JobNotFound(NotFound):
+    """No job has this id."""
+
+    hint = "Use the job_id returned when the job was queued."
+
+
+class BacktestNotFound(NotFound):
+    """No backtest job has this id."""
+
+    hint = "Use the job_id returned by POST /v1/models/{name}/backtests."
+
+
+class JobFinished(Conflict):
+    """The job has already ended."""
+
+    hint = "Only queued or running jobs can be cancelled."
+
+
+class ArtifactBroken(FragilityError):
+    """A stored artifact of this version cannot be used."""
+
+    hint = "Refit the model (POST /v1/models/{name}/fit); the previous good version keeps serving."
+
+
+class ArtifactMissing(ArtifactBroken):
+    """An artifact file of this version is missing."""
+
+
+class ArtifactCorrupt(ArtifactBroken):
+    """An artifact file of this version does not match its recorded sha256 checksum."""
+
+
+class DatabaseUnresponsive(psycopg.OperationalError):
+    """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""

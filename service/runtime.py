@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from service.db import Database
+from service.db.engine import Database
 from service.jobs.scheduler import Scheduler
-from service.jobs.worker import Worker
+from service.jobs.worker import run_worker
 from service.settings import Settings
 
 Stop = Callable[[], None]
@@ -34,15 +34,8 @@ def start_scheduler(settings: Settings) -> Stop:
 
 
 def start_worker(settings: Settings) -> Stop:
-    """Start one worker loop (with its executor) on its own database engine; return its stop function."""
-    database = Database(settings.database_url, settings.db)
-    worker = Worker(database, settings)
-
-    def cleanup() -> None:
-        worker.close()
-        database.dispose()
-
-    return start_in_thread("fragility-worker", worker.run, cleanup)
+    """Start `run_worker` (one worker, its executor and database engine) in a thread; return its stop function."""
+    return start_in_thread("fragility-worker", lambda stop: run_worker(settings, stop), lambda: None)
 
 
 def embedded_hooks(settings: Settings) -> list[Callable[[], Stop]]:

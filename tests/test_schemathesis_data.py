@@ -15,7 +15,7 @@ from service.app import create_app
 from service.crud.indicators import upsert_indicators
 from service.crud.keys import create_key
 from service.crud.regions import upsert_regions
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
 from service.settings import Settings
 
 

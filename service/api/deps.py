@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from service.api.session_route import release
 from service.auth import ANONYMOUS_READER, Principal, scope_allows
 from service.crud.keys import find_active_key
-from service.db import Database
+from service.db.engine import Database
 from service.errors import AccessDenied, Unauthenticated
 from service.limits import RateLimiter
 from service.observability import Metrics

@@ -18,7 +18,7 @@ from typing import Any
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
-from service.db import end_quietly
+from service.db.engine import end_quietly
 
 
 def release(session: Session) -> None:

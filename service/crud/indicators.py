@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from indicators import Catalogue, IndicatorKind, RowError
 from indicators.errors import BatchRejected
+from service.db.tables import Indicator, Observation, Region, indicators
 from service.errors import Conflict
-from service.tables import Indicator, Observation, Region, indicators
 
 
 def list_indicators(*, session: Session) -> list[dict]:

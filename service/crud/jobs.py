@@ -1,4 +1,4 @@
-"""Database functions for jobs and backtest results (keyword-only); the queue operations are in service.jobs.queue."""
+"""Database functions for jobs and backtest results (keyword-only); the queue operations are in service.crud.queue."""
 
 from __future__ import annotations
 
@@ -7,21 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.errors import NotFound
-from service.jobs import queue
-from service.tables_registry import Backtest, Job, ModelVersion, RegisteredModel, utc_now
-
-
-class JobNotFound(NotFound):
-    """No job has this id."""
-
-    hint = "Use the job_id returned when the job was queued."
-
-
-class BacktestNotFound(NotFound):
-    """No backtest job has this id."""
-
-    hint = "Use the job_id returned by POST /v1/models/{name}/backtests."
+from service.crud import queue
+from service.db.tables import Backtest, Job, ModelVersion, RegisteredModel, utc_now
+from service.errors import BacktestNotFound, JobNotFound
 
 
 def get_job(session: Session, *, job_id: int) -> Job:
@@ -90,3 +78,10 @@ def backtest_out(session: Session, *, job_id: int) -> dict[str, Any]:
         "scores": stored.scores if stored else [], "by_region": stored.by_region if stored else [],
         "failures": (job.result or {}).get("failures", []), "error": job.error,
     }
+
+
+def store_backtest(session: Session, *, job_id: int, model_id: int, origins: int, step: int, horizon: int,
+                   scores: list[dict[str, Any]], by_region: list[dict[str, Any]]) -> None:
+    """Store (or replace) the scores of backtest job `job_id`; does not commit; returns nothing."""
+    session.merge(Backtest(job_id=job_id, model_id=model_id, origins=origins, step=step, horizon=horizon,
+                           scores=scores, by_region=by_region, created_at=utc_now()))

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
 from service.auth import SCOPES, hash_key, hashes_match, new_secret
+from service.db.tables import ApiKey
 from service.errors import NotFound
-from service.tables import ApiKey
 
 
 @dataclass(frozen=True)

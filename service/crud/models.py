@@ -1,4 +1,4 @@
-"""Database functions for models and versions (keyword-only), and the inputs a fit reads."""
+"""Database functions for models (keyword-only), and the inputs a fit reads; versions are in `crud.versions`."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError, UnknownIndicator, UnknownRegion
-from service.registry import ModelExists, model_by_name, served_number
-from service.tables import Indicator, Observation, Region
-from service.tables_registry import ModelVersion, RegisteredModel, utc_now
+from service.crud.versions import served_number
+from service.db.tables import Indicator, Observation, Region, RegisteredModel, utc_now
+from service.errors import ModelExists, ModelNotFound
 
 FAMILY_KIND = {"count": "count", "share": "share", "amount": "amount"}
 CONFIG_FIELDS = ("family", "indicator", "regions", "covariates", "spillover", "normalise", "horizon", "sampler")
@@ -53,6 +53,17 @@ def check_references(session: Session, *, family: str, indicator: str, regions: 
         raise UnknownRegion(f"unknown region(s): {', '.join(unknown)}")
     if len(set(regions)) != len(regions):
         raise InputError("regions are listed more than once")
+
+
+def model_by_name(session: Session, name: str) -> RegisteredModel:
+    """Return the model called `name`.
+
+    Raises ModelNotFound.
+    """
+    model = session.scalars(select(RegisteredModel).where(RegisteredModel.name == name)).first()
+    if model is None:
+        raise ModelNotFound(f"no model named {name!r}")
+    return model
 
 
 def create_model(session: Session, *, data: dict[str, Any]) -> RegisteredModel:
@@ -95,35 +106,35 @@ def list_models(session: Session) -> list[RegisteredModel]:
     return list(session.scalars(select(RegisteredModel).order_by(RegisteredModel.name)).all())
 
 
+def model_by_id(session: Session, model_id: int | None) -> RegisteredModel | None:
+    """Return the model with this id, or None (also for a None id)."""
+    return session.get(RegisteredModel, model_id) if model_id is not None else None
+
+
+def model_names(session: Session) -> list[str]:
+    """Return the name of every model."""
+    return list(session.scalars(select(RegisteredModel.name)).all())
+
+
+def models_of_indicator(session: Session, indicator: str, *, except_name: str) -> list[RegisteredModel]:
+    """Return the models of `indicator` other than the one called `except_name`."""
+    return list(session.scalars(select(RegisteredModel).where(RegisteredModel.indicator == indicator,
+                                                              RegisteredModel.name != except_name)).all())
+
+
+def scheduled_models(session: Session) -> list[tuple[int, str, str, Any]]:
+    """Return (id, name, cron schedule, created_at) of every model that has a schedule."""
+    return [tuple(row) for row in session.execute(
+        select(RegisteredModel.id, RegisteredModel.name, RegisteredModel.schedule, RegisteredModel.created_at)
+        .where(RegisteredModel.schedule.is_not(None))
+    ).all()]
+
+
 def model_out(session: Session, model: RegisteredModel) -> dict[str, Any]:
     """Return the API dict of a model, with the number of its served version."""
     return {
         **model_config(model), "schedule": model.schedule, "served_version": served_number(session, model.id),
         "created_at": model.created_at, "updated_at": model.updated_at,
-    }
-
-
-def list_versions(session: Session, *, model_id: int) -> list[ModelVersion]:
-    """Return every version of a model, newest first."""
-    return list(session.scalars(
-        select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number.desc())
-    ).all())
-
-
-def version_out(version: ModelVersion, *, served: int | None) -> dict[str, Any]:
-    """Return the API dict of a version; `served` is the number of the model's served version."""
-    return {
-        "version": version.number, "created_at": version.created_at, "job_id": version.job_id,
-        "data_hash": version.data_hash, "spec_hash": version.spec_hash, "spec": version.spec,
-        "sampler": version.sampler, "regions": version.regions, "last_period": version.last_period,
-        "diagnostics": version.diagnostics,
-        "gate": {"passed": version.gate_passed, "reasons": version.gate_reasons},
-        "promoted": version.promoted_at is not None, "promoted_at": version.promoted_at,
-        "served": version.number == served, "broken": version.broken, "paths_horizon": version.paths_horizon,
-        "artifacts": {
-            "posterior": version.posterior_file, "posterior_sha256": version.posterior_sha256,
-            "paths": version.paths_file, "paths_sha256": version.paths_sha256,
-        },
     }
 
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from indicators import Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
 from service.crud.indicators import load_catalogue
+from service.db.tables import Indicator, Region, observation_revisions, observations
 from service.errors import Conflict, NotFound, hint_for_class
-from service.tables import Indicator, Region, observation_revisions, observations
 
 WRITE_ATTEMPTS = 3
 

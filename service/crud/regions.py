@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from indicators import BatchTooLarge, Region, RowError, validate_regions
 from indicators.errors import BatchRejected
-from service.tables import Region as RegionRow
-from service.tables import regions
+from service.db.tables import Region as RegionRow
+from service.db.tables import regions
 
 
 def _stored_dict(row: RegionRow) -> dict:

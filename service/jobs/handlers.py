@@ -14,16 +14,18 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
-from service.artifacts import attempt_dir, checked_file, relative_to_root
-from service.covariate_sources import covariate_sources
-from service.crud.models import load_fit_inputs, model_config, spec_hash
-from service.db import Database
+from service.crud.jobs import store_backtest
+from service.crud.models import load_fit_inputs, model_by_id, model_config, spec_hash
+from service.crud.queue import ClaimedJob
+from service.crud.versions import add_version, last_promoted, next_version_number, version_by_number
+from service.db.engine import Database
+from service.db.tables import ModelVersion, utc_now
 from service.executors import Executor
 from service.jobs import tasks
-from service.jobs.queue import ClaimedJob
-from service.registry import last_promoted, next_version_number, promote
+from service.serving.artifacts import attempt_dir, checked_file, relative_to_root
+from service.serving.covariate_sources import covariate_sources
+from service.serving.registry import promote
 from service.settings import Settings
-from service.tables_registry import Backtest, ModelVersion, RegisteredModel, utc_now
 
 
 class LeaseLost(Exception):
@@ -62,7 +64,7 @@ def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict],
     of a job's model. Raises InputError when the model no longer exists or has no data.
     """
     with ctx.database.session() as session:
-        model = session.get(RegisteredModel, job.model_id) if job.model_id is not None else None
+        model = model_by_id(session, job.model_id)
         if model is None:
             raise InputError(f"job {job.id}: its model no longer exists")
         config = model_config(model)
@@ -88,8 +90,8 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
         number = next_version_number(session, job.model_id)
-        version = ModelVersion(
-            model_id=job.model_id, number=number, job_id=job.id, created_at=utc_now(),
+        version = add_version(
+            session, model_id=job.model_id, number=number, job_id=job.id, created_at=utc_now(),
             data_hash=record["data_hash"], spec_hash=config_hash, spec=record["spec"],
             sampler=config["sampler"], regions=record["regions"], last_period=record["last_period"],
             diagnostics=record["diagnostics"], gate_passed=record["gate_passed"],
@@ -100,8 +102,6 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             paths_sha256=record.get("paths_sha256"), paths_horizon=record.get("paths_horizon"),
             paths_draws=record.get("paths_draws"), paths_seed=record.get("paths_seed"),
         )
-        session.add(version)
-        session.flush()
         promoted = bool(version.gate_passed and version.paths_file)
         if promoted:
             promote(session, version=version, now=utc_now())
@@ -118,8 +118,8 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
     from its (checksum-verified) posterior; a version broken only by its paths serves again."""
     number = int(job.payload.get("version", 0))
     with ctx.database.session() as session:
-        model = session.get(RegisteredModel, job.model_id)
-        version = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).first()
+        model = model_by_id(session, job.model_id)
+        version = version_by_number(session, job.model_id, number)
         if model is None or version is None:
             raise InputError(f"job {job.id}: model or version {number} no longer exists")
         if not version.gate_passed:
@@ -133,7 +133,7 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
     root = ctx.settings.artifacts
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
-        row = session.query(ModelVersion).filter_by(model_id=job.model_id, number=number).one()
+        row = version_by_number(session, job.model_id, number)
         row.paths_file = relative_to_root(root, record["paths_file"])
         row.paths_sha256, row.paths_horizon = record["paths_sha256"], record["paths_horizon"]
         row.paths_draws, row.paths_seed = record["paths_draws"], record["paths_seed"]
@@ -161,8 +161,8 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     data = tasks.json_value(result.to_dict())
 
     def write(session: Session) -> tuple[None, dict[str, Any]]:
-        session.merge(Backtest(job_id=job.id, model_id=job.model_id, origins=origins_n, step=step, horizon=horizon,
-                               scores=data["scores"], by_region=data["by_region"], created_at=utc_now()))
+        store_backtest(session, job_id=job.id, model_id=job.model_id, origins=origins_n, step=step, horizon=horizon,
+                       scores=data["scores"], by_region=data["by_region"])
         return None, {"origins": data["origins"], "failures": data["failures"], "seconds": data["seconds"]}
 
     return Outcome({}, write)

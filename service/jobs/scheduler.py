@@ -12,13 +12,13 @@ import threading
 from datetime import UTC, datetime
 
 from croniter import croniter
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from service.db import Database
-from service.jobs import queue
+from service.crud import queue
+from service.crud.models import scheduled_models
+from service.db.engine import Database
+from service.db.tables import utc_now
 from service.settings import Settings
-from service.tables_registry import RegisteredModel, utc_now
 
 log = logging.getLogger("fragility.scheduler")
 
@@ -35,11 +35,7 @@ def enqueue_due(database: Database, *, now: datetime, max_attempts: int) -> list
     """Return the ids of the refit jobs this pass enqueued (ticks already enqueued by anyone are skipped)."""
     created: list[int] = []
     with database.session() as session:
-        models = session.execute(
-            select(RegisteredModel.id, RegisteredModel.name, RegisteredModel.schedule, RegisteredModel.created_at)
-            .where(RegisteredModel.schedule.is_not(None))
-        ).all()
-        for model_id, name, schedule, created_at in models:
+        for model_id, name, schedule, created_at in scheduled_models(session):
             tick = latest_tick(schedule, now)
             if tick < created_at:
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from service.artifacts import file_sha256
+from service.serving.artifacts import file_sha256
 
 FAMILY_CLASSES = {"count": ("models.count", "CountModel"), "share": ("models.share", "ShareModel"),
                   "amount": ("models.amount", "AmountModel")}
@@ -68,7 +68,7 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
 
     Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF in `out_dir`, applies
     the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and saves
-    them too, so serving never samples. `covariate_sources` (service.covariate_sources) names the fitted
+    them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the fitted
     models that move the covariates forward in those paths.
     """
     from models.diagnostics import gate
@@ -140,7 +140,7 @@ def save_paths(fit, *, horizon: int, seed: int, out: Path, covariate_sources: di
     Covariates with a usable source model move with it; the others are held, and the stored detail of
     each covariate says which model moved it or why it was held.
     """
-    from service.covariate_sources import load_covariate_fits
+    from service.serving.covariate_sources import load_covariate_fits
 
     covariate_fits, notes = load_covariate_fits(fit, covariate_sources or {})
     forecast = fit.forecast(horizon=horizon, draws=PATHS_DRAWS, seed=seed, covariates=covariate_fits)

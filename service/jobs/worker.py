@@ -1,6 +1,6 @@
 """A worker: claim a job under a lease, keep the lease alive with heartbeats, run it, end it in one place.
 
-`fragility worker` runs `Worker.run` alone; `fragility serve` runs one inside the API process.
+`fragility worker` runs one alone, `fragility serve` one inside the API process: both through `run_worker`.
 A worker killed mid-job leaves its lease to expire; another worker then claims the job again
 (attempts + 1). A worker whose lease was taken over records nothing: `finish` only matches a job
 still running under its name, in the same transaction as the rows it writes.
@@ -18,14 +18,14 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from service.db import Database
+from service.crud import queue
+from service.db.engine import Database
+from service.db.tables import utc_now
 from service.errors import hint_for
 from service.executors import Executor, make_executor
-from service.jobs import queue
 from service.jobs.handlers import HANDLERS, JobContext, LeaseLost
 from service.jobs.retry import RetryStrategy
 from service.settings import Settings
-from service.tables_registry import utc_now
 
 log = logging.getLogger("fragility.worker")
 
@@ -186,25 +186,27 @@ class Worker:
             self.executor.close()
 
 
-def main() -> None:
-    """Run one worker with the settings from the environment until SIGINT/SIGTERM; returns nothing."""
-    import signal
+def run_worker(settings: Settings, stop: threading.Event, *, poll_seconds: float = 1.0) -> None:
+    """Run one worker on its own database engine until `stop` is set, then release both; returns nothing.
 
-    from service.settings import Settings
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings()
+    The one worker start-up: `fragility worker` (via `run_worker_until_signalled`) and the worker
+    embedded in `fragility serve` (`service.runtime`) both call it.
+    """
     database = Database(settings.database_url, settings.db)
     worker = Worker(database, settings)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
     try:
-        worker.run(stop, poll_seconds=0.5)
+        worker.run(stop, poll_seconds=poll_seconds)
     finally:
         worker.close()
         database.dispose()
 
 
-if __name__ == "__main__":
-    main()
+def run_worker_until_signalled(settings: Settings, *, poll_seconds: float = 1.0) -> None:
+    """Run `run_worker` in this process until SIGINT or SIGTERM, logging to stderr; returns nothing."""
+    import signal
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    run_worker(settings, stop, poll_seconds=poll_seconds)

@@ -37,8 +37,9 @@ class JobOut(BaseModel):
 
 
 class JobListOut(BaseModel):
-    """Jobs, newest first, with the count."""
+    """Jobs, newest first, with the count; `model` is set (and only then shown) when one model's jobs are listed."""
 
+    model: str | None = None
     data: list[JobOut]
     count: int
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.crud.keys import create_key
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
 from service.settings import Settings
 
 

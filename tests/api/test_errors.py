@@ -112,7 +112,7 @@ def test_oversize_body_is_413_before_parsing(api_factory):
 
 def test_database_unreachable_is_503_on_requests_and_readyz(api):
     api.client.app.state.db.engine.dispose()
-    from service.db import Database
+    from service.db.engine import Database
     api.client.app.state.db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none")
     assert api.client.get("/readyz").status_code == 503
     answer = api.client.get("/v1/regions", headers=api.auth("read"))

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from service.crud.keys import create_key
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
 from tests.e2e.registry_support import GATE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -49,7 +49,7 @@ def seed_database(database, panel, indicator: dict | list[dict] | None = None) -
     `indicator` is the Indicator row's fields (id, kind, unit, description), or a list of them for a panel
     of several indicators; default the count `attacks`.
     """
-    from service.tables import Indicator, Observation, Region
+    from service.db.tables import Indicator, Observation, Region
 
     now = datetime.now(UTC)
     batch = str(uuid.uuid4())
@@ -73,7 +73,7 @@ def worker_registry(root, panel, *, indicators: list[dict], models: list[dict], 
     `panel` (`indicators`: Indicator rows), the `models` created (POST /v1/models bodies) and a real Worker
     on a one-process LocalExecutor with the registry tests' lenient gate; closed afterwards."""
     from service.crud.models import create_model
-    from service.db import Database, run_migrations
+    from service.db.engine import Database, run_migrations
     from service.executors import LocalExecutor
     from service.jobs.worker import Worker
     from service.settings import GateThresholds, Settings
@@ -97,8 +97,8 @@ def worker_registry(root, panel, *, indicators: list[dict], models: list[dict], 
 
 def fit_now(database, worker, model_id: int) -> dict:
     """Return the result of one explicit fit job of `model_id`, run to the end by `worker`; asserts it succeeded."""
-    from service.jobs import queue
-    from service.tables_registry import Job, utc_now
+    from service.crud import queue
+    from service.db.tables import Job, utc_now
 
     with database.session() as session:
         job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=utc_now(), reason="explicit")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from service.crud import queue
 from service.crud.models import create_model
-from service.db import Database, run_migrations
-from service.jobs import queue
-from service.registry import served_version
-from service.tables_registry import Job, utc_now
+from service.db.engine import Database, run_migrations
+from service.db.tables import Job, utc_now
+from service.serving.registry import served_version
 from tests.e2e.registry_support import GATE_ENV, model_payload, seed_database, tiny_panel
 
 pytestmark = pytest.mark.e2e

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from service.demo import MODEL_NAME, describe, run_demo
-from service.plots import BAND_50_COLOUR, BAND_90_COLOUR
+from service.cli.demo import MODEL_NAME, describe, run_demo
+from service.serving.plots import BAND_50_COLOUR, BAND_90_COLOUR
 from service.settings import GateThresholds, Settings
 
 pytestmark = pytest.mark.e2e

@@ -1,4 +1,4 @@
-"""`fragility demo` (service.demo): the synthetic Middle East history has a visible Iraq -> Iran
+"""`fragility demo` (service.cli.demo): the synthetic Middle East history has a visible Iraq -> Iran
 channel; with its default settings the demo fits and serves a model within 3 minutes, and the
 page shows its answer. (A tiny demo run feeds every test of tests/e2e/test_page.py.)"""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from indicators import load_demo_regions
-from service.demo import (INDICATOR, MODEL_NAME, SOURCE, TARGET, demo_rows, demo_threshold, describe,
+from service.cli.demo import (INDICATOR, MODEL_NAME, SOURCE, TARGET, demo_rows, demo_threshold, describe,
                           run_demo)
 from service.settings import Settings
 from tests.e2e.test_page import chromium, pct, text_of

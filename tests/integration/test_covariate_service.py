@@ -16,8 +16,8 @@ import pytest
 
 from indicators import simulate_count_panel, simulate_share_panel
 from service.api.routes.forecasts import forecast_body, spillover
-from service.path_cache import PathCache, fit_of, resolve
 from service.schemas.models import SpilloverIn
+from service.serving.path_cache import PathCache, fit_of, resolve
 from tests.e2e.registry_support import GOOD_SAMPLER, fit_now, worker_registry
 
 COVARIATE = "militia_share"

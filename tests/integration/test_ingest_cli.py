@@ -10,12 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-import service.tables_registry  # noqa: F401  (registry tables share the metadata)
+import service.db.tables  # noqa: F401  (registry tables share the metadata)
 from service.crud.indicators import upsert_indicators
 from service.crud.observations import count_observations
 from service.crud.regions import upsert_regions
-from service.db import Database, current_revisions, head_revisions, run_migrations
-from service.tables import Base
+from service.db.engine import Database, current_revisions, head_revisions, run_migrations
+from service.db.tables import Base
 from tests.conftest import cli
 
 DATA_TABLES = {"regions", "indicators", "observations", "observation_revisions", "api_keys"}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from service.crud.observations import count_observations, count_revisions, read_revisions
-from service.db import Database
+from service.db.engine import Database
 
 pytestmark = pytest.mark.e2e
 

@@ -6,14 +6,14 @@ import os
 
 import pytest
 
+from service.crud import queue
 from service.crud.models import create_model
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
+from service.db.tables import Job, utc_now
 from service.executors import DaskExecutor, make_executor
-from service.jobs import queue
 from service.jobs.worker import Worker
-from service.registry import served_version
+from service.serving.registry import served_version
 from service.settings import GateThresholds, Settings
-from service.tables_registry import Job, utc_now
 from tests.e2e.registry_support import GATE, model_payload, seed_database, tiny_panel
 
 

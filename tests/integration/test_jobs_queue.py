@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from service.db import Database, run_migrations
-from service.jobs import queue
+from service.crud import queue
+from service.db.engine import Database, run_migrations
+from service.db.tables import Job, RegisteredModel
 from service.jobs.scheduler import enqueue_due, latest_tick
-from service.tables_registry import Job, RegisteredModel
 
 LEASE = timedelta(seconds=30)
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

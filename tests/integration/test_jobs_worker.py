@@ -8,17 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from service.artifacts import ArtifactCorrupt
+from service.crud import queue
 from service.crud.models import create_model, update_model
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
+from service.db.tables import Job, ModelVersion, utc_now
+from service.errors import ArtifactCorrupt, NoServedVersion
 from service.executors import LocalExecutor
-from service.jobs import queue
 from service.jobs.scheduler import enqueue_due
 from service.jobs.worker import Worker
-from service.path_cache import PathCache, resolve
-from service.registry import NoServedVersion, served_version
+from service.serving.path_cache import PathCache, resolve
+from service.serving.registry import served_version
 from service.settings import GateThresholds, Settings
-from service.tables_registry import Job, ModelVersion, utc_now
 from tests.e2e.registry_support import GATE, GOOD_SAMPLER, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
 
 

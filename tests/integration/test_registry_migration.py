@@ -8,9 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-import service.tables_registry  # noqa: F401  (declares the registry tables)
-from service.db import alembic_config, make_engine, run_migrations
-from service.tables import Base
+import service.db.tables  # noqa: F401  (declares the registry tables)
+from service.db.engine import alembic_config, make_engine, run_migrations
+from service.db.tables import Base
 
 REGISTRY_TABLES = {"models", "model_versions", "jobs", "backtests"}
 

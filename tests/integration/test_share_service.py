@@ -12,7 +12,7 @@ import pytest
 
 from indicators import simulate_share_panel
 from service.api.routes.forecasts import forecast_body
-from service.path_cache import PathCache, fit_of, resolve
+from service.serving.path_cache import PathCache, fit_of, resolve
 from tests.e2e.registry_support import fit_now, worker_registry
 
 INDICATOR = "militia_share"

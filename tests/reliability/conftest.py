@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from service.app import create_app
 from service.crud.keys import create_key
-from service.db import Database, run_migrations
+from service.db.engine import Database, run_migrations
+from service.db.tables import observation_revisions, observations
 from service.settings import GateThresholds, Settings
-from service.tables import observation_revisions, observations
 from tests.e2e.registry_support import model_payload, seed_database, tiny_panel
 
 # The reliability tests need a served version, not a good model: a short fit and a gate it always passes.
@@ -77,12 +77,11 @@ def seeded(tmp_path_factory) -> Seeded:
 def fit_model(seeded: Seeded, name: str = "m", *, create: bool = True, expect_success: bool = True, **overrides):
     """Return the ended fit job of model `name` (created first unless `create` is False), run for real by an
     in-process worker with the seeded settings plus `overrides` (e.g. artifacts=..., job_max_attempts=1)."""
-    from service.crud.models import create_model
+    from service.crud import queue
+    from service.crud.models import create_model, model_by_name
+    from service.db.tables import Job, utc_now
     from service.executors import LocalExecutor
-    from service.jobs import queue
     from service.jobs.worker import Worker
-    from service.registry import model_by_name
-    from service.tables_registry import Job, utc_now
 
     with seeded.database.session() as session:
         model = (create_model(session, data=model_payload(name=name, sampler=QUICK_SAMPLER)) if create

@@ -1,4 +1,4 @@
-"""The guard against a silent PostgreSQL (service/db_guard.py), on a real engine: a server that stops
+"""The guard against a silent PostgreSQL (service/db/guard.py), on a real engine: a server that stops
 answering (a TCP proxy that keeps connections open but forwards nothing) becomes an OperationalError
 within seconds, the stalled connection is discarded, and the same engine works once the server answers
 again; a server that is only slow (a 3 s query) is left alone."""
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from service.db import Database
-from service.db_guard import DatabaseUnresponsive
+from service.db.engine import Database
+from service.errors import DatabaseUnresponsive
 from service.settings import DatabaseLimits
 from tests.conftest import free_port
 from tests.reliability.tcp_proxy import TcpProxy

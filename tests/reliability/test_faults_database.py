@@ -9,7 +9,7 @@
 - every backend of the database terminated by the server three times under load (what a PostgreSQL
   restart does to open sessions; slow): at worst 503s, then 200s, with no restart and no write lost;
 - a silent partition (the proxy keeps every connection open but forwards nothing, as a hung server or
-  a dropped network would): requests answer 503 within seconds instead of hanging (service/db_guard.py),
+  a dropped network would): requests answer 503 within seconds instead of hanging (service/db/guard.py),
   and the same process serves again as soon as the partition heals.
 """
 

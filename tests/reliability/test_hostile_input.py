@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import func, select
 
-from service.tables import indicators, observations, regions
+from service.db.tables import indicators, observations, regions
 from tests.reliability.conftest import Seeded, make_seeded
 
 HOSTILE = {

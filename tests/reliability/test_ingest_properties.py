@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from service.tables import observation_revisions, observations
+from service.db.tables import observation_revisions, observations
 from tests.reliability.conftest import Seeded
 
 INDICATOR = "events"

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute
-from service.tables import Region
+from service.db.tables import Region
 from tests.reliability.conftest import Seeded
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, status
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
-from service.registry import model_by_name
+from service.crud.models import model_by_name
 from service.schemas.jobs import BacktestIn, BacktestOut, JobAccepted
 
 router = APIRouter(route_class=SessionRoute, tags=["backtests"])

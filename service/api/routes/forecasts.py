@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
-from service.path_cache import CachedPathsFit, PathCache, fit_of, resolve
-from service.registry import ServedVersion
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
+from service.serving.path_cache import CachedPathsFit, PathCache, fit_of, resolve
+from service.serving.registry import ServedVersion
 
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])

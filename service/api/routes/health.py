@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 
 from service.api.deps import DatabaseDep, MetricsDep
-from service.db import current_revisions, head_revisions
+from service.db.engine import current_revisions, head_revisions
 
 router = APIRouter(tags=["health"])
 

@@ -9,22 +9,16 @@ from fastapi import APIRouter, Query
 from service.api.deps import ReadKey, SessionDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
-from service.errors import Conflict
-from service.jobs import queue
-from service.registry import model_by_name
+from service.crud import queue
+from service.crud.models import model_by_name
+from service.db.tables import utc_now
+from service.errors import JobFinished
 from service.schemas.jobs import JobListOut, JobOut
-from service.tables_registry import utc_now
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/jobs", tags=["jobs"])
 
 
-class JobFinished(Conflict):
-    """The job has already ended."""
-
-    hint = "Only queued or running jobs can be cancelled."
-
-
-@router.get("", response_model=JobListOut)
+@router.get("", response_model=JobListOut, response_model_exclude_unset=True)
 def list_jobs(
     session: SessionDep,
     _: ReadKey,

@@ -1,15 +1,20 @@
-"""Routes of the model registry: create, change, list models; list versions; queue fits."""
+"""Routes of the model registry: create, change, list models; list versions; queue fits; list a model's jobs."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud_jobs
 from service.crud import models as crud
-from service.registry import VersionNotFound, VersionNotServable, model_by_name, served_number
-from service.schemas.jobs import JobAccepted
+from service.crud.models import model_by_name
+from service.crud.versions import list_versions as versions_of
+from service.crud.versions import served_number, version_by_number, version_out
+from service.errors import VersionNotFound, VersionNotServable
+from service.schemas.jobs import JobAccepted, JobListOut
 from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"])
@@ -54,7 +59,7 @@ def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
     """Return every version of a model (newest first) with diagnostics, gate verdict and promoted flag."""
     model = model_by_name(session, name)
     served = served_number(session, model.id)
-    data = [crud.version_out(v, served=served) for v in crud.list_versions(session, model_id=model.id)]
+    data = [version_out(v, served=served) for v in versions_of(session, model_id=model.id)]
     return {"model": name, "served_version": served, "data": data, "count": len(data)}
 
 
@@ -71,7 +76,7 @@ def rebuild_paths(name: str, number: int, session: SessionDep, settings: Setting
     """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
     a version broken by a missing or corrupt paths file); return the job id."""
     model = model_by_name(session, name)
-    version = next((v for v in crud.list_versions(session, model_id=model.id) if v.number == number), None)
+    version = version_by_number(session, model.id, number)
     if version is None:
         raise VersionNotFound(f"model {name!r} has no version {number}")
     if not version.gate_passed:
@@ -79,3 +84,13 @@ def rebuild_paths(name: str, number: int, session: SessionDep, settings: Setting
     job_id = crud_jobs.enqueue_job(session, kind="forecast", model=model, max_attempts=settings.job_max_attempts,
                                    payload={"version": number})
     return {"job_id": job_id}
+
+
+@router.get("/{name}/jobs", response_model=JobListOut)
+def model_jobs(name: str, session: SessionDep, _: ReadKey,
+               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict:
+    """Return the model's latest jobs (fits, backtests, forecasts), newest first (the page's job table)."""
+    model = model_by_name(session, name)
+    data = [crud_jobs.job_out(session, job) for job in crud_jobs.list_jobs(session, model=model, status=None,
+                                                                           limit=limit)]
+    return {"model": name, "data": data, "count": len(data)}

@@ -9,7 +9,7 @@ from indicators import InputError, read_observations_csv
 from service.api.deps import MetricsDep, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud.observations import BatchResult, ingest_rows
-from service.db import Database
+from service.db.engine import Database
 from service.observability import Metrics
 from service.schemas.data import WRITE_ERRORS, BatchResultOut, ObservationBatchIn
 

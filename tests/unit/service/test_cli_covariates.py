@@ -1,6 +1,6 @@
 """The CLI's one-line account of how a forecast's covariates moved."""
 
-from service.cli_models import covariates_caption
+from service.cli.models import covariates_caption
 
 
 def test_caption_names_the_moving_model_or_the_reason_for_holding():

@@ -1,4 +1,4 @@
-"""service.plots.fan_chart_png: a real PNG whose pixels show history, bands and median where expected."""
+"""service.serving.plots.fan_chart_png: a real PNG whose pixels show history, bands and median where expected."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from matplotlib import image as mpimg
 
 from indicators.errors import InputError
-from service.plots import (BAND_50_COLOUR, BAND_90_COLOUR, HISTORY_COLOUR, fan_chart_png,
+from service.serving.plots import (BAND_50_COLOUR, BAND_90_COLOUR, HISTORY_COLOUR, fan_chart_png,
                            quantile_rows_from_steps, tick_positions)
 
 HISTORY = [f"2024-{m:02d}" for m in range(1, 13)]

@@ -24,12 +24,10 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from service.errors import DatabaseUnresponsive
+
 log = logging.getLogger("fragility.db")
 SCAN_SECONDS = 0.25
-
-
-class DatabaseUnresponsive(psycopg.OperationalError):
-    """The server did not answer in time and the connection was dropped."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ ask the served version one spillover question, Iraq -> Iran; print the page URL.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -22,18 +23,20 @@ import typer
 
 from indicators import add_months, current_month, load_demo_regions, simulate_count_panel
 from indicators.errors import FragilityError
+from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
+from service.cli.data import serve as serve_command
 from service.crud.indicators import upsert_indicators
-from service.crud.jobs import enqueue_job
-from service.crud.models import create_model, list_versions, update_model
+from service.crud.jobs import enqueue_job, get_job
+from service.crud.models import create_model, model_by_name, update_model
 from service.crud.observations import ingest_rows
 from service.crud.regions import upsert_regions
-from service.db import Database, run_migrations
+from service.crud.versions import version_by_number
+from service.db.engine import Database, run_migrations
+from service.errors import ModelNotFound, hint_for
 from service.jobs.worker import Worker
-from service.path_cache import CachedPathsFit, PathCache, fit_of, resolve
-from service.registry import ModelNotFound, model_by_name
 from service.schemas.models import ModelIn
+from service.serving.path_cache import CachedPathsFit, PathCache, fit_of, resolve
 from service.settings import GateThresholds, Settings
-from service.tables_registry import Job
 
 MODEL_NAME = "middle-east"
 INDICATOR = {"id": "conflict_deaths", "kind": "count", "unit": "deaths per month",
@@ -120,7 +123,7 @@ def run_fit_job(database: Database, settings: Settings, *, echo: Callable[[str],
     try:
         while time.monotonic() - began < timeout_seconds:
             with database.session() as session:
-                job = session.get(Job, job_id)
+                job = get_job(session, job_id=job_id)
                 status, attempts = job.status, job.attempts
                 if status in ("succeeded", "failed", "cancelled"):
                     return {"id": job.id, "status": status, "error": job.error, "result": job.result or {}}
@@ -199,8 +202,7 @@ def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune:
                                  hint="Run `fragility worker` to see the full error, or try a different --seed.")
         result = job["result"]
         with database.session() as session:
-            version = next(v for v in list_versions(session, model_id=model_by_name(session, MODEL_NAME).id)
-                           if v.number == result.get("version"))
+            version = version_by_number(session, model_by_name(session, MODEL_NAME).id, result.get("version"))
             diagnostics = dict(version.diagnostics)
         threshold = demo_threshold(rows, TARGET)
         answer = ask_spillover(database, settings, threshold) if result.get("promoted") else None
@@ -245,27 +247,25 @@ def demo_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Load the Middle East demo, fit the count model, print one spillover answer and the page URL."""
-    import json
-
-    from service.cli import EXIT_INPUT, EXIT_UNREACHABLE, fail, load_settings
-    from service.errors import hint_for, status_for
-
     settings = load_settings()
     quiet = (lambda _message: None) if as_json else (lambda message: typer.echo(message, err=True))
     try:
         result = run_demo(settings, n_periods=periods, draws=draws, tune=tune, chains=chains, seed=seed,
                           gate=None if strict_gate else DEMO_GATE, echo=quiet)
     except FragilityError as exc:
-        raise fail(exc.message, hint_for(exc), EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
+        raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
     if not result.promoted:
         raise fail("the demo fit did not pass the gate, so nothing is served",
                    "Run again with more --draws (or without --strict-gate).", EXIT_INPUT)
     if serve:
-        from service.cli import serve as serve_command
-
         serve_command(host=None, port=None, demo=False, no_worker=False)
 
 
-if __name__ == "__main__":  # `python -m service.demo [OPTIONS]`: the same as `fragility demo`
+def register(app: typer.Typer) -> None:
+    """Add the demo command to the `fragility` CLI; returns nothing."""
+    app.command("demo")(demo_command)
+
+
+if __name__ == "__main__":  # `python -m service.cli.demo [OPTIONS]`: the same as `fragility demo`
     typer.run(demo_command)

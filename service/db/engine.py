@@ -17,8 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db_guard import GuardedConnection, GuardPolicy
 from indicators.errors import InputError
+from service.db.guard import GuardedConnection, GuardPolicy
 from service.errors import DatabaseUnavailable
 from service.settings import DatabaseLimits
 
@@ -79,7 +79,7 @@ def make_engine(url: str, limits: DatabaseLimits | None = None) -> Engine:
 
     PostgreSQL gets a pool sized by `limits` (default: the environment's settings), connections with
     bounded timeouts (postgres_connect_args) whose round trips are guarded against a silent server
-    (service.db_guard), and a ping on checkout.
+    (service.db.guard), and a ping on checkout.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

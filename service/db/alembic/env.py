@@ -1,14 +1,12 @@
-"""Alembic environment: the URL comes from the caller (`service.db.run_migrations`) or the settings."""
+"""Alembic environment: the URL comes from the caller (`service.db.engine.run_migrations`) or the settings."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool, text
 
-import service.tables  # noqa: F401  (declares the data tables on Base.metadata)
-import service.tables_registry  # noqa: F401  (declares the registry tables on Base.metadata)
+from service.db.tables import Base  # declares every table on Base.metadata
 from service.settings import get_settings
-from service.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,39 +1,23 @@
-"""The `fragility` command line: serve, keys, ingest (model commands are added by `service.cli_models`).
-
-Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable.
-"""
+"""`fragility` commands on the local store: serve (the HTTP API), keys (create, revoke, list) and ingest."""
 
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from sqlalchemy.exc import OperationalError
 
-import service.cli_models
 from indicators import FragilityError, InputError, load_demo_regions, read_observations_csv, read_observations_json
 from service import runtime
+from service.cli.common import EXIT_INPUT, fail, load_settings, migrated_database, with_session
 from service.crud.keys import create_key, list_keys, revoke_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import list_regions, upsert_regions
-from service.db import Database, run_migrations, safe_url
-from service.errors import DatabaseUnavailable, error_body, hint_for, row_errors_of, status_for
-from service.settings import Settings, get_settings
+from service.errors import error_body, hint_for, row_errors_of
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
-T = TypeVar("T")
-
-app = typer.Typer(name="fragility", help="Bayesian early-warning service for state-failure indicators.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
 
 
 class Scope(StrEnum):
@@ -44,49 +28,6 @@ class Scope(StrEnum):
     admin = "admin"
 
 
-def fail(message: str, hint: str, code: int) -> typer.Exit:
-    """Return an Exit with `code` after printing the message and what to do to stderr."""
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    return typer.Exit(code)
-
-
-def load_settings() -> Settings:
-    """Return the settings from the environment; an invalid FRAGILITY_* value ends the command with exit 2."""
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        problems = "; ".join(f"FRAGILITY_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise fail(f"invalid configuration: {problems}", "Fix the FRAGILITY_* environment variables "
-                   "(or .env); see the README's Configuration section.", EXIT_USAGE) from exc
-
-
-@contextmanager
-def migrated_database(settings: Settings) -> Iterator[Database]:
-    """Yield the migrated database of `settings`; an unreachable database ends the command with exit 3."""
-    try:
-        run_migrations(settings.database_url)
-        db = Database(settings.database_url, settings.db)
-        try:
-            yield db
-        finally:
-            db.dispose()
-    except (DatabaseUnavailable, OperationalError) as exc:
-        raise fail(f"database at {safe_url(settings.database_url)} is unreachable ({exc})",
-                   DatabaseUnavailable.hint, EXIT_UNREACHABLE) from exc
-
-
-def with_session(settings: Settings, work: Callable[..., T]) -> T:
-    """Return `work(session=...)` run on the migrated database; our errors end the command with exit 1 (3)."""
-    try:
-        with migrated_database(settings) as db, db.session() as session:
-            return work(session=session)
-    except FragilityError as exc:
-        raise fail(exc.message, hint_for(exc), EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT) from exc
-
-
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default FRAGILITY_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default FRAGILITY_PORT).")] = None,
@@ -157,7 +98,6 @@ def read_observation_file(path: Path) -> list[dict]:
     return read_observations_json(data) if is_json else read_observations_csv(data)
 
 
-@app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="Observations as CSV (region,indicator,period,value) or JSON.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result (or the errors) as JSON.")] = False,
@@ -185,7 +125,8 @@ def ingest(
                    f"{result.unchanged} unchanged (batch {result.batch_id})")
 
 
-service.cli_models.register(app)
-
-if __name__ == "__main__":
-    sys.exit(app())
+def register(app: typer.Typer) -> None:
+    """Add serve, keys and ingest to the `fragility` CLI; returns nothing."""
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.command("ingest")(ingest)

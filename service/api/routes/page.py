@@ -1,46 +1,32 @@
-"""Mounts the analyst's web page, its static files, the fan-chart PNG and a model's job list on the app.
+"""Routes of the analyst's web page: the page itself, its static files and the fan-chart PNG.
 
-`GET /` serves service/web/index.html and `/static/*` the page's JS and CSS (public: the page
-holds no data; every number it shows comes from the read-key-guarded JSON API).
-`GET /v1/models/{name}/forecast.png` draws the served forecast of one region with its history.
-`GET /v1/models/{name}/jobs` lists the model's latest jobs for the page's job table.
+`GET /` serves service/web/index.html and `/static/*` the page's JS and CSS (`RevalidatedStaticFiles`,
+mounted by `service.api.mount`; public: the page holds no data; every number it shows comes from the
+read-key-guarded JSON API). `GET /v1/models/{name}/forecast.png` draws the served forecast of one region
+with its history.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
-from sqlalchemy import select
 
 from indicators import add_months, month_range
 from service.api.deps import ReadKey, SessionDep
-from service.api.session_route import SessionRoute
 from service.api.routes.forecasts import PathCacheDep, check_horizon
-from service.crud.jobs import job_out
+from service.api.session_route import SessionRoute
 from service.crud.observations import read_series
-from service.path_cache import resolve
-from service.plots import REQUIRED_QUANTILES, fan_chart_png
-from service.registry import model_by_name
-from service.schemas.jobs import JobOut
-from service.tables_registry import Job
+from service.serving.path_cache import resolve
+from service.serving.plots import REQUIRED_QUANTILES, fan_chart_png
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 MAX_HISTORY_MONTHS = 240
 
 router = APIRouter(route_class=SessionRoute, tags=["page"])
-
-
-class JobListOut(BaseModel):
-    """The latest jobs of one model, newest first, with the count returned."""
-
-    model: str
-    data: list[JobOut]
-    count: int
 
 
 @router.get("/", include_in_schema=False)
@@ -82,16 +68,6 @@ def forecast_png(
                     headers={"Cache-Control": "private, max-age=60"})
 
 
-@router.get("/v1/models/{name}/jobs", response_model=JobListOut)
-def model_jobs(name: str, session: SessionDep, _: ReadKey,
-               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict[str, Any]:
-    """Return the model's latest jobs (fits, backtests, forecasts), newest first."""
-    model = model_by_name(session, name)
-    jobs = session.scalars(select(Job).where(Job.model_id == model.id).order_by(Job.id.desc()).limit(limit)).all()
-    data = [job_out(session, job) for job in jobs]
-    return {"model": name, "data": data, "count": len(data)}
-
-
 class RevalidatedStaticFiles(StaticFiles):
     """Static files that browsers must revalidate (ETag) before reuse, so an upgrade shows at once."""
 
@@ -100,10 +76,3 @@ class RevalidatedStaticFiles(StaticFiles):
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "no-cache"
         return response
-
-
-def mount(app: FastAPI) -> None:
-    """Add the page, its static files, the PNG and job-list routes to `app`; returns nothing."""
-    app.include_router(router)
-    app.mount("/static", RevalidatedStaticFiles(directory=WEB_DIR), name="static")
-

@@ -16,7 +16,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.tables_registry import Job
+from service.db.tables import Job
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 KINDS = ("fit", "backtest", "forecast")

@@ -13,17 +13,13 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from service.demo import demo_command
 
-UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
-KeyOption = Annotated[str | None, typer.Option("--key", envvar="FRAGILITY_KEY", help="API key")]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the answer as JSON")]
-DEFAULT_URL = "http://127.0.0.1:8000"
+from service.cli.common import DEFAULT_URL, JsonOption, KeyOption, UrlOption, console, emit, load_settings
+from service.jobs.worker import run_worker_until_signalled
+
 FINAL = ("succeeded", "failed", "cancelled")
-console = Console(stderr=True)
 
 
 class ServerClient:
@@ -65,39 +61,13 @@ def wait_for_job(client: ServerClient, job_id: int, *, label: str, show: bool, p
     return job
 
 
-def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
-    """Print `data` as JSON, or `table` (falls back to JSON when no table is given); returns nothing."""
-    if as_json or table is None:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        Console().print(table)
-
-
 def worker_command(
     poll: Annotated[float, typer.Option(help="seconds between polls of an empty queue")] = 1.0,
 ) -> None:
-    """Run one job worker (claims fit, forecast and backtest jobs) until Ctrl-C."""
-    import logging
-    import signal
-    import threading
-
-    from service.db import Database
-    from service.jobs.worker import Worker
-    from service.settings import get_settings
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = get_settings()
-    database = Database(settings.database_url, settings.db)
-    worker = Worker(database, settings)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    console.print(f"worker {worker.name} on {settings.database_url.split('@')[-1]}")
-    try:
-        worker.run(stop, poll_seconds=poll)
-    finally:
-        worker.close()
-        database.dispose()
+    """Run one job worker (claims fit, forecast and backtest jobs) until Ctrl-C or SIGTERM."""
+    settings = load_settings()
+    console.print(f"worker on {settings.database_url.split('@')[-1]}")
+    run_worker_until_signalled(settings, poll_seconds=poll)
 
 
 def fit_command(
@@ -216,4 +186,3 @@ def register(app: typer.Typer) -> None:
     app.command("forecast")(forecast_command)
     app.command("spillover")(spillover_command)
     app.command("backtest")(backtest_command)
-    app.command("demo")(demo_command)

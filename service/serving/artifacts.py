@@ -9,21 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from indicators.errors import FragilityError
-
-
-class ArtifactBroken(FragilityError):
-    """A stored artifact of this version cannot be used."""
-
-    hint = "Refit the model (POST /v1/models/{name}/fit); the previous good version keeps serving."
-
-
-class ArtifactMissing(ArtifactBroken):
-    """An artifact file of this version is missing."""
-
-
-class ArtifactCorrupt(ArtifactBroken):
-    """An artifact file of this version does not match its recorded sha256 checksum."""
+from service.errors import ArtifactCorrupt, ArtifactMissing
 
 
 def attempt_dir(root: Path, model_name: str, job_id: int, attempt: int) -> Path:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.artifacts import ArtifactBroken, checked_file
-from service.registry import last_promoted
-from service.tables_registry import RegisteredModel
+from service.crud.models import models_of_indicator
+from service.crud.versions import last_promoted
+from service.errors import ArtifactBroken
+from service.serving.artifacts import checked_file
 
 
 def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> dict[str, dict[str, Any]]:
@@ -25,9 +25,7 @@ def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> d
     sources: dict[str, dict[str, Any]] = {}
     for name in config.get("covariates", []):
         candidates = []
-        models = session.scalars(select(RegisteredModel).where(RegisteredModel.indicator == name,
-                                                               RegisteredModel.name != config["name"])).all()
-        for model in models:
+        for model in models_of_indicator(session, name, except_name=config["name"]):
             version = last_promoted(session, model.id)
             if version is not None:
                 candidates.append((version.last_period or "", version.promoted_at, model, version))

@@ -19,8 +19,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from service.artifacts import ArtifactBroken, checked_file
-from service.registry import ServedVersion, VersionBroken, mark_broken, served_version
+from service.crud.versions import mark_broken
+from service.errors import ArtifactBroken, VersionBroken
+from service.serving.artifacts import checked_file
+from service.serving.registry import ServedVersion, served_version
 
 SERVED_TTL_SECONDS = 1.0
 

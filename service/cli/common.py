@@ -1,0 +1,87 @@
+"""What every `fragility` command shares: exit codes, the settings, opening the migrated store, the
+`--url`/`--key`/`--json` options of the HTTP client commands, and printing errors and answers.
+
+Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from indicators import FragilityError
+from service.db.engine import Database, run_migrations, safe_url
+from service.errors import DatabaseUnavailable, hint_for, status_for
+from service.settings import Settings, get_settings
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+T = TypeVar("T")
+
+UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
+KeyOption = Annotated[str | None, typer.Option("--key", envvar="FRAGILITY_KEY", help="API key")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the answer as JSON")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+console = Console(stderr=True)
+
+
+def fail(message: str, hint: str, code: int) -> typer.Exit:
+    """Return an Exit with `code` after printing the message and what to do to stderr."""
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    """Return the settings from the environment; an invalid FRAGILITY_* value ends the command with exit 2."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"FRAGILITY_{'__'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise fail(f"invalid configuration: {problems}", "Fix the FRAGILITY_* environment variables "
+                   "(or .env); see the README's Configuration section.", EXIT_USAGE) from exc
+
+
+@contextmanager
+def migrated_database(settings: Settings) -> Iterator[Database]:
+    """Yield the migrated database of `settings`; an unreachable database ends the command with exit 3."""
+    try:
+        run_migrations(settings.database_url)
+        db = Database(settings.database_url, settings.db)
+        try:
+            yield db
+        finally:
+            db.dispose()
+    except (DatabaseUnavailable, OperationalError) as exc:
+        raise fail(f"database at {safe_url(settings.database_url)} is unreachable ({exc})",
+                   DatabaseUnavailable.hint, EXIT_UNREACHABLE) from exc
+
+
+def with_session(settings: Settings, work: Callable[..., T]) -> T:
+    """Return `work(session=...)` run on the migrated database; our errors end the command with exit 1 (3)."""
+    try:
+        with migrated_database(settings) as db, db.session() as session:
+            return work(session=session)
+    except FragilityError as exc:
+        raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
+
+
+def exit_code_of(exc: FragilityError) -> int:
+    """Return the exit code of one of our errors: 3 when the service or database is unreachable (503), else 1."""
+    return EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT
+
+
+def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
+    """Print `data` as JSON, or `table` (falls back to JSON when no table is given); returns nothing."""
+    if as_json or table is None:
+        print(json.dumps(data, indent=2, default=str))
+    else:
+        Console().print(table)
