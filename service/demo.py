@@ -29,7 +29,7 @@ from service.crud.observations import ingest_rows
 from service.crud.regions import upsert_regions
 from service.db import Database, run_migrations
 from service.jobs.worker import Worker
-from service.path_cache import CachedPathsFit, PathCache, fit_of, resolve
+from service.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from service.registry import ModelNotFound, model_by_name
 from service.schemas.models import ModelIn
 from service.settings import GateThresholds, Settings
@@ -145,9 +145,8 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
     cache = PathCache(settings.artifacts)
     with database.session() as session:
         served, stored = resolve(session, cache, MODEL_NAME)
-        fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
-        answer = fit.spillover(SOURCE, TARGET, threshold, horizon=HORIZON, draws=served.paths_draws,
-                               seed=served.paths_seed)
+        answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
+                                      target=TARGET, threshold=threshold, horizon=HORIZON)
     return {k: answer[k] for k in ("probability", "probability_without_source", "attributable",
                                    "attributable_interval", "channel_share")} | {
         "source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON, "version": served.number}
