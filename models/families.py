@@ -21,6 +21,7 @@ from models.errors import ModelError, SpecError
 class Family:
     """One registered family.
 
+    `kind`: the indicator kind it models ("count", "share" or "amount", as in `indicators`);
     `model`: its model class (`models.family.FamilyModel` contract); `simulate`: the function stepping all
     regions forward, ``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths
     (draws, horizon, regions)``, turning exactly one uniform per (path, step, region) into a value by an
@@ -29,6 +30,7 @@ class Family:
     """
 
     name: str
+    kind: str
     model: type
     simulate: Callable[..., Any]
     priors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -39,12 +41,13 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(_REGISTRY)
 """Read-only view of the registered families, by name."""
 
 
-def register_family(name: str, *, model: type, simulate: Callable[..., Any],
+def register_family(name: str, *, kind: str, model: type, simulate: Callable[..., Any],
                     priors: Mapping[str, Mapping[str, Any]] | None = None) -> Family:
-    """Return the Family registered under `name` (registering it again replaces the earlier entry)."""
+    """Return the Family registered under `name` (registering it again replaces the earlier entry);
+    `kind` is the indicator kind it models, the rest as in `Family`."""
     if not isinstance(name, str) or not name:
         raise SpecError(f"a family name must be a non-empty string, got {name!r}")
-    entry = Family(name=name, model=model, simulate=simulate, priors=dict(priors or {}))
+    entry = Family(name=name, kind=kind, model=model, simulate=simulate, priors=dict(priors or {}))
     _REGISTRY[name] = entry
     return entry
 

@@ -6,6 +6,6 @@ from models.amount.priors import AMOUNT_PRIORS
 from models.amount.simulate import simulate_amount
 from models.families import register_family
 
-register_family("amount", model=AmountModel, simulate=simulate_amount, priors={FORM: AMOUNT_PRIORS})
+register_family("amount", kind="amount", model=AmountModel, simulate=simulate_amount, priors={FORM: AMOUNT_PRIORS})
 
 __all__ = ["AmountModel"]

@@ -6,6 +6,6 @@ from models.share.model import FORM, ShareModel
 from models.share.priors import SHARE_PRIORS
 from models.share.simulate import simulate_share
 
-register_family("share", model=ShareModel, simulate=simulate_share, priors={FORM: SHARE_PRIORS})
+register_family("share", kind="share", model=ShareModel, simulate=simulate_share, priors={FORM: SHARE_PRIORS})
 
 __all__ = ["ShareModel"]
