@@ -76,6 +76,11 @@ class FamilyModel:
             return ("obs", "covariate")
         return self.extra_dims.get(name, "obs")
 
+    def add_covariate_data(self, data: dict[str, np.ndarray], design: Any) -> None:
+        """Add the lagged standardised covariates `design.x_lag` to `data` as "x" when the model has covariates; returns nothing."""
+        if self.spec.covariates:
+            data["x"] = design.x_lag
+
     def model_with_data(self, data: dict[str, np.ndarray], regions: list[str], *, observed: str,
                         **coords: Any) -> tuple[pm.Model, dict[str, Any]]:
         """Return (an empty PyMC model with coords region, obs (the cells of `data[observed]`), `coords`

@@ -18,6 +18,7 @@ import pymc as pm
 
 from models.errors import SpecError
 
+
 def default_priors(family: str, form: str) -> dict[str, Any]:
     """Return a deep copy of the default priors of a family's form (registered with the family, see models.families)."""
     from models.families import family as registered  # the registry is filled when `models` is imported

@@ -37,7 +37,6 @@ from models.family import FamilyModel, base_info, base_state, region_mean
 from models.priors import create, hierarchical
 from models.spec import ModelSpec
 
-
 FORM = "hurdle"
 CENTRED_MIN_POSITIVE = 30
 """Regions with at least this many positive months draw log_mu and ln_sigma centred."""
@@ -122,8 +121,7 @@ class AmountModel(FamilyModel):
             "centred_any": (np.minimum(n_pos, n_zero) >= CENTRED_MIN_MINORITY).astype(float),
             "centred_amount": (n_pos >= CENTRED_MIN_POSITIVE).astype(float),
         }
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         return data
 
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:

@@ -156,8 +156,7 @@ class CountModel(FamilyModel):
                 "centred": (positives >= CENTRED_MIN_POSITIVE).astype(float),
                 "centred_alpha": dispersion_centring(design.y, design.y_lag, design.level_lag, r, design.has_ne.size),
                 "quiet": (positives < QUIET_MAX_POSITIVE).astype(float)}
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         if self.spec.form == "linear":
             data.update(y_lag=design.y_lag, ne_lag=design.ne_lag)
         else:

@@ -177,8 +177,7 @@ class ShareModel(FamilyModel):
             "centred_level": ((cells >= CENTRED_MIN_CELLS) & (interior >= CENTRED_MIN_LEVEL_INTERIOR)).astype(float),
             "centred_dynamics": (interior >= CENTRED_MIN_CELLS).astype(float),
         }
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         return data
 
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
