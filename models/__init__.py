@@ -1,15 +1,24 @@
 """models: hierarchical PyMC model families, fitting, diagnostics, forecasts by joint simulation,
-event and spillover probabilities, scoring and backtests, posterior I/O. Imports `indicators` only."""
+event and spillover probabilities, scoring and backtests, posterior I/O. Imports `indicators` only.
 
-from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
+Importing it registers the families count, share and amount (models.families), then imports the
+modules named, comma-separated, in the environment variable FRAGILITY_MODEL_FAMILIES (each registers
+its own family on import), so that spawned worker processes know the same families as their parent.
+"""
+
+import os
+
 from models.amount import AmountModel
+from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
 from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 from models.count import CountModel
-from models.diagnostics import GateResult, compute_diagnostics, gate
+from models.diagnostics import compute_diagnostics
 from models.errors import ModelError, NotFitted, PosteriorMismatch, SamplingFailed, SpecError
 from models.events import exceedance, spillover
+from models.families import FAMILIES, import_families, register_family
 from models.fit import Fit
 from models.forecast import Forecast
+from models.gate import GateResult, fit_servable, gate
 from models.scoring import (
     brier_exceed,
     brier_within,
@@ -20,13 +29,15 @@ from models.scoring import (
     pit_coverage,
     score_paths,
 )
-from models.servable import fit_servable
 from models.share import ShareModel
 from models.spec import MODEL_VERSION, ModelSpec, SamplerConfig, spec_id
+
+import_families(os.environ.get("FRAGILITY_MODEL_FAMILIES", ""))
 
 __all__ = [
     "AmountModel",
     "CountModel",
+    "FAMILIES",
     "Fit",
     "Forecast",
     "GateResult",
@@ -55,6 +66,7 @@ __all__ = [
     "origins_for",
     "persistence_forecast",
     "pit_coverage",
+    "register_family",
     "run_backtest",
     "score_paths",
     "spec_id",

@@ -24,6 +24,7 @@ import numpy as np
 from indicators.errors import InputError
 from models.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
 from models.baselines import Forecaster
+from models.families import family as registered_family
 from models.scoring import score_paths
 
 SCORE_KEYS = ("crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed", "ign", "mis")
@@ -281,8 +282,8 @@ def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, regi
 
 @dataclass(frozen=True)
 class CountModelForecaster:
-    """A picklable forecaster that fits the model of ``family`` (``models.CountModel`` by default,
-    ``ShareModel`` or ``AmountModel``) on the panel up to the origin and returns its simulated paths
+    """A picklable forecaster that fits the model of the registered ``family`` ("count", i.e.
+    ``models.CountModel``, by default; see models.families) on the panel up to the origin and returns its simulated paths
     (draw, step, region) in the panel's region order. ``covariate_families`` ((name, family) pairs)
     fits each covariate's own model at the origin too and moves that covariate with it, as the service
     does when the covariate's model is served; covariates without one are held."""
@@ -301,17 +302,13 @@ class CountModelForecaster:
 
     def __call__(self, panel, indicator: str, horizon: int, seed: int) -> np.ndarray:
         """Return forecast paths of shape (forecast_draws, horizon, n_regions)."""
-        import models  # models imports this module: resolve at call time
-
-        classes = {"count": models.CountModel, "share": models.ShareModel, "amount": models.AmountModel}
-        if self.family not in classes:
-            raise InputError(f"unknown model family {self.family!r}; use one of {', '.join(classes)}")
-        model = classes[self.family](indicator=indicator, spillover=self.spillover, normalise=self.normalise,
-                                     **dict(self.model_options))
+        model_class = registered_family(self.family).model
+        model = model_class(indicator=indicator, spillover=self.spillover, normalise=self.normalise,
+                            **dict(self.model_options))
         sampling = dict(draws=self.draws, tune=self.tune, chains=self.chains, seed=seed, sampler=self.sampler)
         fit = model.fit(panel, **sampling, **dict(self.fit_options))
-        covariate_fits = {name: classes[family](indicator=name, normalise=self.normalise).fit(panel, **sampling)
-                          for name, family in self.covariate_families}
+        covariate_fits = {name: registered_family(kind).model(indicator=name, normalise=self.normalise).fit(panel, **sampling)
+                          for name, kind in self.covariate_families}
         forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed, covariates=covariate_fits or None)
         paths = np.asarray(forecast.paths, dtype=float)
         regions = list(getattr(forecast, "regions", panel.regions))
@@ -337,7 +334,7 @@ def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: in
 
 def family_model_forecaster(family: str, spillover: bool = True, *, covariate_families: dict[str, str] | None = None,
                             **options: Any) -> CountModelForecaster:
-    """Return a picklable forecaster fitting the `family` model ("count", "share" or "amount") at each origin;
+    """Return a picklable forecaster fitting the registered `family` model ("count", "share", "amount", ...) at each origin;
     `options` as for `count_model_forecaster`; `covariate_families` {covariate: family} also fits those covariates'
     own models at each origin and moves the covariates with them."""
     return dataclasses.replace(count_model_forecaster(spillover, **options), family=family,

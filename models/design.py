@@ -136,17 +136,6 @@ def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
     return _over_observed_months(values, medians)
 
 
-def window_log_sd(window: np.ndarray, axis: int) -> np.ndarray:
-    """Return the sd of log1p over the observed entries of `window` along `axis` (0 with fewer than two)."""
-    x = np.log1p(window)
-    ok = ~np.isnan(x)
-    n = ok.sum(axis=axis)
-    x0 = np.where(ok, x, 0.0)
-    mean = np.divide(x0.sum(axis=axis), n, out=np.zeros(n.shape), where=n > 0)
-    dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
-    return np.sqrt(np.divide((dev * dev).sum(axis=axis), n - 1, out=np.zeros(n.shape), where=n > 1))
-
-
 def last_window(values: np.ndarray, window: int = LEVEL_WINDOW) -> np.ndarray:
     """Return (region, window) of each region's last `window` observed values, oldest first, NaN-padded."""
     out = np.full((values.shape[0], window), np.nan)

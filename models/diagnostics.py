@@ -1,26 +1,13 @@
-"""Sampling diagnostics of a posterior and the promotion gate."""
+"""Sampling diagnostics of a posterior (the verdict on them is models.gate)."""
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
 import xarray as xr
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """Whether a fit may be served (`passed`) and, if not, every reason why (`reasons`)."""
-
-    passed: bool
-    reasons: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict:
-        """Return the result as a JSON-ready dict."""
-        return {"passed": self.passed, "reasons": list(self.reasons)}
 
 
 def _worst(values: xr.Dataset, pick: str, constant: dict[str, np.ndarray]) -> tuple[float, str]:
@@ -73,31 +60,3 @@ def compute_diagnostics(tree: xr.DataTree, *, sampling_seconds: float, compile_s
         "draws": draws,
         "chains": chains,
     }
-
-
-def gate(
-    diagnostics: dict,
-    max_rhat: float = 1.01,
-    min_ess_bulk: float = 400,
-    max_divergences: int = 0,
-    min_ess_tail: float | None = None,
-) -> GateResult:
-    """Return GateResult(passed, reasons): a fit passes when every threshold is met (NaN never passes)."""
-    reasons: list[str] = []
-    rhat = diagnostics.get("rhat_max", math.nan)
-    if rhat is None or math.isnan(rhat):
-        reasons.append("rhat_max is not available (one chain or an approximate fit); run 2+ NUTS chains")
-    elif rhat > max_rhat:
-        reasons.append(f"rhat_max {rhat:.4f} > {max_rhat} (worst: {diagnostics.get('worst_rhat_var', '?')})")
-    ess = diagnostics.get("ess_bulk_min", math.nan)
-    if ess is None or math.isnan(ess) or ess < min_ess_bulk:
-        reasons.append(f"ess_bulk_min {ess if ess is None else round(ess, 1)} < {min_ess_bulk} "
-                       f"(worst: {diagnostics.get('worst_ess_var', '?')}); draw longer or more chains")
-    if min_ess_tail is not None:
-        tail = diagnostics.get("ess_tail_min", math.nan)
-        if tail is None or math.isnan(tail) or tail < min_ess_tail:
-            reasons.append(f"ess_tail_min {tail} < {min_ess_tail}")
-    div = int(diagnostics.get("divergences", 0))
-    if div > max_divergences:
-        reasons.append(f"{div} divergent transitions > {max_divergences}; raise target_accept or reparameterise")
-    return GateResult(passed=not reasons, reasons=reasons)

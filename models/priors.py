@@ -1,4 +1,4 @@
-"""Priors as data: defaults per family and form, overridden key by key, made into PyMC variables.
+"""Priors as data: defaults per family and form (each family's priors.py), overridden key by key, made into PyMC variables.
 
 A prior is ``{"dist": "Normal", "mu": 0, "sigma": 1}``: a PyMC distribution name and its
 parameters, JSON-able so it can sit in a ModelSpec. A hierarchical (region-level) parameter is a
@@ -18,44 +18,16 @@ import pymc as pm
 
 from models.errors import SpecError
 
-DEFAULT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
-    # hhh4 level form, the synthetic generator's form: mu = exp(a) + lam*y_lag + phi*nbr
-    "count/linear": {
-        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 2.0}, "scale": {"dist": "HalfNormal", "sigma": 1.0}, "centred": "auto"},
-        # a scale prior that keeps away from 0: with HalfNormal(0.75) the lam population collapsed (lam trades off
-        # against exp(a) region by region): 11-12/20 true lam inside their 90% intervals in the slow recovery, 14/20 now
-        "logit_lam": {"loc": {"dist": "Normal", "mu": -0.5, "sigma": 1.5}, "scale": {"dist": "Gamma", "alpha": 4.0, "beta": 8.0}},
-        "log_phi": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
-        "log_alpha": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
-        "beta": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
-    },
-    # stationary log-linear form: log mu = a + rho*(shares . centred log1p lags)
-    "count/loglinear": {
-        "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0}, "centred": "auto",
-              "uninformed": {"mu": -4.0, "sigma": 2.0}},
-        # non-centred: centred where a series is positive in all 120 months (the old "auto") gave 683-2365
-        # divergences on the real panel once stationary became the default; non-centred: 0, R-hat 1.007 (session 6)
-        "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}},
-        "share_level": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
-        # the scale sits near 0 (shares weakly identified per region): its ESS fell with the region count (118 at
-        # 200 regions); HalfNormal(0.25) fixed that but cost ~2% counts CRPS at h=1 on the 25-region real panel, so the
-        # scale prior tightens only above 25 regions: sigma 0.5 * sqrt(25 / R) (0.35 at 50, 0.18 at 200): see the notes
-        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
-                     "scale_regions": 25},
-        "log_alpha": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
-        "alpha_slope": {"dist": "Normal", "mu": 0.5, "sigma": 0.5},
-        "alpha_vol_slope": {"dist": "Normal", "mu": -1.0, "sigma": 1.5},
-        "beta": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
-    },
-}
-
 
 def default_priors(family: str, form: str) -> dict[str, Any]:
-    """Return a deep copy of the default priors for a family/form."""
-    key = f"{family}/{form}"
-    if key not in DEFAULT_PRIORS:
-        raise SpecError(f"no priors defined for {key!r}; known: {sorted(DEFAULT_PRIORS)}")
-    return copy.deepcopy(DEFAULT_PRIORS[key])
+    """Return a deep copy of the default priors of a family's form (registered with the family, see models.families)."""
+    from models.families import family as registered  # the registry is filled when `models` is imported
+
+    defaults = registered(family).priors
+    if form not in defaults:
+        raise SpecError(f"no priors defined for {family + '/' + form!r}; known: "
+                        f"{sorted(family + '/' + f for f in defaults)}")
+    return copy.deepcopy(dict(defaults[form]))
 
 
 def merge_priors(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:

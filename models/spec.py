@@ -8,11 +8,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from models.errors import SpecError
+from models.families import family as registered_family
 
 MODEL_VERSION = "3"
 """Version of the model code. A stored posterior with another version is refused on load."""
 
-FAMILIES = ("count", "share", "amount")
 NORMALISATIONS = ("target", "source")
 SAMPLERS = ("nutpie", "pymc", "advi")
 
@@ -47,7 +47,7 @@ class ModelSpec:
 
     Keys
     ----
-    family : "count" | "share" | "amount"
+    family : a registered family (models.families): "count", "share", "amount", or one added by register_family
     indicator : indicator id modelled
     covariates : indicator ids used as standardised lagged covariates in the endemic part
     spillover : whether the neighbour component (hhh4's ``ne``) is in the model
@@ -67,8 +67,7 @@ class ModelSpec:
     priors: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise SpecError(f"unknown model family {self.family!r}; use one of {', '.join(FAMILIES)}")
+        registered_family(self.family)  # raises SpecError naming the registered families
         if not isinstance(self.indicator, str) or not self.indicator:
             raise SpecError("indicator must be a non-empty string")
         if self.normalise not in NORMALISATIONS:

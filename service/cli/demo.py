@@ -35,7 +35,7 @@ from service.db.engine import Database, run_migrations
 from service.errors import ModelNotFound, hint_for
 from service.jobs.worker import Worker
 from service.schemas.models import ModelIn
-from service.serving.path_cache import CachedPathsFit, PathCache, fit_of, resolve
+from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from service.settings import GateThresholds, Settings
 
 MODEL_NAME = "middle-east"
@@ -148,9 +148,8 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
     cache = PathCache(settings.artifacts)
     with database.session() as session:
         served, stored = resolve(session, cache, MODEL_NAME)
-        fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
-        answer = fit.spillover(SOURCE, TARGET, threshold, horizon=HORIZON, draws=served.paths_draws,
-                               seed=served.paths_seed)
+        answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
+                                      target=TARGET, threshold=threshold, horizon=HORIZON)
     return {k: answer[k] for k in ("probability", "probability_without_source", "attributable",
                                    "attributable_interval", "channel_share")} | {
         "source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON, "version": served.number}

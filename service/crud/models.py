@@ -15,7 +15,6 @@ from service.crud.versions import served_number
 from service.db.tables import Indicator, Observation, Region, RegisteredModel, utc_now
 from service.errors import ModelExists, ModelNotFound
 
-FAMILY_KIND = {"count": "count", "share": "share", "amount": "amount"}
 CONFIG_FIELDS = ("family", "indicator", "regions", "covariates", "spillover", "normalise", "horizon", "sampler")
 
 
@@ -42,8 +41,11 @@ def check_references(session: Session, *, family: str, indicator: str, regions: 
     kinds = dict(session.execute(select(Indicator.id, Indicator.kind)).all())
     if indicator not in kinds:
         raise UnknownIndicator(f"unknown indicator {indicator!r}")
-    if kinds[indicator] != FAMILY_KIND[family]:
-        raise InputError(f"a {family} model needs a {FAMILY_KIND[family]} indicator; {indicator!r} is {kinds[indicator]}")
+    from models.families import family as registered_family  # models imports PyMC: not with the app
+
+    kind = registered_family(family).kind
+    if kinds[indicator] != kind:
+        raise InputError(f"a {family} model needs a {kind} indicator; {indicator!r} is {kinds[indicator]}")
     missing = [c for c in covariates if c not in kinds]
     if missing:
         raise UnknownIndicator(f"unknown covariate indicator(s): {', '.join(missing)}")

@@ -16,8 +16,6 @@ import numpy as np
 
 from service.serving.artifacts import file_sha256
 
-FAMILY_CLASSES = {"count": ("models.count", "CountModel"), "share": ("models.share", "ShareModel"),
-                  "amount": ("models.amount", "AmountModel")}
 PATHS_DRAWS = 1000
 FIT_RUNS = 3
 """At most this many sampler runs per fit job: a near miss of the gate is topped up with more chains."""
@@ -36,25 +34,6 @@ def json_value(value: Any) -> Any:
     return value
 
 
-def model_class(family: str):
-    """Return the models class fitting `family`.
-
-    Raises SpecError when this family is not available.
-    """
-    import importlib
-
-    from models.errors import SpecError
-
-    module_name, class_name = FAMILY_CLASSES.get(family, ("", ""))
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name) if module_name else None
-    except (ImportError, AttributeError):
-        cls = None
-    if cls is None:
-        raise SpecError(f"model family {family!r} is not available in this build")
-    return cls
-
-
 def build_panel(frame, regions: list[dict], normalise: str):
     """Return the Panel of a frame (region, indicator, period, value) over `regions`."""
     from indicators import Panel
@@ -71,15 +50,15 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
     them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the fitted
     models that move the covariates forward in those paths.
     """
-    from models.diagnostics import gate
+    from models.families import family
+    from models.gate import gate
 
     began = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     panel = build_panel(frame, regions, config["normalise"])
-    cls = model_class(config["family"])
-    model = cls(indicator=config["indicator"], covariates=list(config["covariates"]),
-                spillover=config["spillover"], normalise=config["normalise"])
+    model = family(config["family"]).model(indicator=config["indicator"], covariates=list(config["covariates"]),
+                                           spillover=config["spillover"], normalise=config["normalise"])
     fit, runs = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
     sampler = config["sampler"]
     posterior = out / "posterior.nc"
@@ -105,11 +84,11 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
 
 
 def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tuple[Any, list[dict]]:
-    """Return (fit, runs) through `models.fit_servable`: the configured draws, tune and chains are the
+    """Return (fit, runs) through `models.gate.fit_servable`: the configured draws, tune and chains are the
     first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
     FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed,
     rhat_max, ess_bulk_min}, judged on the chains pooled so far."""
-    from models.servable import fit_servable
+    from models.gate import fit_servable
 
     fit, attempts = fit_servable(model, panel, draws=sampler["draws"], tune=sampler["tune"],
                                  chains=sampler["chains"], seed=sampler["seed"], sampler=sampler["method"],

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
 class SamplerIn(BaseModel):
     """How a model is fitted: sampler, draws and tuning steps per chain, chains, seed. The defaults are
-    the first run of `models.fit_servable` (2 x (400 + 1300)); a run that misses the gate is topped up."""
+    the first run of `models.gate.fit_servable` (2 x (400 + 1300)); a run that misses the gate is topped up."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,13 +31,36 @@ def check_schedule(value: str | None) -> str | None:
     return value
 
 
+def registered_families() -> list[str]:
+    """Return the names of the registered model families (models.families).
+
+    `models` is imported here, on first use, not with the app: it imports PyMC, which takes seconds.
+    """
+    from models import FAMILIES
+
+    return list(FAMILIES)
+
+
+def check_family(value: str) -> str:
+    """Return the family name unchanged if it is registered; raises ValueError naming the registered ones."""
+    known = registered_families()
+    if value not in known:
+        raise ValueError(f"unknown model family {value!r}; use one of {', '.join(known)}")
+    return value
+
+
+FamilyName = Annotated[str, AfterValidator(check_family),
+                       Field(json_schema_extra=lambda schema: schema.update(enum=registered_families()))]
+"""A registered model family; the schema lists the families registered when it is generated."""
+
+
 class ModelIn(BaseModel):
     """A model to create (POST) or replace (PUT). `regions` empty = every known region."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
-    family: Literal["count", "share", "amount"] = "count"
+    family: FamilyName = "count"
     indicator: str = Field(min_length=1, max_length=100)
     regions: list[str] = Field(default_factory=list)
     covariates: list[str] = Field(default_factory=list)
@@ -55,7 +78,7 @@ class ModelPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    family: Literal["count", "share", "amount"] | None = None
+    family: FamilyName | None = None
     indicator: str | None = Field(default=None, min_length=1, max_length=100)
     regions: list[str] | None = None
     covariates: list[str] | None = None

@@ -10,6 +10,7 @@ touch the database; a promotion is seen by every server within that second.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -166,40 +167,34 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
         raise VersionBroken(f"version {version.number} of {version.model!r} is broken: {exc.message}") from exc
 
 
-class CachedPathsFit:
-    """A stored posterior whose `forecast` reads cached joint paths instead of sampling again.
+def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tuple[str, str] | None = None,
+               scenario: dict | None = None):
+    """Return the full-horizon forecast (models.Forecast) of `version` for (cut, scenario).
 
-    The uncut, no-scenario paths are the ones stored at promotion; cut or scenario paths are simulated
-    once, over the stored horizon with the stored seed (so the same random numbers), then cached under
-    (version, cut, scenario). Everything else is delegated to the real `models.Fit`.
+    The uncut, no-scenario paths are the `stored` ones; cut or scenario paths are simulated once from the
+    loaded `fit`, over the stored horizon with the stored seed and draws (so the same random numbers) and the
+    stored covariate paths, then cached under (version, cut, scenario).
     """
+    if cut is None and not scenario:
+        return stored
+    key = ("cut", version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
+    return cache.get(key, lambda: fit.forecast(
+        horizon=version.paths_horizon, draws=version.paths_draws, seed=version.paths_seed,
+        cut=tuple(cut) if cut else None, scenario=scenario, covariates=stored.covariates))
 
-    def __init__(self, fit, version: ServedVersion, cache: PathCache, stored) -> None:
-        self.fit, self.version, self.cache, self.stored = fit, version, cache, stored
 
-    def __getattr__(self, name: str):
-        return getattr(self.fit, name)
+def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, source: str, target: str,
+                         threshold: float, horizon: int, scenario=None) -> dict:
+    """Return the spillover answer (models.events.spillover_answer) of `version` for source -> target.
 
-    def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-                  draws: int = 1000, seed: int = 0) -> dict:
-        """Return the spillover answer (models.events.spillover) read from the stored paths and the cached cut run."""
-        from models.events import spillover
+    The question is checked against the loaded `fit` as the library checks it; the uncut forecast is read
+    from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`).
+    """
+    from models.events import check_spillover_question, spillover_answer
 
-        return spillover(self, source=source, target=target, threshold=threshold, horizon=horizon,
-                         scenario=scenario, draws=draws, seed=seed)
-
-    def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *, cut=None, scenario=None, covariates=None):
-        """Return the first `horizon` steps of the cached paths for (cut, scenario).
-
-        Cut and scenario runs reuse the covariate paths stored with the version (`covariates` is ignored):
-        they are what the stored paths were simulated with, so both runs share them.
-        """
-        if cut is None and not scenario:
-            return self.stored.first_steps(horizon)
-        import json
-
-        key = ("cut", self.version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
-        full = self.cache.get(key, lambda: self.fit.forecast(
-            horizon=self.version.paths_horizon, draws=self.version.paths_draws, seed=self.version.paths_seed,
-            cut=tuple(cut) if cut else None, scenario=scenario, covariates=self.stored.covariates))
-        return full.first_steps(horizon)
+    check_spillover_question(fit, source=source, target=target)
+    scen = {source: scenario} if scenario is not None else None
+    uncut = cached_run(cache, version, stored, fit, scenario=scen).first_steps(horizon)
+    cut = cached_run(cache, version, stored, fit, cut=(source, target), scenario=scen).first_steps(horizon)
+    return spillover_answer(uncut, cut, source=source, target=target, threshold=threshold,
+                            seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise)

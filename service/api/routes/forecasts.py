@@ -12,7 +12,7 @@ from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
-from service.serving.path_cache import CachedPathsFit, PathCache, fit_of, resolve
+from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from service.serving.registry import ServedVersion
 
 
@@ -129,9 +129,9 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
     check_horizon(served, body.horizon)
 
     def answer() -> dict:
-        fit = CachedPathsFit(fit_of(session, cache, served), served, cache, stored)
-        result = fit.spillover(body.source, body.target, body.threshold, horizon=body.horizon,
-                               scenario=body.scenario, draws=served.paths_draws, seed=served.paths_seed)
+        result = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=body.source,
+                                      target=body.target, threshold=body.threshold, horizon=body.horizon,
+                                      scenario=body.scenario)
         return {"model": name, "version": served.number, "source": body.source, "target": body.target,
                 "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
                 "scenario": body.scenario, **{k: result[k] for k in (

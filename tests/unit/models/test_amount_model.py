@@ -8,8 +8,8 @@ import pytest
 from indicators import Panel, simulate_amount_panel
 from models import Fit, SpecError
 from models.amount import AmountModel
-from models.simulate import draw_randomness
-from models.simulate_amount import hurdle_inverse_cdf, simulate_amount
+from models.amount.simulate import hurdle_inverse_cdf, simulate_amount
+from models.forecasting import draw_randomness
 from models.spec import ModelSpec
 
 N_MONTHS = 48

@@ -7,7 +7,7 @@ import pytest
 
 from indicators import simulate_count_panel
 from models import CountModel
-from models.centring import dispersion_centring, log_dispersion_moments
+from models.count.centring import dispersion_centring, log_dispersion_moments
 
 
 def centring_of(panel):

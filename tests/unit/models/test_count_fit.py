@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 from models import CountModel, Fit, PosteriorMismatch, SpecError
+from models.gate import pool_chains
 from models.sampling import compiled_cache_size
-from models.servable import pool_chains
 
 N_MONTHS = 48  # as in conftest.make_panel
 GAP = ("R2", 20)

@@ -10,8 +10,9 @@ import pytest
 
 from indicators import add_months, simulate_count_panel, simulate_share_panel
 from models import CountModel, Forecast, ShareModel, SpecError
+from models.count.simulate import simulate_count
 from models.covariates import MAX_ORIGIN_GAP_MONTHS, CovariatePaths, covariate_paths, derived_seed
-from models.simulate import draw_randomness, simulate_count
+from models.forecasting import draw_randomness
 
 COVARIATE = "militia_share"
 BETA = 1.0

@@ -6,8 +6,8 @@ import pytest
 
 from models import CountModel
 from models.errors import SpecError
+from models.gate import fit_servable, next_run_chains
 from models.sampling import current_nutpie_settings, nutpie_settings
-from models.servable import fit_servable, next_run_chains
 
 
 class TestNextRunChains:

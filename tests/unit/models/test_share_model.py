@@ -7,9 +7,10 @@ from scipy import special
 
 from indicators import Panel, simulate_share_panel
 from models import Fit, SpecError
-from models.share import SHARE_PRIORS, ShareModel
-from models.simulate import draw_randomness
-from models.simulate_share import simulate_share
+from models.forecasting import draw_randomness
+from models.share import ShareModel
+from models.share.priors import SHARE_PRIORS
+from models.share.simulate import simulate_share
 
 N_MONTHS = 48
 RING = [f"R{i:02d}" for i in range(1, 7)]

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from models.design import last_window, rolling_log_sd, window_log_sd
+from models.count.simulate import nb_inverse_cdf, simulate_count, window_log_sd
+from models.design import last_window, rolling_log_sd
 from models.events import exceedance
-from models.simulate import draw_randomness, nb_inverse_cdf, simulate_count
+from models.forecasting import draw_randomness
 
 W = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # 0 <-> 1; region 2 isolated
 STATE = {

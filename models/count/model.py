@@ -12,7 +12,7 @@ Two forms (``form=``):
   ``log alpha = d0_r + d1 * (log1p(L12) - c)`` (``dispersion="volatility"`` adds ``d2 * (sd12 - c)``,
   sd12 the sd of log1p over the last 12 months). ``persistence="unit"`` sets ``rho_r = 1``.
 
-Forecasts of the loglinear form are tail-safe by default (models.tails): each simulated month is
+Forecasts of the loglinear form are tail-safe by default (models.count.tails): each simulated month is
 truncated at ``ceiling_factor`` (3) times the region's record and, with probability ``pool_weight``
 (0.5), drawn from the region's last 12 observed months instead (a stacking with ViEWS'
 "conflictology"); both act on the same uniforms, so a cut channel keeps its meaning.
@@ -31,20 +31,19 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
-from models.centring import dispersion_centring
+from models.count.centring import dispersion_centring
 from models.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.errors import SpecError
-from models.fit import Fit
-from models.fitting import fit_family
-from models.priors import create, default_priors, hierarchical, merge_priors, region_or_pooled
-from models.spec import ModelSpec, SamplerConfig
+from models.family import FamilyModel, base_info, base_state, region_mean
+from models.priors import create, hierarchical, region_or_pooled
+from models.spec import ModelSpec
 
 DEFAULT_FORM = "loglinear"
 DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel (see the notes)
 DEFAULT_CEILING_FACTOR = 3.0
-"""Loglinear default: simulated months are truncated at 3 x the region's record (at least 300; see models.tails)."""
+"""Loglinear default: simulated months are truncated at 3 x the region's record (at least 300; see models.count.tails)."""
 DEFAULT_POOL_WEIGHT = 0.5
-"""Loglinear default: half of the simulated months come from the region's last 12 observed months (models.tails)."""
+"""Loglinear default: half of the simulated months come from the region's last 12 observed months (models.count.tails)."""
 FORMS = ("linear", "loglinear")
 DISPERSIONS = ("level", "volatility")
 DEFAULT_DISPERSION = "level"
@@ -54,12 +53,12 @@ CENTRED_MIN_POSITIVE = 120
 """Regions with at least this many positive months are drawn centred where a prior says centred="auto"
 (with the 120-month window: only series positive in every month; a lower bar -- 96 -- centred all 20
 synthetic regions of bench/sampling.py and log_alpha_scale fell into a funnel: ESS 63, divergences).
-The NB dispersion (log_alpha) is centred by `models.centring.dispersion_centring` instead."""
+The NB dispersion (log_alpha) is centred by `models.count.centring.dispersion_centring` instead."""
 QUIET_MAX_POSITIVE = 12
 """Regions with fewer positive months are "quiet": their intercept takes the prior's fixed `uninformed` Normal."""
 
 
-class CountModel:
+class CountModel(FamilyModel):
     """Hierarchical NB count model; `fit(panel)` returns a `Fit` (posterior + what simulation needs).
 
     Parameters
@@ -84,12 +83,13 @@ class CountModel:
         "default": 3 for the loglinear form, None (no ceiling) for the linear form
     pool_weight : probability that a simulated month is drawn from the region's last 12 observed months;
         "default": 0.5 for the loglinear form, 0 for the linear form
-    priors : overrides of `models.priors.DEFAULT_PRIORS["count/<form>"]`, key by key; a region-level
+    priors : overrides of `models.count.priors.COUNT_PRIORS[<form>]`, key by key; a region-level
         prior given as a plain distribution ``{"dist": ...}`` (logit_rho, share_level, share_ne, log_alpha) makes that
         parameter one population value shared by every region
     """
 
     family = "count"
+    region_data = ("has_ne", "centred", "centred_alpha", "quiet")
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
@@ -125,21 +125,15 @@ class CountModel:
             options["pool_weight"] = float(pool_weight)
         if fit_months is not None:
             options["fit_months"] = int(fit_months)
-        self.spec = ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
-                              spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
-                              options=options)
-        self.priors = merge_priors(default_priors("count", form), self.spec.priors)
+        self.use_spec(ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
+                                spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
+                                options=options))
 
     # -- data -------------------------------------------------------------------------------
     def prepare(self, panel: Panel) -> tuple[CountDesign, dict[str, np.ndarray], dict]:
         """Return (design, simulation state arrays, info) for a panel; raises SpecError on bad input."""
         spec = self.spec
-        if not panel.has(spec.indicator):
-            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
-                            "send observations for it or choose another indicator")
-        values = np.asarray(panel.values(spec.indicator), dtype=float)
-        if values.shape[1] < 2:
-            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        values = self.indicator_values(panel)
         obs = values[~np.isnan(values)]
         if obs.size and (obs.min() < 0 or np.any(obs != np.round(obs))):
             raise SpecError(f"{spec.indicator!r} is not a count indicator: values must be non-negative integers")
@@ -150,45 +144,8 @@ class CountModel:
                                     own_lag_months=spec.options.get("own_lag_months", 1))
         if design.y.size == 0:
             raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
-        state = self._state(values, weights, covs, design)
-        regions = list(panel.regions)
-        last_obs = [int(np.flatnonzero(~np.isnan(v))[-1]) if (~np.isnan(v)).any() else -1 for v in values]
-        n_per = values.shape[1]
-        info = {
-            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
-            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
-            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
-            "n_obs": int(design.y.size),
-            "covariate_transforms": transforms,
-            "normalise": spec.normalise,
-        }
-        return design, state, info
-
-    def _state(self, values, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
-        n_regions = values.shape[0]
-        r = design.region_idx
-        state = {
-            "weights": weights,
-            "alive": (~np.isnan(values)).any(axis=1),
-            "has_ne": design.has_ne,
-            "window": last_window(values),
-            "history_max": np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=1).clip(0.0),
-            "x_last": np.zeros((n_regions, len(covs))),
-        }
-        for k, cov in enumerate(covs):
-            state["x_last"][:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
-        counts = np.bincount(r, minlength=n_regions).astype(float)
-
-        def region_mean(v):
-            return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
-                             out=np.zeros(n_regions), where=counts > 0)
-
-        state["c_own"] = region_mean(np.log1p(design.y_lag))
-        state["c_level"] = region_mean(np.log1p(design.level_lag))
-        state["c_ne"] = region_mean(np.log1p(design.ne_lag))
-        state["c_disp"] = np.array([float(np.log1p(design.level_lag).mean())])
-        state["c_vol"] = np.array([float(design.vol_lag.mean())])
-        return state
+        state = count_state(values, weights, covs, design)
+        return design, state, base_info(list(panel.regions), values, design, transforms, spec.normalise)
 
     # -- model ------------------------------------------------------------------------------
     def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -199,8 +156,7 @@ class CountModel:
                 "centred": (positives >= CENTRED_MIN_POSITIVE).astype(float),
                 "centred_alpha": dispersion_centring(design.y, design.y_lag, design.level_lag, r, design.has_ne.size),
                 "quiet": (positives < QUIET_MAX_POSITIVE).astype(float)}
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         if self.spec.form == "linear":
             data.update(y_lag=design.y_lag, ne_lag=design.ne_lag)
         else:
@@ -217,9 +173,8 @@ class CountModel:
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
         """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, covariate."""
         p = self.priors
-        coords = {"region": regions, "obs": np.arange(data["y"].size), "covariate": list(self.spec.covariates)}
-        with pm.Model(coords=coords) as model:
-            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+        model, d = self.model_with_data(data, regions, observed="y")
+        with model:
             r = d["region_idx"]
             a = hierarchical("a", p["a"], centred=1.0 - d["quiet"], quiet=d["quiet"])  # intercepts: centred unless quiet
             x_term = 0.0
@@ -260,17 +215,18 @@ class CountModel:
             pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
         return model
 
-    # -- fit --------------------------------------------------------------------------------
-    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie") -> Fit:
-        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
-        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
-        return fit_family(self, panel, config)
 
-
-def _dims(name: str):
-    if name in ("has_ne", "centred", "centred_alpha", "quiet"):
-        return "region"
-    if name == "x":
-        return ("obs", "covariate")
-    return "obs"
+def count_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray], design: CountDesign) -> dict[str, np.ndarray]:
+    """Return what count simulation starts from: the shared state, the last 12 observed months (`window`),
+    each region's record (`history_max`) and the centring constants of the log-linear lags."""
+    n_regions = values.shape[0]
+    r = design.region_idx
+    state = base_state(values, weights, covs, design.has_ne)
+    state["window"] = last_window(values)
+    state["history_max"] = np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=1).clip(0.0)
+    state["c_own"] = region_mean(np.log1p(design.y_lag), r, n_regions)
+    state["c_level"] = region_mean(np.log1p(design.level_lag), r, n_regions)
+    state["c_ne"] = region_mean(np.log1p(design.ne_lag), r, n_regions)
+    state["c_disp"] = np.array([float(np.log1p(design.level_lag).mean())])
+    state["c_vol"] = np.array([float(design.vol_lag.mean())])
+    return state

@@ -1,6 +1,6 @@
 """Tail-safe draws for count paths: a ceiling derived from the data and a stacking with the conflictology.
 
-Both act where a simulated count is drawn from its uniform (see models.simulate), so common random
+Both act where a simulated count is drawn from its uniform (see models.count.simulate), so common random
 numbers still make a cut run differ from the uncut run by the cut channel alone:
 
 - **ceiling**: the NB draw is truncated at ``ceiling_factor x max(largest month the region ever

@@ -35,10 +35,9 @@ from scipy import special
 from indicators import Panel
 from models.design import last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
-from models.fit import Fit
-from models.fitting import fit_family
-from models.priors import create, hierarchical, merge_priors
-from models.spec import ModelSpec, SamplerConfig
+from models.family import FamilyModel, base_info, base_state, region_mean
+from models.priors import create, hierarchical
+from models.spec import ModelSpec
 
 FORM = "logit_ar1"
 DEFAULT_FLOOR = 0.01
@@ -51,22 +50,6 @@ a few interior months pins the level; an all-0 series only bounds it from above)
 interior cells draw sigma centred (only interior cells say anything about the spread). Everything else
 is non-centred."""
 CENTRED_MIN_LEVEL_INTERIOR = 1
-
-SHARE_PRIORS: dict[str, dict] = {
-    "a": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 3.0}, "scale": {"dist": "HalfNormal", "sigma": 2.0},
-          "centred": "auto"},
-    # non-centred: a region's rho is known to about the population's own spread, where centred draws diverge
-    "logit_rho": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
-                  "centred": False},
-    # neighbour effects are small and alike (0.01-0.05 measured on counts): a tight spread; with
-    # HalfNormal(0.1) its scale was the worst-mixing variable (bulk ESS 362 < 400 at 2 x 1000 draws, 20 x 120)
-    "psi": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 0.2}, "scale": {"dist": "HalfNormal", "sigma": 0.05}},
-    "log_sigma": {"loc": {"dist": "Normal", "mu": -1.0, "sigma": 1.0}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
-                  "centred": "auto"},
-    "beta": {"dist": "Normal", "mu": 0.0, "sigma": 0.5},
-}
-"""Default priors of the share model, overridden key by key through ``priors=`` (see models.priors)."""
-
 
 @dataclass(frozen=True)
 class ShareDesign:
@@ -115,7 +98,7 @@ def build_share_design(z: np.ndarray, weights: np.ndarray, covariates: list[np.n
                        region_idx=r_idx.astype(np.int64), has_ne=has_ne, fitted=fitted)
 
 
-class ShareModel:
+class ShareModel(FamilyModel):
     """Hierarchical logit-AR(1) share model; `fit(panel)` returns a `Fit` (posterior + what simulation needs).
 
     Parameters
@@ -125,10 +108,12 @@ class ShareModel:
     spillover : include the neighbour term psi_r (default True)
     normalise : "target" (default) or "source" neighbour weights
     floor : detection floor: shares <= floor are censored at 0, >= 1 - floor at 1 (default 0.01)
-    priors : overrides of `SHARE_PRIORS`, key by key
+    priors : overrides of `models.share.priors.SHARE_PRIORS`, key by key
     """
 
     family = "share"
+    region_data = ("has_ne", "centred_level", "centred_dynamics")
+    value_ceiling = 1.0
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", floor: float = DEFAULT_FLOOR, priors: dict | None = None) -> None:
@@ -138,10 +123,9 @@ class ShareModel:
             raise SpecError(f"floor must be a number in (0, 0.5), got {floor!r}") from None
         if not 0.0 < floor < 0.5:
             raise SpecError(f"floor must lie in (0, 0.5), got {floor}")
-        self.spec = ModelSpec(family="share", indicator=indicator, covariates=tuple(covariates),
-                              spillover=bool(spillover), normalise=normalise, form=FORM,
-                              priors=dict(priors or {}), options={"floor": floor})
-        self.priors = merge_priors(SHARE_PRIORS, self.spec.priors)
+        self.use_spec(ModelSpec(family="share", indicator=indicator, covariates=tuple(covariates),
+                                spillover=bool(spillover), normalise=normalise, form=FORM,
+                                priors=dict(priors or {}), options={"floor": floor}))
         self.floor = floor
         self.bounds = (float(special.logit(floor)), float(special.logit(1.0 - floor)))
 
@@ -155,12 +139,7 @@ class ShareModel:
     def prepare(self, panel: Panel) -> tuple[ShareDesign, dict[str, np.ndarray], dict]:
         """Return (design on the logit scale, simulation state arrays, info); raises SpecError on bad input."""
         spec = self.spec
-        if not panel.has(spec.indicator):
-            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
-                            "send observations for it or choose another indicator")
-        values = np.asarray(panel.values(spec.indicator), dtype=float)
-        if values.shape[1] < 2:
-            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        values = self.indicator_values(panel)
         bad = ~np.isnan(values) & ((values < 0) | (values > 1) | ~np.isfinite(values))
         if bad.any():
             r, t = map(int, np.argwhere(bad)[0])
@@ -174,47 +153,14 @@ class ShareModel:
         if design.y.size == 0:
             raise SpecError(f"no usable cells for {spec.indicator!r}: "
                             "every region needs two consecutive observed months")
-        state = self._state(values, z, weights, covs, design)
-        regions = list(panel.regions)
-        observed = ~np.isnan(values)
-        last_obs = [int(np.flatnonzero(o)[-1]) if o.any() else -1 for o in observed]
-        n_per = values.shape[1]
+        state = base_state(values, weights, covs, design.has_ne)
+        state.update(z_last=last_window(z, 1)[:, 0], c_own=region_mean(design.y_lag, design.region_idx, values.shape[0]),
+                     source_centre=source_centres(z), bounds=np.array(self.bounds))
         lo, hi = self.bounds
-        info = {
-            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
-            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
-            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
-            "n_obs": int(design.y.size),
-            "n_censored_low": int((design.y <= lo).sum()),
-            "n_censored_high": int((design.y >= hi).sum()),
-            "floor": self.floor,
-            "covariate_transforms": transforms,
-            "normalise": spec.normalise,
-        }
+        info = base_info(list(panel.regions), values, design, transforms, spec.normalise)
+        info.update(n_censored_low=int((design.y <= lo).sum()), n_censored_high=int((design.y >= hi).sum()),
+                    floor=self.floor)
         return design, state, info
-
-    def _state(self, values, z, weights, covs, design: ShareDesign) -> dict[str, np.ndarray]:
-        n_regions = values.shape[0]
-        r = design.region_idx
-        counts = np.bincount(r, minlength=n_regions).astype(float)
-
-        def region_mean(v):
-            return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
-                             out=np.zeros(n_regions), where=counts > 0)
-
-        state = {
-            "weights": weights,
-            "alive": (~np.isnan(values)).any(axis=1),
-            "has_ne": design.has_ne,
-            "z_last": last_window(z, 1)[:, 0],
-            "x_last": np.zeros((n_regions, len(covs))),
-            "c_own": region_mean(design.y_lag),
-            "source_centre": source_centres(z),
-            "bounds": np.array(self.bounds),
-        }
-        for k, cov in enumerate(covs):
-            state["x_last"][:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
-        return state
 
     # -- model ------------------------------------------------------------------------------
     def data_arrays(self, design: ShareDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -231,16 +177,14 @@ class ShareModel:
             "centred_level": ((cells >= CENTRED_MIN_CELLS) & (interior >= CENTRED_MIN_LEVEL_INTERIOR)).astype(float),
             "centred_dynamics": (interior >= CENTRED_MIN_CELLS).astype(float),
         }
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         return data
 
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
         """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, covariate."""
         p = self.priors
-        coords = {"region": regions, "obs": np.arange(data["z"].size), "covariate": list(self.spec.covariates)}
-        with pm.Model(coords=coords) as model:
-            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+        model, d = self.model_with_data(data, regions, observed="z")
+        with model:
             r = d["region_idx"]
             a = hierarchical("a", p["a"], centred=d["centred_level"])
             logit_rho = hierarchical("logit_rho", p["logit_rho"], centred=d["centred_dynamics"])
@@ -258,18 +202,3 @@ class ShareModel:
             pm.Censored("z_obs", pm.Normal.dist(mu=mu, sigma=sigma[r]), lower=lo, upper=hi,
                         observed=d["z"], dims="obs")
         return model
-
-    # -- fit --------------------------------------------------------------------------------
-    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie") -> Fit:
-        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
-        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
-        return fit_family(self, panel, config)
-
-
-def _dims(name: str):
-    if name in ("has_ne", "centred_level", "centred_dynamics"):
-        return "region"
-    if name == "x":
-        return ("obs", "covariate")
-    return "obs"

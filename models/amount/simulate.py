@@ -3,7 +3,7 @@
 One uniform per (path, step, region) gives the value through the hurdle mixture's inverse CDF:
 ``u < 1 - p`` is a month without seizures (0); otherwise the amount is
 ``exp(m + s * Phi^-1((u - (1 - p)) / p))``. A run with the q->r channel cut (w[q, r] = 0) uses the
-same uniforms as the uncut run, so the two differ by that channel alone (see models.simulate).
+same uniforms as the uncut run, so the two differ by that channel alone (see models.count.simulate).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def simulate_amount(spec, params: dict[str, np.ndarray], state: dict[str, np.nda
                     scenario: dict[int, np.ndarray] | None = None, covariates=None) -> np.ndarray:
     """Return simulated amount paths (draws, horizon, regions), non-negative; regions without data are NaN.
 
-    `params` holds posterior samples (sample, ...) as named in models.amount; `state` the fit's
+    `params` holds posterior samples (sample, ...) as named in models.amount.model; `state` the fit's
     simulation state; `cut` = (source index, target index) sets w[source, target] = 0; `scenario`
     maps a region index to values per step (NaN keeps the simulated value) or to a 0-d scale factor.
     Simulated and scenario values both feed the next step's lags. `covariates`

@@ -13,43 +13,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from models.count.tails import ceilings, recent_pool, tail_safe_draw
 from models.covariates import covariate_term
-from models.design import channel_weights, window_log_sd
-from models.tails import ceilings, recent_pool, tail_safe_draw
-
-SIMULATORS = {
-    "count": ("models.simulate", "simulate_count_spec"),
-    "share": ("models.simulate_share", "simulate_share"),
-    "amount": ("models.simulate_amount", "simulate_amount"),
-}
-"""Per family, the module and function that step all regions forward. Each has the signature
-``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths (draws, horizon, regions)``
-(`covariates`: a models.covariates.CovariatePaths, or None to hold them at their last value) and
-turns exactly one uniform per (path, step, region) into a value by an inverse CDF, so that
-common random numbers keep cut and uncut runs comparable."""
+from models.design import channel_weights
 
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
-
-
-def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`."""
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)
-    uniforms = rng.random((draws, horizon, n_regions))
-    return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
-
-
-def simulator_for(spec):
-    """Return the simulation function of `spec.family` (see SIMULATORS); raises ModelError if it has none."""
-    import importlib
-
-    from models.errors import ModelError
-
-    module_name, name = SIMULATORS.get(spec.family, ("", ""))
-    try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ModelError(f"forecasting for family {spec.family!r} is not available: {exc}") from exc
 
 
 def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
@@ -111,11 +79,11 @@ def simulate_count(
 ) -> np.ndarray:
     """Return simulated paths (draws, horizon, regions); regions without data are NaN.
 
-    `params` holds posterior samples (sample, ...) as named in models.count; `state` the fit's
+    `params` holds posterior samples (sample, ...) as named in models.count.model; `state` the fit's
     simulation state; `cut` = (source index, target index); `scenario` maps a region index to
-    values per step (NaN = keep the simulated value) or to a 0-d scale factor (see Fit.forecast);
+    values per step (NaN = keep the simulated value) or to a 0-d scale factor (see models.forecasting);
     `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held);
-    `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.tails; None / 0: plain NB);
+    `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.count.tails; None / 0: plain NB);
     `own_lag_months` > 1 reads the own lag as the median of that many last months (as the fit did).
     """
     draws, horizon, n_regions = uniforms.shape
@@ -177,3 +145,14 @@ def _nanmean(window: np.ndarray) -> np.ndarray:
     total = np.where(ok, window, 0.0).sum(axis=1)
     n = ok.sum(axis=1)
     return np.divide(total, n, out=np.zeros_like(total), where=n > 0)
+
+
+def window_log_sd(window: np.ndarray, axis: int) -> np.ndarray:
+    """Return the sd of log1p over the observed entries of `window` along `axis` (0 with fewer than two)."""
+    x = np.log1p(window)
+    ok = ~np.isnan(x)
+    n = ok.sum(axis=axis)
+    x0 = np.where(ok, x, 0.0)
+    mean = np.divide(x0.sum(axis=axis), n, out=np.zeros(n.shape), where=n > 0)
+    dev = np.where(ok, x - np.expand_dims(mean, axis), 0.0)
+    return np.sqrt(np.divide((dev * dev).sum(axis=axis), n - 1, out=np.zeros(n.shape), where=n > 1))

@@ -1,13 +1,15 @@
-"""Fit until the promotion gate passes: one short run first, then more chains pooled with it when needed."""
+"""The promotion gate: the verdict on a fit's diagnostics (`gate`), and fitting until it passes
+(`fit_servable`: one short run first, then more chains pooled with it when needed)."""
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, field
 
 import xarray as xr
 
-from models.diagnostics import compute_diagnostics, gate
+from models.diagnostics import compute_diagnostics
 from models.fit import Fit
 from models.sampling import nutpie_settings
 
@@ -18,6 +20,46 @@ DEFAULT_TARGET_ACCEPT = 0.8
 DIVERGENCE_TARGET_ACCEPT = 0.95
 """After a run with divergences, the following runs take smaller steps (the usual remedy); the diverging
 run is left out of the pool."""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Whether a fit may be served (`passed`) and, if not, every reason why (`reasons`)."""
+
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """Return the result as a JSON-ready dict."""
+        return {"passed": self.passed, "reasons": list(self.reasons)}
+
+
+def gate(
+    diagnostics: dict,
+    max_rhat: float = 1.01,
+    min_ess_bulk: float = 400,
+    max_divergences: int = 0,
+    min_ess_tail: float | None = None,
+) -> GateResult:
+    """Return GateResult(passed, reasons): a fit passes when every threshold is met (NaN never passes)."""
+    reasons: list[str] = []
+    rhat = diagnostics.get("rhat_max", math.nan)
+    if rhat is None or math.isnan(rhat):
+        reasons.append("rhat_max is not available (one chain or an approximate fit); run 2+ NUTS chains")
+    elif rhat > max_rhat:
+        reasons.append(f"rhat_max {rhat:.4f} > {max_rhat} (worst: {diagnostics.get('worst_rhat_var', '?')})")
+    ess = diagnostics.get("ess_bulk_min", math.nan)
+    if ess is None or math.isnan(ess) or ess < min_ess_bulk:
+        reasons.append(f"ess_bulk_min {ess if ess is None else round(ess, 1)} < {min_ess_bulk} "
+                       f"(worst: {diagnostics.get('worst_ess_var', '?')}); draw longer or more chains")
+    if min_ess_tail is not None:
+        tail = diagnostics.get("ess_tail_min", math.nan)
+        if tail is None or math.isnan(tail) or tail < min_ess_tail:
+            reasons.append(f"ess_tail_min {tail} < {min_ess_tail}")
+    div = int(diagnostics.get("divergences", 0))
+    if div > max_divergences:
+        reasons.append(f"{div} divergent transitions > {max_divergences}; raise target_accept or reparameterise")
+    return GateResult(passed=not reasons, reasons=reasons)
 
 
 def pool_chains(fits: list[Fit]) -> Fit:

@@ -15,7 +15,7 @@ region at its average lags. The own-lag terms (``persistence=True``) and the nei
 (``spillover=True``) have one population coefficient each (stored per region, 0 where a region has
 no neighbours): on data without dynamics they come out near 0, and the neighbour terms give
 spillover its meaning (the q->r channel is w[q,r], cut with common random numbers in
-`models.simulate_amount`). Region-level versions of them were tried: on 20 regions x 120 months
+`models.amount.simulate`). Region-level versions of them were tried: on 20 regions x 120 months
 of the synthetic truth their population scales mixed slowly (R-hat 1.017 after 2 x 1000 draws).
 Every region-level parameter (logit_p, log_mu, ln_sigma) is drawn from a population distribution,
 centred where a region's data are informative ("auto") and non-centred elsewhere: all non-centred
@@ -33,43 +33,18 @@ import pytensor.tensor as pt
 from indicators import Panel
 from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
-from models.fit import Fit
-from models.fitting import fit_family
-from models.priors import create, hierarchical, merge_priors
-from models.spec import ModelSpec, SamplerConfig
+from models.family import FamilyModel, base_info, base_state, region_mean
+from models.priors import create, hierarchical
+from models.spec import ModelSpec
 
-
-def _normal(mu: float, sigma: float) -> dict:
-    return {"dist": "Normal", "mu": mu, "sigma": sigma}
-
-
-def _half(sigma: float) -> dict:
-    return {"dist": "HalfNormal", "sigma": sigma}
-
-
-AMOUNT_PRIORS: dict[str, dict] = {
-    # region intercepts at the region's average lags
-    "logit_p": {"loc": _normal(0.0, 2.0), "scale": _half(1.5), "centred": "auto"},
-    "log_mu": {"loc": _normal(0.0, 5.0), "scale": _half(2.0), "centred": "auto"},
-    "ln_sigma": {"loc": _normal(-0.5, 1.0), "scale": _half(0.5), "centred": "auto"},  # log of log_sigma
-    # dynamics, one population coefficient each: own lag (persistence=True), neighbour mean (spillover=True)
-    "own_any": _normal(0.0, 1.0),
-    "own_amount": _normal(0.0, 0.5),
-    "ne_any": _normal(0.0, 0.5),
-    "ne_amount": _normal(0.0, 0.5),
-    # covariates (standardised, lagged)
-    "beta_any": _normal(0.0, 1.0),
-    "beta_amount": _normal(0.0, 1.0),
-}
-"""Default priors of the amount model; `AmountModel(priors=...)` overrides them key by key."""
-
+FORM = "hurdle"
 CENTRED_MIN_POSITIVE = 30
 """Regions with at least this many positive months draw log_mu and ln_sigma centred."""
 CENTRED_MIN_MINORITY = 15
 """Regions with at least this many zero and this many positive months draw logit_p centred."""
 
 
-class AmountModel:
+class AmountModel(FamilyModel):
     """Hierarchical hurdle log-normal amount model; `fit(panel)` returns a `Fit`.
 
     Parameters
@@ -79,19 +54,20 @@ class AmountModel:
     spillover : include the neighbour terms (default True)
     normalise : "target" (default) or "source" neighbour weights
     persistence : include the own-lag terms (default True)
-    priors : overrides of `AMOUNT_PRIORS`, key by key
+    priors : overrides of `models.amount.priors.AMOUNT_PRIORS`, key by key
     """
 
     family = "amount"
+    region_data = ("has_ne", "centred_any", "centred_amount")
+    extra_dims = {"pos_idx": "pos", "log_amount": "pos"}
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", persistence: bool = True, priors: dict | None = None) -> None:
         if not isinstance(persistence, bool):
             raise SpecError(f"persistence must be true or false, got {persistence!r}")
-        self.spec = ModelSpec(family="amount", indicator=indicator, covariates=tuple(covariates),
-                              spillover=bool(spillover), normalise=normalise, form="hurdle",
-                              priors=dict(priors or {}), options={"persistence": persistence})
-        self.priors = merge_priors(AMOUNT_PRIORS, self.spec.priors)
+        self.use_spec(ModelSpec(family="amount", indicator=indicator, covariates=tuple(covariates),
+                                spillover=bool(spillover), normalise=normalise, form=FORM,
+                                priors=dict(priors or {}), options={"persistence": persistence}))
 
     @property
     def persistence(self) -> bool:
@@ -105,12 +81,7 @@ class AmountModel:
         The design's `ne_lag` holds the neighbour mean of log1p amounts at t-1 (0 without neighbours).
         """
         spec = self.spec
-        if not panel.has(spec.indicator):
-            raise SpecError(f"the panel has no indicator {spec.indicator!r} (it has {panel.indicators}); "
-                            "send observations for it or choose another indicator")
-        values = np.asarray(panel.values(spec.indicator), dtype=float)
-        if values.shape[1] < 2:
-            raise SpecError(f"{spec.indicator!r} needs at least 2 months of data, the panel has {values.shape[1]}")
+        values = self.indicator_values(panel)
         obs = values[~np.isnan(values)]
         if obs.size and (not np.all(np.isfinite(obs)) or obs.min() < 0):
             raise SpecError(f"{spec.indicator!r} is not an amount indicator: values must be finite and non-negative")
@@ -126,20 +97,9 @@ class AmountModel:
         ne_log = neighbour_mean(np.log1p(values), weights) if spec.spillover else np.zeros(values.shape)
         ne_lag = np.where(design.has_ne[design.region_idx], ne_log[design.region_idx, design.period_idx - 1], 0.0)
         design = replace(design, ne_lag=ne_lag)
-        state = _state(values, weights, covs, design)
-        regions = list(panel.regions)
-        last_obs = [int(np.flatnonzero(~np.isnan(v))[-1]) if (~np.isnan(v)).any() else -1 for v in values]
-        n_per = values.shape[1]
-        info = {
-            "skipped_regions": [r for r, f in zip(regions, design.fitted) if not f],
-            "no_neighbour_regions": [r for r, h in zip(regions, design.has_ne) if not h],
-            "stale_regions": {r: n_per - 1 - k for r, k in zip(regions, last_obs) if 0 <= k < n_per - 1},
-            "n_obs": int(design.y.size),
-            "n_positive": int((design.y > 0).sum()),
-            "covariate_transforms": transforms,
-            "normalise": spec.normalise,
-        }
-        return design, state, info
+        info = base_info(list(panel.regions), values, design, transforms, spec.normalise)
+        info["n_positive"] = int((design.y > 0).sum())
+        return design, amount_state(values, weights, covs, design), info
 
     # -- model ------------------------------------------------------------------------------
     def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -161,17 +121,14 @@ class AmountModel:
             "centred_any": (np.minimum(n_pos, n_zero) >= CENTRED_MIN_MINORITY).astype(float),
             "centred_amount": (n_pos >= CENTRED_MIN_POSITIVE).astype(float),
         }
-        if self.spec.covariates:
-            data["x"] = design.x_lag
+        self.add_covariate_data(data, design)
         return data
 
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
         """Return the PyMC model over `data` (from `data_arrays`) with dims region, obs, pos, covariate."""
         p = self.priors
-        coords = {"region": regions, "obs": np.arange(data["any"].size), "pos": np.arange(data["log_amount"].size),
-                  "covariate": list(self.spec.covariates)}
-        with pm.Model(coords=coords) as model:
-            d = {k: pm.Data(k, v, dims=_dims(k)) for k, v in data.items()}
+        model, d = self.model_with_data(data, regions, observed="any", pos=np.arange(data["log_amount"].size))
+        with model:
             r = d["region_idx"]
             logit_p = hierarchical("logit_p", p["logit_p"], centred=d["centred_any"])
             log_mu = hierarchical("log_mu", p["log_mu"], centred=d["centred_amount"])
@@ -202,44 +159,15 @@ class AmountModel:
             pm.Normal("log_amount_obs", mu=loc[pos], sigma=log_sigma[r[pos]], observed=d["log_amount"], dims="pos")
         return model
 
-    # -- fit --------------------------------------------------------------------------------
-    def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie") -> Fit:
-        """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state)."""
-        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
-        return fit_family(self, panel, config)
 
-
-def _state(values, weights, covs, design: CountDesign) -> dict[str, np.ndarray]:
-    """Return what simulation starts from: weights, alive, has_ne, last values, centring constants, covariates."""
+def amount_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray], design: CountDesign) -> dict[str, np.ndarray]:
+    """Return what amount simulation starts from: the shared state, the last observed month (`window`) and
+    the centring constants of the lags."""
     n_regions = values.shape[0]
     r = design.region_idx
-    counts = np.bincount(r, minlength=n_regions).astype(float)
-
-    def region_mean(v):
-        return np.divide(np.bincount(r, weights=v, minlength=n_regions), counts,
-                         out=np.zeros(n_regions), where=counts > 0)
-
-    x_last = np.zeros((n_regions, len(covs)))
-    for k, cov in enumerate(covs):
-        x_last[:, k] = np.nan_to_num(last_window(cov, 1)[:, 0], nan=0.0)
-    return {
-        "weights": weights,
-        "alive": (~np.isnan(values)).any(axis=1),
-        "has_ne": design.has_ne,
-        "window": last_window(values, 1),
-        "x_last": x_last,
-        "c_any": region_mean((design.y_lag > 0).astype(float)),
-        "c_own": region_mean(np.log1p(design.y_lag)),
-        "c_ne": region_mean(design.ne_lag),
-    }
-
-
-def _dims(name: str):
-    if name in ("has_ne", "centred_any", "centred_amount"):
-        return "region"
-    if name in ("pos_idx", "log_amount"):
-        return "pos"
-    if name == "x":
-        return ("obs", "covariate")
-    return "obs"
+    state = base_state(values, weights, covs, design.has_ne)
+    state.update(window=last_window(values, 1),
+                 c_any=region_mean((design.y_lag > 0).astype(float), r, n_regions),
+                 c_own=region_mean(np.log1p(design.y_lag), r, n_regions),
+                 c_ne=region_mean(design.ne_lag, r, n_regions))
+    return state

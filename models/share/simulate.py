@@ -1,10 +1,10 @@
-"""Joint forward simulation of share paths (the share family of models.share): all regions stepped together.
+"""Joint forward simulation of share paths (the share family of models.share.model): all regions stepped together.
 
 Each step draws the latent logit ``z* = mu + sigma * Phi^-1(u)`` from exactly one uniform per
 (path, step, region) and reports ``0`` if ``z*`` is at or below logit(floor), ``1`` if at or above
 logit(1 - floor), else ``expit(z*)``; the reported share, clipped to the bounds on the logit scale,
 is the next step's lag, as in the fitted model; neighbours enter as departures from their own
-mean logit (models.share says why), so a cut channel removes the source's movements, not its level
+mean logit (models.share.model says why), so a cut channel removes the source's movements, not its level
 read as a 50% share. Two runs with the same uniforms therefore differ
 only by what the cut channel (``w[q, r] = 0``) or the scenario changes.
 """
@@ -21,7 +21,7 @@ from models.design import channel_weights
 def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
     """Return simulated shares (draws, horizon, regions) in [0, 1]; regions without data are NaN.
 
-    `params` holds posterior samples (sample, ...) named as in models.share (a, rho, psi, sigma,
+    `params` holds posterior samples (sample, ...) named as in models.share.model (a, rho, psi, sigma,
     beta); `state` the fit's simulation state; `cut` = (source index, target index) removes that
     neighbour channel; `scenario` maps a region index to shares per step (NaN = keep the simulated
     value) or to a 0-d scale factor (simulated share times the factor, clipped to [0, 1]); `covariates`

@@ -1,0 +1,12 @@
+"""Count family: the endemic-epidemic negative-binomial model (model.py), its default priors (priors.py),
+its joint simulator (simulate.py) with tail-safe draws (tails.py), and where to centre its dispersion
+(centring.py). Importing it registers the family "count"."""
+
+from models.count.model import CountModel
+from models.count.priors import COUNT_PRIORS
+from models.count.simulate import simulate_count_spec
+from models.families import register_family
+
+register_family("count", kind="count", model=CountModel, simulate=simulate_count_spec, priors=COUNT_PRIORS)
+
+__all__ = ["CountModel"]

@@ -1,0 +1,107 @@
+"""Forecasting a Fit by joint simulation: the question's checks, its randomness, its scenario and
+covariate paths, and the family's simulator (looked up in models.families)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from indicators import add_months
+from models.covariates import CovariatePaths, covariate_paths
+from models.errors import SpecError
+from models.families import family
+from models.forecast import Forecast
+
+if TYPE_CHECKING:
+    from models.fit import Fit
+
+
+def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)
+    uniforms = rng.random((draws, horizon, n_regions))
+    return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
+
+
+def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
+                      cut: tuple[str, str] | None = None, scenario: dict | None = None,
+                      covariates: dict | CovariatePaths | None = None) -> Forecast:
+    """Return a Forecast of `draws` joint paths for steps 1..horizon after the fit's `last_period`.
+
+    cut=(source, target) removes the source->target neighbour channel (same random numbers as
+    the uncut run with the same seed). scenario={region: values} replaces that region's
+    simulated values: a list per step (None = simulated), a dict {period: value}, or
+    {"scale": factor} multiplying the simulated values. covariates={name: Fit or Forecast of that
+    covariate indicator} moves those covariates forward with their own model (path i feeds path i;
+    see models.covariates); the others are held at their last value. A CovariatePaths (the
+    `covariates` of an earlier Forecast) reuses exactly the covariate paths of that forecast.
+    The Forecast's `covariates_mode` says "none", "held", "modelled" or "mixed".
+    """
+    if not isinstance(horizon, int) or horizon < 1:
+        raise SpecError(f"horizon must be an integer >= 1, got {horizon!r}")
+    if not isinstance(draws, int) or draws < 1:
+        raise SpecError(f"draws must be an integer >= 1, got {draws!r}")
+    periods = [add_months(fit.last_period, h) for h in range(1, horizon + 1)]
+    cut_idx = (fit.region_index(cut[0]), fit.region_index(cut[1])) if cut is not None else None
+    scen = scenario_values(fit, scenario, periods)
+    samples = fit.samples()
+    n_samples = next(iter(samples.values())).shape[0]
+    idx, uniforms = draw_randomness(n_samples, draws, horizon, len(fit.regions), seed)
+    x_paths = forecast_covariates(fit, covariates, horizon, draws, seed)
+    simulate = family(fit.spec.family).simulate
+    paths = simulate(fit.spec, samples, fit.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen,
+                     covariates=x_paths)
+    meta = {"spec_id": fit.spec_id, "seed": seed, "cut": list(cut) if cut else None,
+            "scenario": bool(scenario), "data_hash": fit.data_hash, "normalise": fit.spec.normalise}
+    return Forecast(paths, periods, fit.regions, indicator=fit.spec.indicator,
+                    covariates_mode=x_paths.mode if x_paths is not None else "none", meta=meta,
+                    covariates=x_paths)
+
+
+def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:
+    """Return the covariate paths a forecast of `fit` reads (None for a model without covariates)."""
+    if not fit.spec.covariates:
+        if covariates:
+            raise SpecError("this model has no covariates; fit one with covariates=[...] to move them")
+        return None
+    if isinstance(covariates, CovariatePaths):
+        if covariates.names != list(fit.spec.covariates):
+            raise SpecError(f"covariate paths are of {covariates.names}, this model's covariates are "
+                            f"{list(fit.spec.covariates)}")
+        return covariates.first(draws, horizon)
+    return covariate_paths(fit, horizon=horizon, draws=draws, seed=seed, sources=covariates)
+
+
+def scenario_values(fit: Fit, scenario: dict | None, periods: list[str]) -> dict[int, np.ndarray] | None:
+    """Return a scenario as {region index: values per step (NaN = simulated) or a 0-d scale factor}, or None.
+
+    Raises SpecError for unknown regions, periods outside the horizon, too many values, negative values,
+    or values above the family's `value_ceiling` (shares: 1).
+    """
+    if not scenario:
+        return None
+    ceiling = getattr(family(fit.spec.family).model, "value_ceiling", None)
+    out = {}
+    for region, values in scenario.items():
+        r = fit.region_index(region)
+        if isinstance(values, dict) and set(values) == {"scale"}:
+            out[r] = np.array(float(values["scale"]))
+        elif isinstance(values, dict):
+            unknown = set(values) - set(periods)
+            if unknown:
+                raise SpecError(f"scenario for {region!r} names periods outside the horizon: {sorted(unknown)}")
+            out[r] = np.array([np.nan if values.get(p) is None else float(values[p]) for p in periods])
+        else:
+            arr = np.array([np.nan if v is None else float(v) for v in values])
+            if arr.size > len(periods):
+                raise SpecError(f"scenario for {region!r} has {arr.size} values for a horizon of {len(periods)}")
+            out[r] = arr
+        bad = out[r][~np.isnan(out[r])]
+        if np.any(bad < 0):
+            raise SpecError(f"scenario for {region!r} has negative values")
+        if ceiling is not None and out[r].ndim and np.any(bad > ceiling):
+            raise SpecError(f"scenario for {region!r} has values above {ceiling:g}; "
+                            f"{fit.spec.family} values lie in [0, {ceiling:g}]")
+    return out
