@@ -40,8 +40,8 @@ import pymc as pm  # noqa: E402
 
 from indicators import simulate_count_panel  # noqa: E402
 from models import CountModel, compute_diagnostics, gate  # noqa: E402
-from models.sampling import NUTPIE_ADAPTATIONS  # noqa: E402
 from models.gate import fit_servable  # noqa: E402
+from models.sampling import NUTPIE_ADAPTATIONS  # noqa: E402
 
 
 def emit(**row) -> None:

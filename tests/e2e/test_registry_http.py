@@ -15,7 +15,11 @@ import httpx
 import pytest
 
 from tests.e2e.registry_support import (
-    GATE_ENV, STARVED_SAMPLER, model_payload, observations_payload, regions_payload, tiny_panel,
+    STARVED_SAMPLER,
+    model_payload,
+    observations_payload,
+    regions_payload,
+    tiny_panel,
 )
 
 pytestmark = pytest.mark.e2e

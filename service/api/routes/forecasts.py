@@ -15,7 +15,6 @@ from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, S
 from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from service.serving.registry import ServedVersion
 
-
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
 

@@ -8,7 +8,7 @@ from indicators import BatchTooLarge
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud.indicators import list_indicators, upsert_indicators
-from service.schemas.data import WRITE_ERRORS, error_responses, IndicatorBatchIn, IndicatorListOut, UpsertCountsOut
+from service.schemas.data import WRITE_ERRORS, IndicatorBatchIn, IndicatorListOut, UpsertCountsOut, error_responses
 
 router = APIRouter(route_class=SessionRoute, prefix="/indicators", tags=["indicators"], responses=WRITE_ERRORS)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute
 from service.crud.observations import read_series
-from service.schemas.data import READ_ERRORS, error_responses, SeriesOut
+from service.schemas.data import READ_ERRORS, SeriesOut, error_responses
 
 router = APIRouter(route_class=SessionRoute, prefix="/series", tags=["series"],
                    responses={**READ_ERRORS, **error_responses(404)})

@@ -9,8 +9,14 @@ import pytest
 from matplotlib import image as mpimg
 
 from indicators.errors import InputError
-from service.serving.plots import (BAND_50_COLOUR, BAND_90_COLOUR, HISTORY_COLOUR, fan_chart_png,
-                           quantile_rows_from_steps, tick_positions)
+from service.serving.plots import (
+    BAND_50_COLOUR,
+    BAND_90_COLOUR,
+    HISTORY_COLOUR,
+    fan_chart_png,
+    quantile_rows_from_steps,
+    tick_positions,
+)
 
 HISTORY = [f"2024-{m:02d}" for m in range(1, 13)]
 FORECAST = [f"2025-{m:02d}" for m in range(1, 7)]
