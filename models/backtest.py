@@ -104,7 +104,8 @@ def run_task(
         paths = np.asarray(forecaster(panel.until(origin), indicator, horizon, seed), dtype=float)
         expected = (horizon, len(panel.regions))
         if paths.ndim != 3 or paths.shape[1:] != expected:
-            raise ValueError(f"forecaster {name!r} returned shape {paths.shape}; expected (samples, {expected[0]}, {expected[1]}).")
+            raise ValueError(f"forecaster {name!r} returned shape {paths.shape}; "
+                             f"expected (samples, {expected[0]}, {expected[1]}).")
         cells = score_paths(paths, observed_after(panel, indicator, origin, horizon), k=k)
     except Exception as exc:  # a failed fit is recorded, the other tasks go on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -205,7 +206,8 @@ def run_backtest(
     if min(horizons) < 1 or max(horizons) > horizon:
         raise InputError(f"Every reported horizon must be in 1..{horizon}; got {horizons}.")
     jobs = [(name, origin) for name in forecasters for origin in origins]
-    args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k)) for name, origin in jobs]
+    args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k))
+            for name, origin in jobs]
     if submit is None:
         outcomes = []
         for done, task_args in enumerate(args, start=1):
@@ -256,7 +258,8 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
                     by_region.append({"forecaster": name, "horizon": h, "region": region,
                                       **_mean_row(stacks[name], keys, h, mask, region_index=r)})
     failures = [{"forecaster": o.forecaster, "origin": o.origin, "error": o.error} for o in outcomes if o.error]
-    seconds = {name: [round(o.seconds, 3) for o in outcomes if o.forecaster == name and o.cells is not None] for name in forecasters}
+    seconds = {name: [round(o.seconds, 3) for o in outcomes if o.forecaster == name and o.cells is not None]
+               for name in forecasters}
     values = np.asarray(panel.values(indicator), dtype=float)
     observed_max = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
     ran_stacks = {name: stacks[name] for name in ran}
@@ -265,7 +268,8 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
                           tail=tail_check(ran_stacks, common, origins, horizons, observed_max))
 
 
-def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, region_index: int | None = None) -> dict[str, Any]:
+def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray,
+              region_index: int | None = None) -> dict[str, Any]:
     """Return the mean of each score at step ``h`` over the masked cells, plus their count ``n``."""
     if region_index is not None:
         mask = mask & (np.arange(mask.shape[1]) == region_index)[None, :]
@@ -283,8 +287,8 @@ def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray, regi
 @dataclass(frozen=True)
 class CountModelForecaster:
     """A picklable forecaster that fits the model of the registered ``family`` ("count", i.e.
-    ``models.CountModel``, by default; see models.families) on the panel up to the origin and returns its simulated paths
-    (draw, step, region) in the panel's region order. ``covariate_families`` ((name, family) pairs)
+    ``models.CountModel``, by default; see models.families) on the panel up to the origin and returns its
+    simulated paths (draw, step, region) in the panel's region order. ``covariate_families`` ((name, family) pairs)
     fits each covariate's own model at the origin too and moves that covariate with it, as the service
     does when the covariate's model is served; covariates without one are held."""
 
@@ -307,9 +311,11 @@ class CountModelForecaster:
                             **dict(self.model_options))
         sampling = dict(draws=self.draws, tune=self.tune, chains=self.chains, seed=seed, sampler=self.sampler)
         fit = model.fit(panel, **sampling, **dict(self.fit_options))
-        covariate_fits = {name: registered_family(kind).model(indicator=name, normalise=self.normalise).fit(panel, **sampling)
-                          for name, kind in self.covariate_families}
-        forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed, covariates=covariate_fits or None)
+        covariate_fits = {
+            name: registered_family(kind).model(indicator=name, normalise=self.normalise).fit(panel, **sampling)
+            for name, kind in self.covariate_families}
+        forecast = fit.forecast(horizon=horizon, draws=self.forecast_draws, seed=seed,
+                                covariates=covariate_fits or None)
         paths = np.asarray(forecast.paths, dtype=float)
         regions = list(getattr(forecast, "regions", panel.regions))
         if regions != list(panel.regions):
@@ -334,8 +340,8 @@ def count_model_forecaster(spillover: bool = True, *, draws: int = 500, tune: in
 
 def family_model_forecaster(family: str, spillover: bool = True, *, covariate_families: dict[str, str] | None = None,
                             **options: Any) -> CountModelForecaster:
-    """Return a picklable forecaster fitting the registered `family` model ("count", "share", "amount", ...) at each origin;
-    `options` as for `count_model_forecaster`; `covariate_families` {covariate: family} also fits those covariates'
-    own models at each origin and moves the covariates with them."""
+    """Return a picklable forecaster fitting the registered `family` model ("count", "share", "amount", ...)
+    at each origin; `options` as for `count_model_forecaster`; `covariate_families` {covariate: family} also fits
+    those covariates' own models at each origin and moves the covariates with them."""
     return dataclasses.replace(count_model_forecaster(spillover, **options), family=family,
                                covariate_families=tuple(sorted((covariate_families or {}).items())))

@@ -21,7 +21,8 @@ def _number(value: float) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
-def pooled_scores(stacks: dict[str, dict[str, np.ndarray]], common: np.ndarray, horizons: Sequence[int]) -> list[dict[str, Any]]:
+def pooled_scores(stacks: dict[str, dict[str, np.ndarray]], common: np.ndarray,
+                  horizons: Sequence[int]) -> list[dict[str, Any]]:
     """Return one row per forecaster: each score's mean over every common cell of the given horizons.
 
     With origins in October and horizons 3..14 this is the ViEWS 2023/24 challenge's pooled score
@@ -85,7 +86,8 @@ def compare_to_baselines(result, model: str = "model", baselines: Sequence[str] 
         entry: dict[str, Any] = {}
         mine = table.get((model, h))
         for key in ("crps", "crps_log1p"):
-            candidates = [(table[(b, h)][key], b) for b in baselines if (b, h) in table and table[(b, h)][key] is not None]
+            candidates = [(table[(b, h)][key], b) for b in baselines
+                          if (b, h) in table and table[(b, h)][key] is not None]
             best_value, best_name = min(candidates) if candidates else (None, None)
             value = mine[key] if mine else None
             skill = 1 - value / best_value if value is not None and best_value else None

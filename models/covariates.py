@@ -47,7 +47,8 @@ class CovariatePaths:
         return modes.pop() if len(modes) == 1 else "mixed"
 
     def first(self, draws: int, horizon: int) -> CovariatePaths:
-        """Return these paths cut to the first `draws` paths and `horizon` steps; raises SpecError if they are shorter."""
+        """Return these paths cut to the first `draws` paths and `horizon` steps; raises SpecError if they
+        are shorter."""
         if self.steps.shape[0] < draws or self.steps.shape[1] < horizon:
             raise SpecError(f"covariate paths hold {self.steps.shape[0]} paths x {self.steps.shape[1]} steps; "
                             f"{draws} x {horizon} were asked")
@@ -141,7 +142,8 @@ def _fill_modelled(fit, k: int, source, steps: np.ndarray, seed: int) -> dict:
 
 
 def standardise(raw: np.ndarray, transform: dict) -> np.ndarray:
-    """Return raw covariate values on the fitted scale: log1p first when the transform says so, then centred and scaled."""
+    """Return raw covariate values on the fitted scale: log1p first when the transform says so, then centred
+    and scaled."""
     values = np.log1p(np.maximum(raw, 0.0)) if transform.get("log1p") else raw
     return (values - transform["centre"]) / transform["spread"]
 

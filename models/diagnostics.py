@@ -54,7 +54,8 @@ def compute_diagnostics(tree: xr.DataTree, *, sampling_seconds: float, compile_s
         "seconds": round(total, 3),
         "sampling_seconds": round(float(sampling_seconds), 3),
         "compile_seconds": round(float(compile_seconds), 3),
-        "ess_per_second": (ess_bulk / sampling_seconds) if sampling_seconds > 0 and not math.isnan(ess_bulk) else math.nan,
+        "ess_per_second": ((ess_bulk / sampling_seconds) if sampling_seconds > 0 and not math.isnan(ess_bulk)
+                           else math.nan),
         "worst_rhat_var": rhat_var,
         "worst_ess_var": ess_var,
         "draws": draws,

@@ -31,7 +31,8 @@ def check_spillover_question(fit, *, source: str, target: str) -> tuple[int, int
         raise SpecError("this model has no neighbour component (spillover=False); fit one with spillover=True")
     for name in (source, target):
         if name in fit.skipped_regions:
-            raise SpecError(f"region {name!r} has no observations of {fit.spec.indicator!r}; no spillover can be computed")
+            raise SpecError(f"region {name!r} has no observations of {fit.spec.indicator!r}; "
+                            "no spillover can be computed")
     if not bool(fit.state["has_ne"][t]):
         raise SpecError(f"region {target!r} has no neighbours with data, so nothing can spill into it")
     if float(fit.state["weights"][s, t]) <= 0:

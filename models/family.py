@@ -51,7 +51,8 @@ class FamilyModel:
     priors: dict[str, Any]
 
     def use_spec(self, spec: ModelSpec) -> None:
-        """Set `spec` and the priors it implies (family defaults for its form, overridden by spec.priors); returns nothing."""
+        """Set `spec` and the priors it implies (family defaults for its form, overridden by spec.priors);
+        returns nothing."""
         self.spec = spec
         self.priors = merge_priors(default_priors(spec.family, spec.form), spec.priors)
 
@@ -77,7 +78,8 @@ class FamilyModel:
         return self.extra_dims.get(name, "obs")
 
     def add_covariate_data(self, data: dict[str, np.ndarray], design: Any) -> None:
-        """Add the lagged standardised covariates `design.x_lag` to `data` as "x" when the model has covariates; returns nothing."""
+        """Add the lagged standardised covariates `design.x_lag` to `data` as "x" when the model has covariates;
+        returns nothing."""
         if self.spec.covariates:
             data["x"] = design.x_lag
 

@@ -38,7 +38,8 @@ class Forecast:
                  covariates: CovariatePaths | None = None) -> None:
         paths = np.asarray(paths, dtype=float)
         if paths.ndim != 3 or paths.shape[1] != len(periods) or paths.shape[2] != len(regions):
-            raise SpecError(f"paths of shape {paths.shape} do not match {len(periods)} periods x {len(regions)} regions")
+            raise SpecError(f"paths of shape {paths.shape} do not match "
+                            f"{len(periods)} periods x {len(regions)} regions")
         self.paths = paths
         self.periods = list(periods)
         self.regions = list(regions)

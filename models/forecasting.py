@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from models.fit import Fit
 
 
-def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)

@@ -112,10 +112,10 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
     for `min_ess_bulk` when ESS is short (`next_run_chains`; at most `max_chains_per_run`), else
     `chains` more (R-hat, divergences, or R-hat not computable from one chain), so a near miss
     costs one more short run, not a longer refit. A run with divergences (when none are allowed) is left
-    out of the pool and the following runs use target_accept DIVERGENCE_TARGET_ACCEPT. At most `max_attempts` runs. `attempts` lists
-    per run {draws, tune, chains, chains_total, seconds, compile_seconds, sampling_seconds, passed,
-    reasons, rhat_max, ess_bulk_min, target_accept, run_divergences}, judged on the pooled chains. The last pooled fit is returned
-    even when it never passed (its gate result says why)."""
+    out of the pool and the following runs use target_accept DIVERGENCE_TARGET_ACCEPT. At most `max_attempts` runs.
+    `attempts` lists per run {draws, tune, chains, chains_total, seconds, compile_seconds, sampling_seconds, passed,
+    reasons, rhat_max, ess_bulk_min, target_accept, run_divergences}, judged on the pooled chains. The last pooled
+    fit is returned even when it never passed (its gate result says why)."""
     attempts, fits = [], []
     pooled = None
     run_chains = chains
@@ -123,7 +123,8 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
     for attempt in range(max_attempts):
         start = time.perf_counter()
         with nutpie_settings(adaptation=adaptation, target_accept=target_accept):
-            fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt, sampler=sampler))
+            fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt,
+                                  sampler=sampler))
         run_divergences = int(fits[-1].diagnostics.get("divergences", 0))
         if max_divergences == 0:  # a run with divergences never joins the pool (its divergences would stay forever)
             fits = [f for f in fits if f.diagnostics.get("divergences", 0) == 0] or fits[-1:]

@@ -14,7 +14,8 @@ from models.spec import MODEL_VERSION, ModelSpec, spec_id
 
 
 def save_fit(fit: Fit, path: str | Path) -> None:
-    """Write posterior, sample stats and simulation state to NetCDF with spec, hash and version in attrs; returns nothing."""
+    """Write posterior, sample stats and simulation state to NetCDF with spec, hash and version in attrs;
+    returns nothing."""
     state = xr.Dataset({k: (tuple(f"{k}_d{i}" for i in range(np.ndim(v))), np.asarray(v))
                         for k, v in fit.state.items()})
     tree = xr.DataTree.from_dict({

@@ -1,4 +1,5 @@
-"""Priors as data: defaults per family and form (each family's priors.py), overridden key by key, made into PyMC variables.
+"""Priors as data: defaults per family and form (each family's priors.py), overridden key by key,
+made into PyMC variables.
 
 A prior is ``{"dist": "Normal", "mu": 0, "sigma": 1}``: a PyMC distribution name and its
 parameters, JSON-able so it can sit in a ModelSpec. A hierarchical (region-level) parameter is a

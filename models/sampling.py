@@ -176,7 +176,8 @@ def _trim(tree: xr.DataTree, keep: list[str] | None) -> xr.DataTree:
     stats = tree["sample_stats"].to_dataset() if "sample_stats" in tree.children else xr.Dataset()
     keep_stats = [s for s in ("diverging",) if s in stats]
     if not keep_stats:
-        stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((post.sizes["chain"], post.sizes["draw"]), bool))},
+        stats = xr.Dataset({"diverging": (("chain", "draw"),
+                                          np.zeros((post.sizes["chain"], post.sizes["draw"]), bool))},
                            coords={"chain": post["chain"], "draw": post["draw"]})
         keep_stats = ["diverging"]
     stats = stats[keep_stats]

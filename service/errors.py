@@ -254,7 +254,8 @@ def answer_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
 
 
 def answer_driver_connection_error(request: Request, exc: Exception) -> JSONResponse:
-    """Return 503 for a connection lost inside raw psycopg work (the PostgreSQL COPY path), which SQLAlchemy does not wrap."""
+    """Return 503 for a connection lost inside raw psycopg work (the PostgreSQL COPY path), which SQLAlchemy
+    does not wrap."""
     return answer_fragility_error(request, DatabaseUnavailable(f"database error: {type(exc).__name__}"))
 
 

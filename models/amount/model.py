@@ -89,7 +89,8 @@ class AmountModel(FamilyModel):
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         design = build_count_design(values, weights, covs, spillover=spec.spillover)
         if design.y.size == 0:
-            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+            raise SpecError(f"no usable cells for {spec.indicator!r}: "
+                            "every region needs two consecutive observed months")
         if not np.any(design.y > 0):
             raise SpecError(f"{spec.indicator!r} has no positive amount in the usable months: "
                             "the log-normal part cannot be fitted")
@@ -160,7 +161,8 @@ class AmountModel(FamilyModel):
         return model
 
 
-def amount_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray], design: CountDesign) -> dict[str, np.ndarray]:
+def amount_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray],
+                 design: CountDesign) -> dict[str, np.ndarray]:
     """Return what amount simulation starts from: the shared state, the last observed month (`window`) and
     the centring constants of the lags."""
     n_regions = values.shape[0]

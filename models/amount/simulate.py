@@ -19,7 +19,8 @@ UNIFORM_EDGE = 1e-12
 
 
 def hurdle_inverse_cdf(u: np.ndarray, p_any: np.ndarray, loc: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Return hurdle log-normal values at probabilities `u`: 0 with probability 1 - p_any, else LogNormal(loc, scale)."""
+    """Return hurdle log-normal values at probabilities `u`: 0 with probability 1 - p_any,
+    else LogNormal(loc, scale)."""
     zero = 1.0 - p_any
     positive = u >= zero
     q = np.clip(np.divide(u - zero, p_any, out=np.full(np.broadcast(u, p_any).shape, 0.5), where=p_any > 0),

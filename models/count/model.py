@@ -41,9 +41,11 @@ from models.spec import ModelSpec
 DEFAULT_FORM = "loglinear"
 DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel (see the notes)
 DEFAULT_CEILING_FACTOR = 3.0
-"""Loglinear default: simulated months are truncated at 3 x the region's record (at least 300; see models.count.tails)."""
+"""Loglinear default: simulated months are truncated at 3 x the region's record
+(at least 300; see models.count.tails)."""
 DEFAULT_POOL_WEIGHT = 0.5
-"""Loglinear default: half of the simulated months come from the region's last 12 observed months (models.count.tails)."""
+"""Loglinear default: half of the simulated months come from the region's last 12 observed months
+(models.count.tails)."""
 FORMS = ("linear", "loglinear")
 DISPERSIONS = ("level", "volatility")
 DEFAULT_DISPERSION = "level"
@@ -113,7 +115,8 @@ class CountModel(FamilyModel):
         options = {"persistence": persistence, "dispersion": dispersion} if form == "loglinear" else {}
         if own_lag_months != 1:
             if form != "loglinear" or int(own_lag_months) < 1:
-                raise SpecError(f"own_lag_months must be an integer >= 1 and needs the loglinear form, got {own_lag_months!r}")
+                raise SpecError("own_lag_months must be an integer >= 1 and needs the loglinear form, "
+                                f"got {own_lag_months!r}")
             options["own_lag_months"] = int(own_lag_months)
         if ceiling_factor is not None:
             if float(ceiling_factor) < 1:
@@ -140,10 +143,12 @@ class CountModel(FamilyModel):
         covs, transforms = standardised_covariates(panel, spec.covariates)
         weights = np.asarray(panel.weights(spec.normalise), dtype=float)
         design = build_count_design(values, weights, covs, spillover=spec.spillover,
-                                    first_period=max(values.shape[1] - spec.options.get("fit_months", values.shape[1]), 0),
+                                    first_period=max(values.shape[1]
+                                                     - spec.options.get("fit_months", values.shape[1]), 0),
                                     own_lag_months=spec.options.get("own_lag_months", 1))
         if design.y.size == 0:
-            raise SpecError(f"no usable cells for {spec.indicator!r}: every region needs two consecutive observed months")
+            raise SpecError(f"no usable cells for {spec.indicator!r}: "
+                            "every region needs two consecutive observed months")
         state = count_state(values, weights, covs, design)
         return design, state, base_info(list(panel.regions), values, design, transforms, spec.normalise)
 
@@ -176,7 +181,8 @@ class CountModel(FamilyModel):
         model, d = self.model_with_data(data, regions, observed="y")
         with model:
             r = d["region_idx"]
-            a = hierarchical("a", p["a"], centred=1.0 - d["quiet"], quiet=d["quiet"])  # intercepts: centred unless quiet
+            # intercepts: centred unless quiet
+            a = hierarchical("a", p["a"], centred=1.0 - d["quiet"], quiet=d["quiet"])
             x_term = 0.0
             if self.spec.covariates:
                 x_term = pt.dot(d["x"], create("beta", p["beta"], dims="covariate"))
@@ -184,7 +190,10 @@ class CountModel(FamilyModel):
                 lam = pm.Deterministic("lam", pm.math.sigmoid(hierarchical("logit_lam", p["logit_lam"])), dims="region")
                 phi_raw = pm.math.exp(hierarchical("log_phi", p["log_phi"])) if self.spec.spillover else 0.0 * a
                 phi = pm.Deterministic("phi", phi_raw * d["has_ne"], dims="region")
-                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"], centred=d["centred_alpha"], quiet=d["quiet"])), dims="region")
+                alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"],
+                                                                           centred=d["centred_alpha"],
+                                                                           quiet=d["quiet"])),
+                                         dims="region")
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
                 alpha_obs = alpha[r]
             else:
@@ -194,9 +203,11 @@ class CountModel(FamilyModel):
                 else:
                     rho = pm.math.sigmoid(region_or_pooled("logit_rho", p["logit_rho"], like=zero, centred=d["centred"],
                                                            quiet=d["quiet"]))
-                s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"], like=zero)
+                s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"],
+                                           like=zero)
                 if self.spec.spillover:
-                    share_ne = region_or_pooled("share_ne", p["share_ne"], like=zero, centred=d["centred"], quiet=d["quiet"])
+                    share_ne = region_or_pooled("share_ne", p["share_ne"], like=zero, centred=d["centred"],
+                                                quiet=d["quiet"])
                     s_ne = pt.switch(d["has_ne"] > 0, share_ne, -30.0)
                 else:
                     s_ne = zero - 30.0
@@ -206,7 +217,8 @@ class CountModel(FamilyModel):
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
-                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"], quiet=d["quiet"])
+                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"],
+                                             quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
                 log_alpha_obs = log_alpha[r] + slope * d["z_disp"]
                 if "z_vol" in d:  # recent volatility: calm spells of a once-violent series get a tighter NB
@@ -216,7 +228,8 @@ class CountModel(FamilyModel):
         return model
 
 
-def count_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray], design: CountDesign) -> dict[str, np.ndarray]:
+def count_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray],
+                design: CountDesign) -> dict[str, np.ndarray]:
     """Return what count simulation starts from: the shared state, the last 12 observed months (`window`),
     each region's record (`history_max`) and the centring constants of the log-linear lags."""
     n_regions = values.shape[0]

@@ -112,7 +112,8 @@ def simulate_count(
             mu = np.exp(np.clip(log_mu, -20.0, MAX_LOG_MU))
             log_alpha = p["log_alpha"] + p["alpha_slope"][:, None] * (np.log1p(level) - state["c_disp"][0])
             if "alpha_vol_slope" in p:
-                log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1) - state["c_vol"][0])
+                log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1)
+                                                                         - state["c_vol"][0])
             alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
         y = tail_safe_draw(uniforms[:, h, :], mu, alpha, nb_inverse_cdf, ceiling=ceiling, pool=pool,
                            pool_weight=pool_weight)

@@ -154,7 +154,8 @@ class ShareModel(FamilyModel):
             raise SpecError(f"no usable cells for {spec.indicator!r}: "
                             "every region needs two consecutive observed months")
         state = base_state(values, weights, covs, design.has_ne)
-        state.update(z_last=last_window(z, 1)[:, 0], c_own=region_mean(design.y_lag, design.region_idx, values.shape[0]),
+        state.update(z_last=last_window(z, 1)[:, 0],
+                     c_own=region_mean(design.y_lag, design.region_idx, values.shape[0]),
                      source_centre=source_centres(z), bounds=np.array(self.bounds))
         lo, hi = self.bounds
         info = base_info(list(panel.regions), values, design, transforms, spec.normalise)

@@ -40,7 +40,8 @@ def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=Non
     z_prev = np.broadcast_to(np.nan_to_num(state["z_last"], nan=0.0), (draws, n_regions)).copy()
     paths = np.empty((draws, horizon, n_regions))
     for h in range(horizon):
-        mu = mean_shift + covariate_term(p.get("beta"), state, covariates, h) + p["rho"] * z_prev + psi * ((z_prev - centre) @ w)
+        mu = (mean_shift + covariate_term(p.get("beta"), state, covariates, h) + p["rho"] * z_prev
+              + psi * ((z_prev - centre) @ w))
         latent = mu + p["sigma"] * special.ndtri(uniforms[:, h, :])
         share = np.where(latent <= lo, 0.0, np.where(latent >= hi, 1.0, special.expit(latent)))
         if scenario:

@@ -217,7 +217,8 @@ def describe(result: DemoResult) -> str:
     """Return the demo's human-readable summary: verdict, the spillover answer and the page URL."""
     d = result.diagnostics
     lines = [f"{result.model} v{result.version}: fitted in {result.fit_seconds:.0f} s "
-             f"(R-hat max {d.get('rhat_max', float('nan')):.3f}, bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
+             f"(R-hat max {d.get('rhat_max', float('nan')):.3f}, "
+             f"bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
              f"{d.get('divergences', '?')} divergences); gate "
              f"{'passed, serving' if result.promoted else 'failed: ' + '; '.join(result.gate.get('reasons', []))}"]
     s = result.spillover

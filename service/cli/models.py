@@ -134,7 +134,8 @@ def spillover_command(
     target: Annotated[str, typer.Option()],
     threshold: Annotated[float, typer.Option()],
     horizon: Annotated[int, typer.Option()],
-    scenario: Annotated[str | None, typer.Option(help='JSON: [values per month], {"2026-01": v} or {"scale": 2}')] = None,
+    scenario: Annotated[str | None,
+                        typer.Option(help='JSON: [values per month], {"2026-01": v} or {"scale": 2}')] = None,
     url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
     """Print P(target >= threshold within horizon), without the source's channel, and the difference."""
@@ -149,7 +150,8 @@ def spillover_command(
     for name, value in (("probability", f"{data['probability']:.3f}"),
                         ("without source", f"{data['probability_without_source']:.3f}"),
                         ("attributable", f"{data['attributable']:.3f} [{low:.3f}, {high:.3f}]"),
-                        ("channel share", f"{data['channel_share']:.3f}" if data["channel_share"] is not None else "-")):
+                        ("channel share",
+                         f"{data['channel_share']:.3f}" if data["channel_share"] is not None else "-")):
         table.add_row(name, value)
     emit(data, as_json, table)
 

@@ -36,7 +36,8 @@ def upsert_indicators(*, session: Session, items: list[dict]) -> dict[str, int]:
     errors = []
     for index, item in enumerate(items):
         if item["id"] in seen:
-            errors.append(RowError(index, "id", f"duplicate indicator id {item['id']} (first at row {seen[item['id']]})"))
+            errors.append(RowError(index, "id",
+                                   f"duplicate indicator id {item['id']} (first at row {seen[item['id']]})"))
         seen.setdefault(item["id"], index)
     if errors:
         raise BatchRejected(errors)

@@ -33,7 +33,8 @@ def spec_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
-def check_references(session: Session, *, family: str, indicator: str, regions: list[str], covariates: list[str]) -> None:
+def check_references(session: Session, *, family: str, indicator: str, regions: list[str],
+                     covariates: list[str]) -> None:
     """Return nothing if the indicator, covariates and regions exist and the indicator fits the family.
 
     Raises UnknownIndicator, UnknownRegion, InputError.
@@ -141,7 +142,8 @@ def model_out(session: Session, model: RegisteredModel) -> dict[str, Any]:
 
 
 def region_dicts_for(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
-    """Return region dicts (id, name, parent, neighbours) for `ids` (None/empty: all), neighbours kept inside the set."""
+    """Return region dicts (id, name, parent, neighbours) for `ids` (None/empty: all), neighbours kept inside
+    the set."""
     rows = session.scalars(select(Region).order_by(Region.id)).all()
     by_id = {row.id: row for row in rows}
     order = list(ids) if ids else [row.id for row in rows]

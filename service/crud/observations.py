@@ -3,7 +3,8 @@
 `upsert_batch` splits the batch into inserted / updated / unchanged against the stored values and writes
 in bulk, all in one transaction. PostgreSQL: the batch is COPYed into a temporary table, then one
 INSERT ... SELECT copies the changed cells' old values into the revisions, one UPDATE ... FROM changes them,
-and one INSERT ... SELECT ... ON CONFLICT DO NOTHING adds the new keys (the existing ones were handled). SQLite: one read per indicator and executemany writes.
+and one INSERT ... SELECT ... ON CONFLICT DO NOTHING adds the new keys (the existing ones were handled).
+SQLite: one read per indicator and executemany writes.
 """
 
 from __future__ import annotations

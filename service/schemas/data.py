@@ -160,7 +160,8 @@ class ErrorOut(BaseModel):
 
 def error_responses(*statuses: int) -> dict[int | str, dict]:
     """Return OpenAPI `responses` documenting the error body for each status."""
-    text = {400: "body is not valid JSON / UTF-8", 401: "missing or invalid API key", 403: "the key's scope is too narrow", 404: "not found",
+    text = {400: "body is not valid JSON / UTF-8", 401: "missing or invalid API key",
+            403: "the key's scope is too narrow", 404: "not found",
             409: "conflicts with the stored state", 413: "body over FRAGILITY_MAX_BODY_BYTES",
             422: "invalid input; batch errors list every bad row", 429: "rate limited (see Retry-After)",
             503: "database unavailable"}

@@ -196,7 +196,8 @@ class ProbabilityIn(BaseModel):
     threshold: float = Field(ge=0, description="k in y >= k; must not be negative")
     horizon: int = Field(ge=1)
     within: bool = True
-    version: int | None = Field(default=None, ge=1, le=2**63 - 1, description="version to ask (default: the served one)")
+    version: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                                description="version to ask (default: the served one)")
 
 
 class ProbabilityOut(BaseModel):
@@ -223,7 +224,8 @@ class SpilloverIn(BaseModel):
     horizon: int = Field(ge=1)
     scenario: dict[str, Any] | list[float | None] | None = Field(default=None, description=(
         "the source's path: values per month (null = simulated), {period: value}, or {\"scale\": factor}"))
-    version: int | None = Field(default=None, ge=1, le=2**63 - 1, description="version to ask (default: the served one)")
+    version: int | None = Field(default=None, ge=1, le=2**63 - 1,
+                                description="version to ask (default: the served one)")
 
 
 class SpilloverOut(BaseModel):
