@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adaptation", default=None, choices=NUTPIE_ADAPTATIONS,
                    help="nutpie mass-matrix adaptation of the default path (default: fit_servable's)")
     p.add_argument("--tune", type=int, default=None, help="tuning steps of the default path (default: fit_servable's)")
-    p.add_argument("--draws", type=int, default=None, help="draws per chain of the default path's runs (default: fit_servable's)")
+    p.add_argument("--draws", type=int, default=None,
+                   help="draws per chain of the default path's runs (default: fit_servable's)")
     p.add_argument("--panels", type=int, default=0, help="also compare both paths on this many more panels (warm)")
     args = p.parse_args(argv)
     options = {k: v for k, v in (("adaptation", args.adaptation), ("tune", args.tune), ("draws", args.draws))

@@ -139,8 +139,10 @@ def main() -> None:
         began = time.perf_counter()
         env, key = prepare(Path(tmp), args.with_key)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted (gate relaxed: serving is measured)",
-                          "setup_seconds": round(time.perf_counter() - began, 1), "auth": "read key" if key else "public read",
+        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted "
+                                   "(gate relaxed: serving is measured)",
+                          "setup_seconds": round(time.perf_counter() - began, 1),
+                          "auth": "read key" if key else "public read",
                           "load_average": os.getloadavg()[0], "cores": os.cpu_count()}), flush=True)
         port = free_port()
         server = subprocess.Popen([sys.executable, "-c", SERVER.replace("{port}", str(port))], cwd=ROOT, env=env)

@@ -66,7 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DATA / "ucdp-state-based-deaths-country-month.csv")
     p.add_argument("--regions", type=Path, default=DATA / "regions-middle-east.json")
     p.add_argument("--indicator", default="ged_deaths_sb")
-    p.add_argument("--origins", type=int, default=12, help="number of forecast origins (80 with --step 3 reaches back to 2001)")
+    p.add_argument("--origins", type=int, default=12,
+                   help="number of forecast origins (80 with --step 3 reaches back to 2001)")
     p.add_argument("--step", type=int, default=3, help="months between origins (12: one origin a year)")
     p.add_argument("--horizons", default="1,3,6", help="comma-separated steps to report; the longest is the horizon")
     p.add_argument("--seed", type=int, default=1)
@@ -165,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in result.pooled:
         print(json.dumps({"pooled": row}))
     model_seconds = result.seconds.get("model") or []
-    summary = compare_to_baselines(result, "model", [b for b in forecasters if b != "model"]) if "model" in forecasters else {}
+    summary = (compare_to_baselines(result, "model", [b for b in forecasters if b != "model"])
+               if "model" in forecasters else {})
     print(json.dumps({"summary": summary, "tail": result.tail,
                       "fit_seconds_median": round(statistics.median(model_seconds), 1) if model_seconds else None,
                       "wall_seconds": round(time.perf_counter() - began, 1)}))

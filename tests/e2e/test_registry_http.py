@@ -146,7 +146,8 @@ def run_cli(args: list[str], env: dict) -> str:
 def test_backtest_over_http_scores_the_model_beside_the_baselines(registry_server):
     client: httpx.Client = registry_server
     send_panel(client)
-    assert client.post("/v1/models", json=model_payload(name="attacks-backtest", sampler=STARVED_SAMPLER)).status_code == 201
+    assert client.post("/v1/models",
+                       json=model_payload(name="attacks-backtest", sampler=STARVED_SAMPLER)).status_code == 201
     bad_backtest = client.post("/v1/models/attacks-backtest/backtests", json={"origins": 2, "horizon": 0})
     assert bad_backtest.status_code == 422
     accepted = client.post("/v1/models/attacks-backtest/backtests", json={"origins": 2, "step": 1, "horizon": 2})

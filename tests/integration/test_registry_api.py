@@ -75,7 +75,8 @@ def test_fit_jobs_are_queued_and_can_be_cancelled(api):
     assert queued.status_code == 202
     job_id = queued.json()["job_id"]
     job = client.get(f"/v1/jobs/{job_id}").json()
-    assert (job["kind"], job["status"], job["attempts"], job["model"], job["version"]) == ("fit", "queued", 0, "alpha", None)
+    assert ((job["kind"], job["status"], job["attempts"], job["model"], job["version"])
+            == ("fit", "queued", 0, "alpha", None))
     cancelled = client.post(f"/v1/jobs/{job_id}/cancel").json()
     assert cancelled["status"] == "cancelled" and cancelled["finished_at"]
     assert client.post(f"/v1/jobs/{job_id}/cancel").status_code == 409

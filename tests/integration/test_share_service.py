@@ -24,7 +24,8 @@ N_REGIONS, N_PERIODS, HORIZON = 4, 60, 6
 def setup(tmp_path_factory):
     """Return (database, settings, worker, model id, panel) on a migrated SQLite file seeded with a share panel."""
     panel, _ = simulate_share_panel(N_REGIONS, N_PERIODS, seed=3, graph="ring")
-    indicator = {"id": INDICATOR, "kind": "share", "unit": "fraction of territory", "description": "synthetic militia control"}
+    indicator = {"id": INDICATOR, "kind": "share", "unit": "fraction of territory",
+                 "description": "synthetic militia control"}
     model = {"name": "militia", "family": "share", "indicator": INDICATOR, "regions": [], "covariates": [],
              "spillover": True, "horizon": HORIZON, "sampler": SAMPLER}
     with worker_registry(tmp_path_factory.mktemp("share-registry"), panel, indicators=[indicator], models=[model],

@@ -34,7 +34,8 @@ def run(size: str) -> dict:
     fc = fit.forecast(horizon=HOLD_OUT, draws=4000, seed=1)
     lo, hi = np.quantile(fc.paths, [0.05, 0.95], axis=0)
     held = truth.values[:, -HOLD_OUT:].T
-    return {"truth": truth, "fit": fit, **{name: interval(name) for name in ("p_any", "log_mu", "log_sigma", *DYNAMICS)},
+    return {"truth": truth, "fit": fit,
+            **{name: interval(name) for name in ("p_any", "log_mu", "log_sigma", *DYNAMICS)},
             "coverage": float(((held >= lo) & (held <= hi)).mean())}
 
 

@@ -134,9 +134,11 @@ def hammer(base_url: str, key: str, stop: threading.Event, log: list, worker: in
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=15) as client:
         while not stop.is_set():
             i += 1
-            period = f"{1000 + worker}-{i % 12 + 1:02d}" if i <= 12 else f"{1100 + i // 12 + worker * 100}-{i % 12 + 1:02d}"
+            period = (f"{1000 + worker}-{i % 12 + 1:02d}" if i <= 12
+                      else f"{1100 + i // 12 + worker * 100}-{i % 12 + 1:02d}")
             kind, call = [("read", lambda: client.get("/v1/regions")),
-                          ("series", lambda: client.get("/v1/series", params={"region": "IRQ", "indicator": "attacks"})),
+                          ("series", lambda: client.get("/v1/series",
+                                                        params={"region": "IRQ", "indicator": "attacks"})),
                           ("write", lambda: client.post("/v1/observations", json={"observations": [
                               {"region": "IRQ", "indicator": "attacks", "period": period, "value": worker}]}))][i % 3]
             started = time.monotonic()

@@ -57,7 +57,8 @@ def expected_bad_rows(batch: list[dict]) -> set[int]:
     seen = set()
     for index, row in enumerate(batch):
         region, indicator, period = row.get("region"), row.get("indicator"), row.get("period")
-        keyable = isinstance(region, str) and isinstance(indicator, str) and period in ("2024-01", "2024-06", "2024-07", "1999-12")
+        keyable = (isinstance(region, str) and isinstance(indicator, str)
+                   and period in ("2024-01", "2024-06", "2024-07", "1999-12"))
         key = (region, indicator, period)
         if expected_problem(row) or (keyable and key in seen):
             bad.add(index)

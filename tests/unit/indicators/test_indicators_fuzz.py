@@ -11,7 +11,8 @@ HEADER = b"region,indicator,period,value\n"
 csv_bodies = st.one_of(
     st.binary(max_size=200),
     st.binary(max_size=200).map(lambda body: HEADER + body),
-    st.text(alphabet=st.sampled_from(list('IRQ,attacks2021-03"\r\n\x00é\ufeff ')), max_size=120).map(lambda t: "region,indicator,period,value\n" + t),
+    st.text(alphabet=st.sampled_from(list('IRQ,attacks2021-03"\r\n\x00é\ufeff ')), max_size=120).map(
+        lambda t: "region,indicator,period,value\n" + t),
 )
 
 
@@ -28,10 +29,13 @@ def test_csv_reader_returns_four_field_rows_or_raises_input_error(data):
 
 
 ids = st.sampled_from(["A", "B", "C", "", "A B", None, 3])
-neighbour = st.one_of(ids, st.fixed_dictionaries({"id": ids}, optional={"weight": st.sampled_from([1, 2.5, 0, -1, "x", True, float("nan")])}))
+neighbour = st.one_of(ids, st.fixed_dictionaries(
+    {"id": ids}, optional={"weight": st.sampled_from([1, 2.5, 0, -1, "x", True, float("nan")])}))
 region = st.one_of(
-    st.fixed_dictionaries({"id": ids}, optional={"name": st.sampled_from(["x", "", 5]), "parent": st.sampled_from([None, "P", 1]),
-                                                  "neighbours": st.one_of(st.lists(neighbour, max_size=4), st.sampled_from([None, "A", 7]))}),
+    st.fixed_dictionaries({"id": ids}, optional={"name": st.sampled_from(["x", "", 5]),
+                                                  "parent": st.sampled_from([None, "P", 1]),
+                                                  "neighbours": st.one_of(st.lists(neighbour, max_size=4),
+                                                                          st.sampled_from([None, "A", 7]))}),
     st.sampled_from([None, "A", 1, []]),
 )
 

@@ -25,7 +25,8 @@ def test_good_csv_with_bom_and_crlf_keeps_values_as_strings():
 @pytest.mark.parametrize(
     ("data", "words"),
     [
-        ("region,indicator,month,value\nIRQ,attacks,2021-01,3\n", ["'region,indicator,month,value'", "expected exactly"]),
+        ("region,indicator,month,value\nIRQ,attacks,2021-01,3\n",
+         ["'region,indicator,month,value'", "expected exactly"]),
         ("value,region,indicator,period\n", ["'value,region,indicator,period'"]),
         ("region,indicator,period\n", ["(3 columns)"]),
         ("", ["empty"]),
@@ -73,9 +74,11 @@ def test_max_rows_stops_reading():
 
 def test_json_readers_accept_both_shapes_and_refuse_others():
     rows = [{"region": "IRQ", "indicator": "attacks", "period": "2021-01", "value": 3}]
-    assert read_observations_json('{"observations": [{"region": "IRQ", "indicator": "attacks", "period": "2021-01", "value": 3}]}') == rows
+    assert read_observations_json('{"observations": [{"region": "IRQ", "indicator": "attacks", '
+                                  '"period": "2021-01", "value": 3}]}') == rows
     assert read_observations_json(rows) == rows
-    assert read_regions_json(b'{"about": "x", "regions": [{"id": "A", "neighbours": []}]}') == [{"id": "A", "neighbours": []}]
+    assert (read_regions_json(b'{"about": "x", "regions": [{"id": "A", "neighbours": []}]}')
+            == [{"id": "A", "neighbours": []}])
     with pytest.raises(InputError, match="not valid JSON"):
         read_observations_json("[1,")
     with pytest.raises(InputError, match="list of regions"):

@@ -121,7 +121,8 @@ def test_nan_values_are_missing_and_bad_frames_are_refused():
     df = pd.concat([frame(), pd.DataFrame([("C", "attacks", "2020-03", np.nan)], columns=frame().columns)])
     assert np.isnan(Panel.from_frame(df, regions=REGIONS).values("attacks")[2]).all()
     with pytest.raises(UnknownRegion, match="Q"):
-        Panel.from_frame(pd.concat([frame(), pd.DataFrame([("Q", "attacks", "2020-01", 1)], columns=frame().columns)]), regions=REGIONS)
+        Panel.from_frame(pd.concat([frame(), pd.DataFrame([("Q", "attacks", "2020-01", 1)], columns=frame().columns)]),
+                         regions=REGIONS)
     with pytest.raises(InputError, match="duplicate"):
         Panel.from_frame(pd.concat([frame(), frame().iloc[:1]]), regions=REGIONS)
     with pytest.raises(InputError, match="lacks column"):
@@ -133,7 +134,8 @@ def test_nan_values_are_missing_and_bad_frames_are_refused():
 def test_from_observations_matches_from_frame():
     catalogue = Catalogue(regions={"A", "B", "C"}, indicators={"attacks": "count", "share": "share"})
     observations = validate_batch(frame().to_dict("records"), catalogue=catalogue)
-    assert Panel.from_observations(observations, regions=REGIONS).content_hash() == Panel.from_frame(frame(), regions=REGIONS).content_hash()
+    assert (Panel.from_observations(observations, regions=REGIONS).content_hash()
+            == Panel.from_frame(frame(), regions=REGIONS).content_hash())
 
 
 @pytest.mark.skipif(not UCDP.exists(), reason="shared UCDP data not present")

@@ -9,7 +9,8 @@ import pytest
 from indicators import PeriodError, add_months, current_month, month_range, months_between, parse_period
 
 
-@pytest.mark.parametrize("text", ["2021-00", "2021-13", "2021-1", "21-01", "2021/01", "2021-01-01", "0000-01", "", "2021-01\n"])
+@pytest.mark.parametrize("text", ["2021-00", "2021-13", "2021-1", "21-01", "2021/01", "2021-01-01", "0000-01", "",
+                                  "2021-01\n"])
 def test_malformed_periods_raise(text):
     if text.endswith("\n"):  # surrounding whitespace is tolerated
         assert parse_period(text) == "2021-01"

@@ -131,7 +131,8 @@ class TestPooledAndTail:
         assert tail["max_simulated"] == 1e6
         assert tail["observed_max"] == max(35.0, float(np.nanmax(panel.values("deaths"))))
         assert tail["max_simulated_ratio"] == pytest.approx(1e6 / tail["observed_max"])
-        calm = run_backtest(panel, "deaths", {"model": persistence_forecast, "bootstrap": persistence_forecast}, origins, 2)
+        calm = run_backtest(panel, "deaths", {"model": persistence_forecast, "bootstrap": persistence_forecast},
+                            origins, 2)
         assert calm.tail["worst_ratio"] == pytest.approx(1.0) and calm.tail["max_simulated_ratio"] <= 1.0
 
 

@@ -79,7 +79,8 @@ def test_counts_follow_the_simulated_covariate(forecasts, count_fit):
     """With beta > 0, a path whose covariate is higher at step h-1 has more counts at step h."""
     _, modelled = forecasts
     steps = modelled.covariates.steps
-    np.testing.assert_allclose(steps[:, 0, :, 0], np.broadcast_to(count_fit.state["x_last"][:, 0], steps[:, 0, :, 0].shape))
+    np.testing.assert_allclose(steps[:, 0, :, 0],
+                               np.broadcast_to(count_fit.state["x_last"][:, 0], steps[:, 0, :, 0].shape))
     corr = [np.corrcoef(modelled.paths[:, h, r], steps[:, h, r, 0])[0, 1]
             for h in (3, 4, 5) for r in range(N_REGIONS) if modelled.paths[:, h, r].std() > 0]
     assert np.mean(corr) > 0.05, corr
@@ -115,7 +116,8 @@ def test_spillover_cut_and_uncut_share_the_covariate_paths(count_fit, share_fit)
     cut = count_fit.forecast(horizon=6, draws=500, seed=2, covariates=uncut.covariates, cut=(source, region))
     target = count_fit.regions.index(region)
     assert answer["probability"] == pytest.approx(float((uncut.paths[:, :, target] >= 5).any(axis=1).mean()))
-    assert answer["probability_without_source"] == pytest.approx(float((cut.paths[:, :, target] >= 5).any(axis=1).mean()))
+    assert answer["probability_without_source"] == pytest.approx(
+        float((cut.paths[:, :, target] >= 5).any(axis=1).mean()))
 
 
 def count_fit_neighbour(fit, region: str) -> str:
@@ -155,14 +157,16 @@ def test_unusable_sources_are_refused_with_the_reason(count_fit, share_fit, pane
 
 
 def test_an_earlier_covariate_model_forecasts_across_the_gap(count_fit, share_fit, panel_and_truth):
-    """A covariate model ending two months before the fit is simulated over the gap; its months after the fit's end are used."""
+    """A covariate model ending two months before the fit is simulated over the gap; its months after the fit's end
+    are used."""
     panel = panel_and_truth[0]
     earlier = ShareModel(COVARIATE).fit(panel.until(panel.periods[-3]), draws=100, tune=200, chains=1, seed=1)
     fc = count_fit.forecast(horizon=4, draws=200, seed=1, covariates={COVARIATE: earlier})
     assert fc.covariates_detail[COVARIATE]["origin"] == panel.periods[-3]
     own = earlier.forecast(horizon=5, draws=200, seed=derived_seed(1, 0))
     transform = count_fit.info["covariate_transforms"][0]
-    np.testing.assert_allclose(fc.covariates.steps[:, 1:, :, 0], (own.paths[:, 2:5] - transform["centre"]) / transform["spread"])
+    np.testing.assert_allclose(fc.covariates.steps[:, 1:, :, 0],
+                               (own.paths[:, 2:5] - transform["centre"]) / transform["spread"])
 
 
 def test_step_means_follow_given_covariate_paths_exactly():
@@ -193,5 +197,6 @@ def test_backtest_forecaster_fits_the_covariate_model_at_the_origin(panel_and_tr
     assert held.shape == moved.shape == (300, 4, N_REGIONS)
     np.testing.assert_array_equal(held[:, 0], moved[:, 0])
     assert not np.array_equal(held[:, 1:], moved[:, 1:])
-    plain = family_model_forecaster("count", **{k: v for k, v in options.items() if k != "covariates"})(panel, "attacks", 4, 5)
+    plain = family_model_forecaster("count", **{k: v for k, v in options.items() if k != "covariates"})(
+        panel, "attacks", 4, 5)
     assert not np.array_equal(plain[:, 0], held[:, 0])  # the covariate is in the backtested model

@@ -35,7 +35,8 @@ def test_built_model_uses_the_region_count(n_regions, sigma):
 
 
 def test_override_can_turn_the_shrinking_off_and_bad_values_are_refused():
-    assert _share_ne_scale_sigma(CountModel("attacks", priors={"share_ne": {"scale_regions": None}}), 100) == pytest.approx(0.5)
+    assert _share_ne_scale_sigma(
+        CountModel("attacks", priors={"share_ne": {"scale_regions": None}}), 100) == pytest.approx(0.5)
     base = default_priors("count", "loglinear")
     for bad in (0, 2.5, "25", True):
         with pytest.raises(SpecError, match="scale_regions"):

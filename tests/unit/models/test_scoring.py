@@ -149,7 +149,8 @@ def test_score_paths_keys_and_shapes():
 class TestChallengeScores:
     """The ViEWS 2023/24 challenge's ignorance score and 90% interval score, checked by hand."""
 
-    samples = col(0, 0, 1, 3, 7, 30, 2000, 0, 0, 0)  # 10 samples; bins: {0} x5, 1-2 x1, 3-5 x1, 6-10 x1, 26-50 x1, >=1001 x1
+    # 10 samples; bins: {0} x5, 1-2 x1, 3-5 x1, 6-10 x1, 26-50 x1, >=1001 x1
+    samples = col(0, 0, 1, 3, 7, 30, 2000, 0, 0, 0)
 
     def test_ignorance_counts_the_observed_bin_with_one_pseudo_count_per_bin(self):
         # 11 bins, 10 samples: p = (hits + 1) / 21

@@ -81,12 +81,14 @@ def test_simulation_is_fast_enough():
     import time
     n_regions = 25
     state = {"weights": np.ones((n_regions, n_regions)) - np.eye(n_regions), "alive": np.ones(n_regions, bool),
-             "has_ne": np.ones(n_regions, bool), "window": np.full((n_regions, 12), 10.0), "x_last": np.zeros((n_regions, 0)),
+             "has_ne": np.ones(n_regions, bool), "window": np.full((n_regions, 12), 10.0),
+             "x_last": np.zeros((n_regions, 0)),
              "c_own": np.full(n_regions, 2.0), "c_level": np.full(n_regions, 2.0), "c_ne": np.full(n_regions, 2.0),
              "c_disp": np.array([2.0])}
     n = 500
-    params = {"a": np.full((n, n_regions), 2.0), "lam": np.full((n, n_regions), 0.4), "kap": np.full((n, n_regions), 0.3),
-              "phi": np.full((n, n_regions), 0.05), "log_alpha": np.zeros((n, n_regions)), "alpha_slope": np.full(n, 0.5)}
+    params = {"a": np.full((n, n_regions), 2.0), "lam": np.full((n, n_regions), 0.4),
+              "kap": np.full((n, n_regions), 0.3), "phi": np.full((n, n_regions), 0.05),
+              "log_alpha": np.zeros((n, n_regions)), "alpha_slope": np.full(n, 0.5)}
     idx, u = draw_randomness(n, 1000, 6, n_regions, seed=0)
     start = time.perf_counter()
     simulate_count("loglinear", params, state, idx=idx, uniforms=u)

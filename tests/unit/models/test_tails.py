@@ -57,7 +57,8 @@ def test_a_cut_channel_with_tail_safety_still_differs_only_through_that_channel(
         "c_ne": np.log1p([80.0, 50.0, 0.0]), "c_disp": np.array([3.0]), "history_max": np.array([60.0, 90.0, 30.0]),
     }
     params = {"a": np.full((n, 3), 0.3), "lam": np.full((n, 3), 0.5), "kap": np.tile([0.5, 0.2, 0.5], (n, 1)),
-              "phi": np.tile([0.0, 0.3, 0.0], (n, 1)), "log_alpha": np.full((n, 3), -1.0), "alpha_slope": np.full(n, 0.2)}
+              "phi": np.tile([0.0, 0.3, 0.0], (n, 1)), "log_alpha": np.full((n, 3), -1.0),
+              "alpha_slope": np.full(n, 0.2)}
     idx, u = draw_randomness(n, 2000, 6, 3, seed=5)
     options = dict(ceiling_factor=2.0, pool_weight=0.3)
     uncut = simulate_count("loglinear", params, state, idx=idx, uniforms=u, **options)
