@@ -156,6 +156,57 @@ class Ledger:
         self.status[endpoint][status] += 1
 
 
+def read_request(client: httpx.AsyncClient, endpoint: str, region: str, rng: random.Random, neighbours: dict):
+    """Return the (not yet awaited) request of a read `endpoint` about `region`; None for "ingest"."""
+    if endpoint == "forecast":
+        return client.get(f"/v1/models/{MODEL}/forecast", params={"region": region, "horizon": rng.randint(1, 6)})
+    if endpoint == "probability":
+        return client.post(f"/v1/models/{MODEL}/probability",
+                           json={"region": region, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
+    if endpoint == "spillover":
+        target = rng.choice(neighbours[region])
+        return client.post(f"/v1/models/{MODEL}/spillover", json={
+            "source": region, "target": target, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
+    if endpoint == "series":
+        return client.get("/v1/series", params={"region": region, "indicator": "attacks"})
+    if endpoint == "regions":
+        return client.get("/v1/regions")
+    return None
+
+
+def ingest_rows(number: int, batch: int, rng: random.Random, own: list[tuple[str, str]],
+                all_regions: list[str]) -> list[dict]:
+    """Return client `number`'s ingest batch `batch`: a revision of its own cells (30%) or new keys."""
+    rows = []
+    if own and rng.random() < 0.3:  # a revision of cells this client stored before
+        for cell in rng.sample(own, min(len(own), INGEST_ROWS)):
+            rows.append({"region": cell[0], "indicator": "load_events", "period": cell[1],
+                         "value": float(rng.randint(0, 99))})
+    else:
+        year = 1000 + number * 10 + batch // 12 % 10
+        month = batch % 12 + 1
+        year += (batch // 120) * 700  # keeps keys unique per client for any run length
+        region_ids = rng.sample(sorted(all_regions), INGEST_ROWS // 2)
+        for r in region_ids:
+            for period in (f"{year:04d}-{month:02d}", f"{year + 1:04d}-{month:02d}"):
+                rows.append({"region": r, "indicator": "load_events", "period": period,
+                             "value": float(rng.randint(0, 99))})
+    return rows
+
+
+def settle_ingest(ledger: Ledger, rows: list[dict], status: int | str, own: list[tuple[str, str]]) -> None:
+    """Record an ingest's outcome: acknowledged rows (and new own cells) on 200, an unknown outcome on
+    a 5xx or transport error; returns nothing."""
+    keys = [(r["region"], r["period"]) for r in rows]
+    if status == 200:
+        for row, cell in zip(rows, keys):
+            ledger.acknowledged[cell] = row["value"]
+            if cell not in own:
+                own.append(cell)
+    elif not isinstance(status, int) or status >= 500:
+        ledger.unknown_outcome += 1
+
+
 async def client_loop(number: int, base: str, key: str, until: float, ledger: Ledger, neighbours: dict) -> None:
     """Send the traffic mix until `until` (monotonic seconds); returns nothing.
 
@@ -171,35 +222,10 @@ async def client_loop(number: int, base: str, key: str, until: float, ledger: Le
             endpoint = rng.choice(endpoints)
             region = rng.choice(MODEL_REGIONS)
             rows = None
-            if endpoint == "forecast":
-                call = client.get(f"/v1/models/{MODEL}/forecast", params={"region": region, "horizon": rng.randint(1, 6)})
-            elif endpoint == "probability":
-                call = client.post(f"/v1/models/{MODEL}/probability",
-                                   json={"region": region, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
-            elif endpoint == "spillover":
-                target = rng.choice(neighbours[region])
-                call = client.post(f"/v1/models/{MODEL}/spillover", json={
-                    "source": region, "target": target, "threshold": rng.choice([5, 10, 20]), "horizon": 6})
-            elif endpoint == "series":
-                call = client.get("/v1/series", params={"region": region, "indicator": "attacks"})
-            elif endpoint == "regions":
-                call = client.get("/v1/regions")
-            else:
+            call = read_request(client, endpoint, region, rng, neighbours)
+            if call is None:
                 batch += 1
-                rows = []
-                if own and rng.random() < 0.3:  # a revision of cells this client stored before
-                    for cell in rng.sample(own, min(len(own), INGEST_ROWS)):
-                        rows.append({"region": cell[0], "indicator": "load_events", "period": cell[1],
-                                     "value": float(rng.randint(0, 99))})
-                else:
-                    year = 1000 + number * 10 + batch // 12 % 10
-                    month = batch % 12 + 1
-                    year += (batch // 120) * 700  # keeps keys unique per client for any run length
-                    region_ids = rng.sample(sorted(all_regions), INGEST_ROWS // 2)
-                    for r in region_ids:
-                        for period in (f"{year:04d}-{month:02d}", f"{year + 1:04d}-{month:02d}"):
-                            rows.append({"region": r, "indicator": "load_events", "period": period,
-                                         "value": float(rng.randint(0, 99))})
+                rows = ingest_rows(number, batch, rng, own, all_regions)
                 call = client.post("/v1/observations", json={"observations": rows})
             started = time.perf_counter()
             try:
@@ -209,14 +235,7 @@ async def client_loop(number: int, base: str, key: str, until: float, ledger: Le
                 status = type(exc).__name__
             ledger.record(endpoint, time.perf_counter() - started, status)
             if rows is not None:
-                keys = [(r["region"], r["period"]) for r in rows]
-                if status == 200:
-                    for row, cell in zip(rows, keys):
-                        ledger.acknowledged[cell] = row["value"]
-                        if cell not in own:
-                            own.append(cell)
-                elif not isinstance(status, int) or status >= 500:
-                    ledger.unknown_outcome += 1
+                settle_ingest(ledger, rows, status, own)
 
 
 async def refits(base: str, key: str, until: float, done: list) -> None:

@@ -98,36 +98,8 @@ class CountModel(FamilyModel):
                  persistence: str = DEFAULT_PERSISTENCE, dispersion: str = DEFAULT_DISPERSION,
                  fit_months: int | None | str = "default", own_lag_months: int = 1,
                  ceiling_factor: float | None | str = "default", pool_weight: float | str = "default") -> None:
-        if form not in FORMS:
-            raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
-        if persistence not in ("stationary", "unit"):
-            raise SpecError(f"persistence must be 'stationary' or 'unit', got {persistence!r}")
-        if dispersion not in DISPERSIONS:
-            raise SpecError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
-        if fit_months == "default":
-            fit_months = DEFAULT_FIT_MONTHS if form == "loglinear" else None
-        if ceiling_factor == "default":
-            ceiling_factor = DEFAULT_CEILING_FACTOR if form == "loglinear" else None
-        if pool_weight == "default":
-            pool_weight = DEFAULT_POOL_WEIGHT if form == "loglinear" else 0.0
-        if fit_months is not None and int(fit_months) < 24:
-            raise SpecError(f"fit_months must be at least 24 (or None for the whole history), got {fit_months!r}")
-        options = {"persistence": persistence, "dispersion": dispersion} if form == "loglinear" else {}
-        if own_lag_months != 1:
-            if form != "loglinear" or int(own_lag_months) < 1:
-                raise SpecError("own_lag_months must be an integer >= 1 and needs the loglinear form, "
-                                f"got {own_lag_months!r}")
-            options["own_lag_months"] = int(own_lag_months)
-        if ceiling_factor is not None:
-            if float(ceiling_factor) < 1:
-                raise SpecError(f"ceiling_factor must be at least 1 (or None: no ceiling), got {ceiling_factor!r}")
-            options["ceiling_factor"] = float(ceiling_factor)
-        if pool_weight:
-            if not 0.0 <= float(pool_weight) < 1.0:
-                raise SpecError(f"pool_weight must lie in [0, 1), got {pool_weight!r}")
-            options["pool_weight"] = float(pool_weight)
-        if fit_months is not None:
-            options["fit_months"] = int(fit_months)
+        options = _checked_options(form, persistence, dispersion, fit_months=fit_months, own_lag_months=own_lag_months,
+                                   ceiling_factor=ceiling_factor, pool_weight=pool_weight)
         self.use_spec(ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
                                 spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
                                 options=options))
@@ -226,6 +198,53 @@ class CountModel(FamilyModel):
                 alpha_obs = pm.math.exp(pt.clip(log_alpha_obs, -10.0, 12.0))
             pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
         return model
+
+
+def _check_choices(form: str, persistence: str, dispersion: str) -> None:
+    """Return nothing if form, persistence and dispersion are known choices; raises SpecError otherwise."""
+    if form not in FORMS:
+        raise SpecError(f"unknown count form {form!r}; use one of {', '.join(FORMS)}")
+    if persistence not in ("stationary", "unit"):
+        raise SpecError(f"persistence must be 'stationary' or 'unit', got {persistence!r}")
+    if dispersion not in DISPERSIONS:
+        raise SpecError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
+
+
+def _resolved_defaults(form: str, fit_months, ceiling_factor, pool_weight) -> tuple:
+    """Return (fit_months, ceiling_factor, pool_weight) with each "default" replaced by the form's default."""
+    if fit_months == "default":
+        fit_months = DEFAULT_FIT_MONTHS if form == "loglinear" else None
+    if ceiling_factor == "default":
+        ceiling_factor = DEFAULT_CEILING_FACTOR if form == "loglinear" else None
+    if pool_weight == "default":
+        pool_weight = DEFAULT_POOL_WEIGHT if form == "loglinear" else 0.0
+    return fit_months, ceiling_factor, pool_weight
+
+
+def _checked_options(form: str, persistence: str, dispersion: str, *, fit_months, own_lag_months,
+                     ceiling_factor, pool_weight) -> dict:
+    """Return the spec options of a CountModel built from its arguments; raises SpecError on a bad argument."""
+    _check_choices(form, persistence, dispersion)
+    fit_months, ceiling_factor, pool_weight = _resolved_defaults(form, fit_months, ceiling_factor, pool_weight)
+    if fit_months is not None and int(fit_months) < 24:
+        raise SpecError(f"fit_months must be at least 24 (or None for the whole history), got {fit_months!r}")
+    options = {"persistence": persistence, "dispersion": dispersion} if form == "loglinear" else {}
+    if own_lag_months != 1:
+        if form != "loglinear" or int(own_lag_months) < 1:
+            raise SpecError("own_lag_months must be an integer >= 1 and needs the loglinear form, "
+                            f"got {own_lag_months!r}")
+        options["own_lag_months"] = int(own_lag_months)
+    if ceiling_factor is not None:
+        if float(ceiling_factor) < 1:
+            raise SpecError(f"ceiling_factor must be at least 1 (or None: no ceiling), got {ceiling_factor!r}")
+        options["ceiling_factor"] = float(ceiling_factor)
+    if pool_weight:
+        if not 0.0 <= float(pool_weight) < 1.0:
+            raise SpecError(f"pool_weight must lie in [0, 1), got {pool_weight!r}")
+        options["pool_weight"] = float(pool_weight)
+    if fit_months is not None:
+        options["fit_months"] = int(fit_months)
+    return options
 
 
 def count_state(values: np.ndarray, weights: np.ndarray, covs: list[np.ndarray],
