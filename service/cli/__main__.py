@@ -4,4 +4,5 @@ import sys
 
 from service.cli import app
 
-sys.exit(app())
+if __name__ == "__main__":  # importing this module (e.g. to list the package's errors) runs nothing
+    sys.exit(app())
