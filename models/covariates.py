@@ -46,6 +46,10 @@ class CovariatePaths:
         modes = {self.detail.get(name, {}).get("mode", "held") for name in self.names}
         return modes.pop() if len(modes) == 1 else "mixed"
 
+    def rows(self, index: np.ndarray) -> CovariatePaths:
+        """Return the paths at `index` (path i of the result is path index[i] of these)."""
+        return CovariatePaths(self.steps[np.asarray(index)], list(self.names), self.detail)
+
     def first(self, draws: int, horizon: int) -> CovariatePaths:
         """Return these paths cut to the first `draws` paths and `horizon` steps; raises SpecError if they
         are shorter."""

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from models.errors import SpecError
-from models.forecast import INTERVAL_LEVEL, Forecast
-
-BOOTSTRAP_RESAMPLES = 2000
+from models.forecast import Forecast
+from models.uncertainty import (
+    GRID_PATHS_PER_DRAW,
+    GRID_POSTERIOR_DRAWS,
+    credible_interval,
+    group_means,
+    interval_method,
+    predictive,
+    share_per_draw,
+    share_standard_error,
+    share_through,
+)
 
 
 def exceedance(forecast: Forecast, region: str, threshold: float) -> dict:
@@ -41,52 +48,63 @@ def check_spillover_question(fit, *, source: str, target: str) -> tuple[int, int
 
 
 def spillover_forecasts(fit, *, source: str, target: str, horizon: int = 6, scenario=None, draws: int = 1000,
-                        seed: int = 0, covariates=None) -> tuple[Forecast, Forecast]:
+                        seed: int = 0, covariates=None, grid: bool = False) -> tuple[Forecast, Forecast]:
     """Return (uncut, cut): the fit's forecast and the same with the source->target channel cut, drawn
     with the same random numbers and covariate paths, after `check_spillover_question`.
 
     A scenario (values per step, {period: value} or {"scale": f}) replaces the source's path in both runs.
+    grid=True: the posterior grid pair instead (GRID_POSTERIOR_DRAWS x GRID_PATHS_PER_DRAW paths, `draws`
+    ignored; see models.uncertainty), read for credible intervals.
     """
     check_spillover_question(fit, source=source, target=target)
     scen = {source: scenario} if scenario is not None else None
-    uncut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen, covariates=covariates)
-    cut = fit.forecast(horizon=horizon, draws=draws, seed=seed, scenario=scen, cut=(source, target),
-                       covariates=uncut.covariates)
+    size = grid_size() if grid else {"draws": draws}
+    uncut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, covariates=covariates, grid=grid, **size)
+    cut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, cut=(source, target),
+                       covariates=uncut.covariates if not grid else covariates, grid=grid, **size)
     return uncut, cut
 
 
+def grid_size() -> dict:
+    """Return the forecast arguments of a posterior grid: {"draws", "posterior_draws"}."""
+    return {"draws": GRID_POSTERIOR_DRAWS * GRID_PATHS_PER_DRAW, "posterior_draws": GRID_POSTERIOR_DRAWS}
+
+
 def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str, threshold: float, seed: int,
-                     scenario=None, normalise: str | None = None) -> dict:
+                     scenario=None, normalise: str | None = None,
+                     grid: tuple[Forecast, Forecast] | None = None) -> dict:
     """Return the answer to "will the target reach `threshold` within the horizon, and how much is the source's?"
     read from an `uncut` forecast and the `cut` one (source->target channel cut, same random numbers).
 
-    Keys: probability (target has any month >= threshold), probability_without_source (the same
-    in the cut run), attributable (their difference), attributable_interval (90% paired bootstrap
-    over the simulated paths, resampled from `seed`: Monte Carlo error of the difference given the
-    posterior), channel_share ((E[target uncut] - E[target cut]) / E[target uncut] over all steps:
-    the expected share of the target's mean that flows through the channel, echoes included),
-    normalise (given, else the one recorded with the uncut forecast), interval_method, covariates_mode
-    and the question asked (`scenario` is only reported: the forecasts already carry it).
+    Predictive values (means over the paths): probability (target has any month >= threshold),
+    probability_without_source (the same in the cut run), attributable (their difference, paired per path),
+    channel_share ((E[target uncut] - E[target cut]) / E[target uncut] over all steps: the expected share of
+    the target's mean that flows through the channel, echoes included). Each has `<name>_interval`: with a
+    posterior `grid` pair (uncut, cut; see models.uncertainty) the 90% credible interval over the posterior
+    draws, else a 90% Monte Carlo interval; and `mc_standard_error` {name: Monte Carlo standard error}.
+    `interval_method` names the intervals. Also: normalise (given, else the one recorded with the uncut
+    forecast), covariates_mode, posterior_draws and the question asked (`scenario` is only reported).
     """
-    if uncut.paths.shape != cut.paths.shape or uncut.regions != cut.regions:
-        raise SpecError(f"the uncut paths {uncut.paths.shape} and the cut paths {cut.paths.shape} are not one pair")
-    t = uncut.regions.index(target)
-    y, y0 = uncut.paths[:, :, t], cut.paths[:, :, t]
-    hit, hit0 = (y >= threshold).any(axis=1), (y0 >= threshold).any(axis=1)
-    diff = hit.astype(float) - hit0.astype(float)
-    rng = np.random.default_rng(seed + 7919)
-    boot = diff[rng.integers(0, diff.size, size=(BOOTSTRAP_RESAMPLES, diff.size))].mean(axis=1)
-    tail = (1 - INTERVAL_LEVEL) / 2
-    mean_uncut = float(y.mean())
-    channel_share = (mean_uncut - float(y0.mean())) / mean_uncut if mean_uncut > 0 else 0.0
-    return {
-        "source": source, "target": target, "threshold": threshold, "horizon": uncut.horizon,
-        "probability": float(hit.mean()),
-        "probability_without_source": float(hit0.mean()),
-        "attributable": float(diff.mean()),
-        "attributable_interval": [float(np.quantile(boot, tail)), float(np.quantile(boot, 1 - tail))],
-        "interval_method": f"{int(INTERVAL_LEVEL * 100)}% paired bootstrap over {diff.size} simulated paths",
-        "channel_share": channel_share,
+    for a, b in [(uncut, cut)] + ([grid] if grid is not None else []):
+        if a.paths.shape != b.paths.shape or a.regions != b.regions:
+            raise SpecError(f"the uncut paths {a.paths.shape} and the cut paths {b.paths.shape} are not one pair")
+    values = _spillover_values(uncut, cut, target, threshold)
+    per_draw = _spillover_per_draw(*grid, target, threshold) if grid is not None else None
+    answer = {"source": source, "target": target, "threshold": threshold, "horizon": uncut.horizon}
+    errors = {}
+    bounds = {"probability": (0.0, 1.0), "probability_without_source": (0.0, 1.0), "attributable": (-1.0, 1.0),
+              "channel_share": (None, 1.0)}
+    for name, (value, se) in values.items():
+        answer[name], errors[name] = value, se
+        interval = None if per_draw is None else credible_interval(per_draw[name], value, lo=bounds[name][0],
+                                                                    hi=bounds[name][1])
+        answer[f"{name}_interval"] = interval if interval is not None else [value - 1.6449 * se, value + 1.6449 * se]
+    grid_draws = grid[0].posterior_draws if grid is not None else None
+    return answer | {
+        "mc_standard_error": errors,
+        "interval_method": interval_method(grid_draws, grid[0].paths.shape[0] // grid_draws if grid_draws else None,
+                                           int(uncut.paths.shape[0])),
+        "posterior_draws": grid_draws,
         "normalise": normalise if normalise is not None else uncut.meta.get("normalise"),
         "scenario": scenario is not None,
         "covariates_mode": uncut.covariates_mode,
@@ -94,14 +112,42 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     }
 
 
+def _target_hits(uncut: Forecast, cut: Forecast, target: str, threshold: float):
+    """Return (target uncut paths, cut paths, uncut hits, cut hits) of `target` reaching `threshold`."""
+    t = uncut.regions.index(target)
+    y, y0 = uncut.paths[:, :, t], cut.paths[:, :, t]
+    return y, y0, (y >= threshold).any(axis=1).astype(float), (y0 >= threshold).any(axis=1).astype(float)
+
+
+def _spillover_values(uncut: Forecast, cut: Forecast, target: str, threshold: float) -> dict:
+    """Return {name: (predictive value, Monte Carlo standard error)} of the four spillover quantities."""
+    y, y0, hit, hit0 = _target_hits(uncut, cut, target, threshold)
+    groups = uncut.groups
+    return {"probability": predictive(hit, groups), "probability_without_source": predictive(hit0, groups),
+            "attributable": predictive(hit - hit0, groups),
+            "channel_share": (share_through(y, y0), share_standard_error(y.mean(axis=1), y0.mean(axis=1), groups))}
+
+
+def _spillover_per_draw(uncut: Forecast, cut: Forecast, target: str, threshold: float) -> dict:
+    """Return {name: values per posterior draw} of the four spillover quantities over a posterior grid pair."""
+    y, y0, hit, hit0 = _target_hits(uncut, cut, target, threshold)
+    groups = uncut.groups
+    return {"probability": group_means(hit, groups), "probability_without_source": group_means(hit0, groups),
+            "attributable": group_means(hit - hit0, groups),
+            "channel_share": share_per_draw(y.mean(axis=1), y0.mean(axis=1), groups)}
+
+
 def spillover(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
               draws: int = 1000, seed: int = 0, covariates=None) -> dict:
     """Return the spillover answer of `spillover_answer` for a fit: the checked pair of forecasts
-    (`spillover_forecasts`, `draws` paths from `seed`) read at `threshold` within `horizon`.
+    (`spillover_forecasts`, `draws` paths from `seed`) and its posterior grid pair, read at `threshold`
+    within `horizon`.
 
     `covariates` (see Fit.forecast) moves covariates with their own models, the same paths in both runs.
     """
-    uncut, cut = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
-                                     draws=draws, seed=seed, covariates=covariates)
-    return spillover_answer(uncut, cut, source=source, target=target, threshold=threshold, seed=seed,
-                            scenario=scenario, normalise=fit.spec.normalise)
+    pair = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
+                               draws=draws, seed=seed, covariates=covariates)
+    grid = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
+                               seed=seed, covariates=covariates, grid=True)
+    return spillover_answer(*pair, source=source, target=target, threshold=threshold, seed=seed,
+                            scenario=scenario, normalise=fit.spec.normalise, grid=grid)

@@ -73,9 +73,11 @@ class Fit:
     # -- what the README documents on a Fit: one-line calls into the modules that do the work ---------
     def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
                  cut: tuple[str, str] | None = None, scenario: dict | None = None,
-                 covariates: dict | CovariatePaths | None = None) -> Forecast:
+                 covariates: dict | CovariatePaths | None = None, posterior_draws: int | None = None,
+                 grid: bool = False) -> Forecast:
         """Return a Forecast of `draws` joint paths for steps 1..horizon (see models.forecasting.simulate_forecast)."""
-        return simulate_forecast(self, horizon, draws, seed, cut=cut, scenario=scenario, covariates=covariates)
+        return simulate_forecast(self, horizon, draws, seed, cut=cut, scenario=scenario, covariates=covariates,
+                                 posterior_draws=posterior_draws, grid=grid)
 
     def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
                   draws: int = 1000, seed: int = 0, covariates: dict | CovariatePaths | None = None) -> dict:

@@ -11,8 +11,7 @@ from scipy import stats
 
 from models.covariates import CovariatePaths
 from models.errors import SpecError
-
-INTERVAL_LEVEL = 0.9
+from models.uncertainty import INTERVAL_LEVEL, credible_interval, group_means, interval_method, predictive
 
 
 def jeffreys_interval(hits: int, n: int, level: float = INTERVAL_LEVEL) -> list[float]:
@@ -30,12 +29,13 @@ class Forecast:
     raises SpecError. `covariates_mode` is "none" (the model has no covariates), "held" (kept at their
     last value), "modelled" (moved by their own fitted models) or "mixed"; `covariates` holds the
     covariate paths read at each step (models.covariates.CovariatePaths) when the model has any;
+    `groups` gives the posterior draw group of each path (see models.uncertainty; None: not grouped);
     `meta` carries the spec id, seed, cut and scenario.
     """
 
     def __init__(self, paths: np.ndarray, periods: list[str], regions: list[str], *,
                  indicator: str, covariates_mode: str = "none", meta: dict | None = None,
-                 covariates: CovariatePaths | None = None) -> None:
+                 covariates: CovariatePaths | None = None, groups: np.ndarray | None = None) -> None:
         paths = np.asarray(paths, dtype=float)
         if paths.ndim != 3 or paths.shape[1] != len(periods) or paths.shape[2] != len(regions):
             raise SpecError(f"paths of shape {paths.shape} do not match "
@@ -47,6 +47,14 @@ class Forecast:
         self.covariates_mode = covariates_mode
         self.covariates = covariates
         self.meta = dict(meta or {})
+        if groups is not None and np.shape(groups) != (paths.shape[0],):
+            raise SpecError(f"groups of shape {np.shape(groups)} do not match {paths.shape[0]} paths")
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+
+    @property
+    def posterior_draws(self) -> int | None:
+        """Return how many posterior draws the paths come from (None when they are not grouped)."""
+        return None if self.groups is None else int(np.unique(self.groups).size)
 
     @property
     def covariates_detail(self) -> dict:
@@ -59,7 +67,8 @@ class Forecast:
             return self
         covariates = self.covariates.first(self.paths.shape[0], horizon) if self.covariates is not None else None
         return Forecast(self.paths[:, :horizon], self.periods[:horizon], self.regions, indicator=self.indicator,
-                        covariates_mode=self.covariates_mode, meta=self.meta, covariates=covariates)
+                        covariates_mode=self.covariates_mode, meta=self.meta, covariates=covariates,
+                        groups=self.groups)
 
     @property
     def horizon(self) -> int:
@@ -90,27 +99,45 @@ class Forecast:
         """Return the mean forecast per step for one region."""
         return self.region_paths(region).mean(axis=0)
 
-    def probability(self, region: str, threshold: float, within: bool = True) -> dict:
-        """Return {"probability", "interval"} of value >= threshold.
+    def probability(self, region: str, threshold: float, within: bool = True, grid: Forecast | None = None) -> dict:
+        """Return {"probability", "interval", "credible_interval", "mc_standard_error", "interval_method", ...}
+        of value >= threshold.
 
-        within=True: any month in 1..H (floats); within=False: per step (lists). The interval is
-        the 90% Jeffreys interval of the Monte Carlo estimate over the simulated paths.
+        within=True: any month in 1..H (floats); within=False: per step (lists). `probability` is the
+        predictive probability (mean over these paths) and `mc_standard_error` its Monte Carlo error. With a
+        posterior `grid` (the same fit's forecast with grid=True, see models.uncertainty), `credible_interval`
+        is the 90% credible interval of P(event | theta) over the posterior draws and `interval` repeats it;
+        without one, `credible_interval` is None and `interval` is the 90% Jeffreys interval of the Monte
+        Carlo estimate. `interval_method` says which.
         """
         hits = self.region_paths(region) >= threshold
-        n = hits.shape[0]
+        grid_hits = grid.first_steps(self.horizon).region_paths(region) >= threshold if grid is not None else None
+        grid_draws = grid.posterior_draws if grid is not None else None
+        per_draw = grid.paths.shape[0] // grid_draws if grid_draws else None
+        method = {"interval_method": interval_method(grid_draws, per_draw, hits.shape[0])}
         if within:
-            k = int(hits.any(axis=1).sum())
-            return {"probability": k / n, "interval": jeffreys_interval(k, n), "threshold": threshold,
-                    "within": True, "horizon": self.horizon}
-        ks = hits.sum(axis=0).astype(int)
-        return {"probability": [int(k) / n for k in ks], "interval": [jeffreys_interval(int(k), n) for k in ks],
-                "threshold": threshold, "within": False, "periods": self.periods}
+            event = self._event(hits.any(axis=1), None if grid is None else (grid_hits.any(axis=1), grid.groups))
+            return {**event, "threshold": threshold, "within": True, "horizon": self.horizon, **method}
+        steps = [self._event(hits[:, h], None if grid is None else (grid_hits[:, h], grid.groups))
+                 for h in range(hits.shape[1])]
+        return {key: [step[key] for step in steps] for key in steps[0]} | {
+            "threshold": threshold, "within": False, "periods": self.periods, **method}
+
+    def _event(self, hit: np.ndarray, grid: tuple[np.ndarray, np.ndarray] | None) -> dict:
+        """Return probability, interval, credible_interval and mc_standard_error of one event's per-path hits."""
+        value, se = predictive(hit, self.groups)
+        credible = None if grid is None else credible_interval(group_means(*grid), value, lo=0.0, hi=1.0)
+        k, n = int(hit.sum()), hit.size
+        return {"probability": value, "interval": credible if credible is not None else jeffreys_interval(k, n),
+                "credible_interval": credible, "mc_standard_error": se}
 
     def save(self, path: str | Path) -> None:
         """Write the forecast to a .npz file (paths and covariate paths exact, metadata as JSON)."""
         header = {"periods": self.periods, "regions": self.regions, "indicator": self.indicator,
                   "covariates_mode": self.covariates_mode, "meta": self.meta}
         arrays = {"paths": self.paths, "header": np.array(json.dumps(header))}
+        if self.groups is not None:
+            arrays["groups"] = self.groups
         if self.covariates is not None:
             arrays.update(covariate_steps=self.covariates.steps, covariate_header=np.array(self.covariates.to_header()))
         with open(path, "wb") as fh:
@@ -122,7 +149,9 @@ class Forecast:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
             paths = data["paths"]
+            groups = data["groups"] if "groups" in data.files else None
             covariates = (CovariatePaths.from_stored(data["covariate_steps"], str(data["covariate_header"]))
                           if "covariate_steps" in data.files else None)
         return cls(paths, header["periods"], header["regions"], indicator=header["indicator"],
-                   covariates_mode=header["covariates_mode"], meta=header["meta"], covariates=covariates)
+                   covariates_mode=header["covariates_mode"], meta=header["meta"], covariates=covariates,
+                   groups=groups)

@@ -12,24 +12,44 @@ from models.covariates import CovariatePaths, covariate_paths
 from models.errors import SpecError
 from models.families import family
 from models.forecast import Forecast
+from models.uncertainty import group_of_paths, posterior_groups
 
 if TYPE_CHECKING:
     from models.fit import Fit
 
 
-def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`."""
+def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int, *,
+                    posterior_draws: int | None = None, grid: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`.
+
+    The paths are grouped (models.uncertainty.group_of_paths): `posterior_draws` posterior samples (default
+    models.uncertainty.posterior_groups) are drawn, and every path of a group uses its group's sample.
+    grid=False: every path has its own uniforms (the predictive sample). grid=True: the groups share their
+    uniforms (path i reads set i // groups), so that per-draw values differ by the parameters, not by the
+    simulation's noise (common random numbers across posterior draws; see models.uncertainty).
+    """
     rng = np.random.default_rng(seed)
-    idx = rng.choice(n_samples, size=draws, replace=draws > n_samples)
-    uniforms = rng.random((draws, horizon, n_regions))
+    groups = posterior_groups(draws, n_samples, posterior_draws)
+    chosen = rng.choice(n_samples, size=groups, replace=groups > n_samples)
+    idx = chosen[group_of_paths(draws, groups)]
+    if grid:
+        sets = rng.random((-(-draws // groups), horizon, n_regions))
+        uniforms = sets[np.arange(draws) // groups]
+    else:
+        uniforms = rng.random((draws, horizon, n_regions))
     return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
 
 
 def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
                       cut: tuple[str, str] | None = None, scenario: dict | None = None,
-                      covariates: dict | CovariatePaths | None = None) -> Forecast:
+                      covariates: dict | CovariatePaths | None = None,
+                      posterior_draws: int | None = None, grid: bool = False) -> Forecast:
     """Return a Forecast of `draws` joint paths for steps 1..horizon after the fit's `last_period`.
+
+    The paths come in `posterior_draws` groups, one posterior draw each (default: see
+    models.uncertainty.posterior_groups); the Forecast's `groups` says which path is in which. grid=True
+    gives the posterior grid instead (the groups share their random numbers: see draw_randomness), read
+    for credible intervals; its `meta["grid"]` is True.
 
     cut=(source, target) removes the source->target neighbour channel (same random numbers as
     the uncut run with the same seed). scenario={region: values} replaces that region's
@@ -49,16 +69,23 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     scen = scenario_values(fit, scenario, periods)
     samples = fit.samples()
     n_samples = next(iter(samples.values())).shape[0]
-    idx, uniforms = draw_randomness(n_samples, draws, horizon, len(fit.regions), seed)
-    x_paths = forecast_covariates(fit, covariates, horizon, draws, seed)
+    idx, uniforms = draw_randomness(n_samples, draws, horizon, len(fit.regions), seed,
+                                    posterior_draws=posterior_draws, grid=grid)
+    n_groups = posterior_groups(draws, n_samples, posterior_draws)
+    if grid:  # the covariates share their paths across draws too, like the random numbers
+        x_paths = forecast_covariates(fit, covariates, horizon, -(-draws // n_groups), seed)
+        x_paths = x_paths.rows(np.arange(draws) // n_groups) if x_paths is not None else None
+    else:
+        x_paths = forecast_covariates(fit, covariates, horizon, draws, seed)
     simulate = family(fit.spec.family).simulate
     paths = simulate(fit.spec, samples, fit.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen,
                      covariates=x_paths)
     meta = {"spec_id": fit.spec_id, "seed": seed, "cut": list(cut) if cut else None,
-            "scenario": bool(scenario), "data_hash": fit.data_hash, "normalise": fit.spec.normalise}
+            "scenario": bool(scenario), "data_hash": fit.data_hash, "normalise": fit.spec.normalise,
+            "posterior_draws": n_groups, "grid": grid}
     return Forecast(paths, periods, fit.regions, indicator=fit.spec.indicator,
                     covariates_mode=x_paths.mode if x_paths is not None else "none", meta=meta,
-                    covariates=x_paths)
+                    covariates=x_paths, groups=group_of_paths(draws, n_groups))
 
 
 def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:

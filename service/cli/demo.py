@@ -150,8 +150,9 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
         served, stored = resolve(session, cache, MODEL_NAME)
         answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
                                       target=TARGET, threshold=threshold, horizon=HORIZON)
-    return {k: answer[k] for k in ("probability", "probability_without_source", "attributable",
-                                   "attributable_interval", "channel_share")} | {
+    return {k: answer[k] for k in ("probability", "probability_interval", "probability_without_source",
+                                   "attributable", "attributable_interval", "channel_share", "mc_standard_error",
+                                   "interval_method")} | {
         "source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON, "version": served.number}
 
 
@@ -224,11 +225,13 @@ def describe(result: DemoResult) -> str:
     s = result.spillover
     if s:
         low, high = s["attributable_interval"]
+        mc_error = s["mc_standard_error"]["attributable"]
         lines.append(
             f"P(Iran >= {s['threshold']} conflict deaths in some month of the next {s['horizon']}) = "
             f"{s['probability']:.1%}; without Iraq's channel {s['probability_without_source']:.1%}; "
-            f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% interval {100 * low:+.1f} to "
-            f"{100 * high:+.1f}); Iraq's share of Iran's expected level {s['channel_share']:.1%}")
+            f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% credible interval {100 * low:+.1f} "
+            f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}); Iraq's share of Iran's expected "
+            f"level {s['channel_share']:.1%}")
     lines.append(f"page: {result.url}")
     lines.append("      (start the server with `fragility serve` if it is not running)")
     lines.append(f"demo finished in {result.total_seconds:.0f} s")

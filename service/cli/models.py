@@ -146,13 +146,16 @@ def spillover_command(
     table = Table(title=f"{source} -> {target}, >= {threshold:g} within {horizon} months ({data['normalise']} weights)")
     table.add_column("quantity")
     table.add_column("value", justify="right")
-    low, high = data["attributable_interval"]
-    for name, value in (("probability", f"{data['probability']:.3f}"),
-                        ("without source", f"{data['probability_without_source']:.3f}"),
-                        ("attributable", f"{data['attributable']:.3f} [{low:.3f}, {high:.3f}]"),
-                        ("channel share",
-                         f"{data['channel_share']:.3f}" if data["channel_share"] is not None else "-")):
-        table.add_row(name, value)
+    table.add_column("90% credible interval", justify="right")
+    table.add_column("Monte Carlo error", justify="right")
+    errors = data.get("mc_standard_error") or {}
+    for name, key in (("probability", "probability"), ("without source", "probability_without_source"),
+                      ("attributable", "attributable"), ("channel share", "channel_share")):
+        value, interval = data.get(key), data.get(f"{key}_interval")
+        table.add_row(name, "-" if value is None else f"{value:.3f}",
+                      f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "-",
+                      f"+-{errors[key]:.3f}" if errors.get(key) is not None else "-")
+    table.caption = data.get("interval_method")
     emit(data, as_json, table)
 
 

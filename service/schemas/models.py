@@ -201,7 +201,8 @@ class ProbabilityIn(BaseModel):
 
 
 class ProbabilityOut(BaseModel):
-    """The answer to an exceedance question with its credible interval."""
+    """The answer to an exceedance question: the predictive probability, its 90% credible interval
+    (posterior uncertainty) and the Monte Carlo standard error of the probability."""
 
     model: str
     version: int
@@ -209,8 +210,15 @@ class ProbabilityOut(BaseModel):
     threshold: float
     horizon: int
     within: bool
-    probability: float | list[float]
-    interval: list[float] | list[list[float]]
+    probability: float | list[float] = Field(description="predictive probability: the mean over the posterior")
+    interval: list[float] | list[list[float]] = Field(
+        description="the 90% credible interval when the version's paths are grouped by posterior draw (as "
+                    "credible_interval), else the Monte Carlo interval of older versions; interval_method says which")
+    credible_interval: list[float] | list[list[float]] | None = Field(
+        default=None, description="90% credible interval of P(event | parameters) over the posterior draws")
+    mc_standard_error: float | list[float] | None = Field(
+        default=None, description="Monte Carlo standard error of `probability` (shrinks with more simulated paths)")
+    interval_method: str | None = None
 
 
 class SpilloverIn(BaseModel):
@@ -239,9 +247,18 @@ class SpilloverOut(BaseModel):
     horizon: int
     normalise: str
     scenario: dict[str, Any] | list[float | None] | None
-    probability: float
+    probability: float = Field(description="predictive probability that the target reaches the threshold")
+    probability_interval: list[float] | None = Field(default=None, description="its 90% credible interval")
     probability_without_source: float
-    attributable: float
-    attributable_interval: list[float]
+    probability_without_source_interval: list[float] | None = None
+    attributable: float = Field(description="probability minus probability_without_source (paired)")
+    attributable_interval: list[float] = Field(
+        description="90% credible interval of the attributable difference over the posterior draws (see "
+                    "interval_method)")
     channel_share: float | None
+    channel_share_interval: list[float] | None = None
+    mc_standard_error: dict[str, float] | None = Field(
+        default=None, description="Monte Carlo standard error of each predictive value (not posterior uncertainty)")
+    interval_method: str | None = None
+    posterior_draws: int | None = None
     covariates_mode: str | None = None

@@ -168,19 +168,32 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
 
 
 def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tuple[str, str] | None = None,
-               scenario: dict | None = None):
-    """Return the full-horizon forecast (models.Forecast) of `version` for (cut, scenario).
+               scenario: dict | None = None, grid: bool = False):
+    """Return the full-horizon forecast (models.Forecast) of `version` for (cut, scenario, grid).
 
     The uncut, no-scenario paths are the `stored` ones; cut or scenario paths are simulated once from the
     loaded `fit`, over the stored horizon with the stored seed and draws (so the same random numbers) and the
-    stored covariate paths, then cached under (version, cut, scenario).
+    stored covariate paths, then cached under (version, cut, scenario). grid=True: the posterior grid of that
+    run (models.events.grid_size; credible intervals are read from it), cached likewise.
     """
-    if cut is None and not scenario:
+    if cut is None and not scenario and not grid:
         return stored
-    key = ("cut", version.version_id, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
+    from models.events import grid_size
+
+    size = grid_size() if grid else {"draws": version.paths_draws}
+    key = ("grid" if grid else "cut", version.version_id, tuple(cut) if cut else None,
+           json.dumps(scenario, sort_keys=True))
     return cache.get(key, lambda: fit.forecast(
-        horizon=version.paths_horizon, draws=version.paths_draws, seed=version.paths_seed,
-        cut=tuple(cut) if cut else None, scenario=scenario, covariates=stored.covariates))
+        horizon=version.paths_horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
+        scenario=scenario, covariates=stored.covariates, grid=grid, **size))
+
+
+def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, region: str,
+                           threshold: float, horizon: int, within: bool) -> dict:
+    """Return the exceedance answer (models.Forecast.probability) of `version`: the predictive probability from
+    the stored paths, its credible interval from the cached posterior grid of the loaded `fit`."""
+    grid = cached_run(cache, version, stored, fit, grid=True).first_steps(horizon)
+    return stored.first_steps(horizon).probability(region, threshold, within=within, grid=grid)
 
 
 def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, source: str, target: str,
@@ -188,13 +201,15 @@ def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, 
     """Return the spillover answer (models.events.spillover_answer) of `version` for source -> target.
 
     The question is checked against the loaded `fit` as the library checks it; the uncut forecast is read
-    from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`).
+    from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`),
+    and the credible intervals from the cached posterior grid pair.
     """
     from models.events import check_spillover_question, spillover_answer
 
     check_spillover_question(fit, source=source, target=target)
     scen = {source: scenario} if scenario is not None else None
-    uncut = cached_run(cache, version, stored, fit, scenario=scen).first_steps(horizon)
-    cut = cached_run(cache, version, stored, fit, cut=(source, target), scenario=scen).first_steps(horizon)
-    return spillover_answer(uncut, cut, source=source, target=target, threshold=threshold,
-                            seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise)
+    runs = [cached_run(cache, version, stored, fit, cut=cut, scenario=scen, grid=grid).first_steps(horizon)
+            for grid in (False, True) for cut in (None, (source, target))]
+    return spillover_answer(runs[0], runs[1], source=source, target=target, threshold=threshold,
+                            seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise,
+                            grid=(runs[2], runs[3]))

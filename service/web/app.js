@@ -187,6 +187,7 @@
     try {
       const a = await api(`/v1/models/${encodeURIComponent(m.name)}/spillover`, { method: "POST", json: question });
       const [lo, hi] = a.attributable_interval;
+      const credible = (iv) => iv ? ` (90% credible interval ${pct(iv[0])} to ${pct(iv[1])})` : "";
       const figure = (value, label, bar) => el("div", { class: "figure" }, el("div", { class: "value" }, value),
         el("div", { class: "label" }, label), bar === undefined ? "" :
           el("div", { class: "bar" }, el("span", { style: `width:${Math.max(0, Math.min(100, 100 * bar)).toFixed(1)}%` })));
@@ -195,12 +196,16 @@
           `P(${regionName(a.target)} ≥ ${a.threshold} in some month of the next ${a.horizon}) = ${pct(a.probability)}; ` +
           `without ${regionName(a.source)}'s channel ${pct(a.probability_without_source)}.`),
         el("div", { class: "figures" },
-          figure(pct(a.probability), "probability, all channels", a.probability),
-          figure(pct(a.probability_without_source), `probability without ${a.source} → ${a.target}`, a.probability_without_source),
-          figure(`${pts(a.attributable)} pts`, `attributable to ${a.source} (90% interval ${pts(lo)} to ${pts(hi)} pts)`),
+          figure(pct(a.probability), `probability, all channels${credible(a.probability_interval)}`, a.probability),
+          figure(pct(a.probability_without_source),
+            `probability without ${a.source} → ${a.target}${credible(a.probability_without_source_interval)}`,
+            a.probability_without_source),
+          figure(`${pts(a.attributable)} pts`, `attributable to ${a.source} (90% credible interval ${pts(lo)} to ${pts(hi)} pts)`),
           figure(a.channel_share === null ? "–" : pct(a.channel_share), `share of ${a.target}'s expected level via ${a.source}`,
             a.channel_share ?? 0)),
-        el("p", { class: "muted small" }, `Model ${a.model} v${a.version} · weights normalised by ${a.normalise}`));
+        el("p", { class: "muted small" }, `Model ${a.model} v${a.version} · weights normalised by ${a.normalise}` +
+          ` · ${a.interval_method || ""}` + (a.mc_standard_error ?
+          ` · Monte Carlo error of the attributable difference ±${pts(a.mc_standard_error.attributable)} pts` : "")));
     } catch (e) {
       box.replaceChildren(el("p", { class: "reasons" }, e.text || String(e)));
     } finally {

@@ -176,7 +176,7 @@ def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
     assert pct(expected["probability"]) in headline and pct(expected["probability_without_source"]) in headline
     assert f"{100 * expected['attributable']:+.1f} pts" in answer, answer
     low, high = expected["attributable_interval"]
-    assert f"90% interval {100 * low:+.1f} to {100 * high:+.1f} pts" in answer, answer
+    assert f"90% credible interval {100 * low:+.1f} to {100 * high:+.1f} pts" in answer, answer
 
     versions = text_of(dom, "versions")
     assert "v1" in versions and "passed" in versions and "serving" in versions, versions

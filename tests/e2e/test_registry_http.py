@@ -82,6 +82,8 @@ def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
                               json={"region": "R02", "threshold": 10, "horizon": 6}).json()
     low, high = probability["interval"]
     assert 0 <= low <= probability["probability"] <= high <= 1
+    assert probability["credible_interval"] == [low, high] and "credible interval" in probability["interval_method"]
+    assert 0 < probability["mc_standard_error"] < 0.05
     spill = client.post("/v1/models/attacks-ring/spillover",
                         json={"source": "R01", "target": "R02", "threshold": 15, "horizon": 6})
     assert spill.status_code == 200, spill.text
@@ -89,6 +91,10 @@ def test_create_fit_promote_forecast_spillover_and_the_gate(registry_server):
     assert spill["probability"] >= spill["probability_without_source"]
     assert spill["attributable"] == pytest.approx(spill["probability"] - spill["probability_without_source"])
     assert spill["normalise"] == "target" and 0 <= spill["channel_share"] <= 1
+    low, high = spill["attributable_interval"]
+    assert low <= spill["attributable"] <= high and spill["posterior_draws"] >= 20
+    assert set(spill["mc_standard_error"]) == {"probability", "probability_without_source", "attributable",
+                                               "channel_share"}
     doubled = client.post("/v1/models/attacks-ring/spillover", json={
         "source": "R01", "target": "R02", "threshold": 15, "horizon": 6, "scenario": {"scale": 2}}).json()
     assert doubled["probability"] >= spill["probability"]

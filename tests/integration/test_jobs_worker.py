@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from models.events import grid_size
 from service.crud import queue
 from service.crud.models import create_model, update_model
 from service.db.engine import Database, run_migrations
@@ -16,7 +17,13 @@ from service.errors import ArtifactCorrupt, NoServedVersion
 from service.executors import LocalExecutor
 from service.jobs.scheduler import enqueue_due
 from service.jobs.worker import Worker
-from service.serving.path_cache import PathCache, resolve
+from service.serving.path_cache import (
+    PathCache,
+    fit_of,
+    probability_from_paths,
+    resolve,
+    spillover_from_paths,
+)
 from service.serving.registry import served_version
 from service.settings import GateThresholds, Settings
 from tests.e2e.registry_support import GATE, GOOD_SAMPLER, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
@@ -117,6 +124,31 @@ def test_a_forecast_job_rebuilds_broken_paths_from_the_posterior(setup):
         assert served.number == 1 and paths.paths.shape[1:] == (6, 4)
         v1 = session.query(ModelVersion).filter_by(model_id=model_id, number=1).one()
         assert v1.broken is None and f"job-{job_id}-" in v1.paths_file
+
+def test_served_probability_and_spillover_equal_the_library_for_the_same_version_and_seed(setup):
+    """What the HTTP routes answer (read from the stored paths and the cached posterior grid) is the library's
+    answer on the version's posterior with the version's draws and seed, intervals included."""
+    database, settings, worker, model_id = setup
+    cache = PathCache(settings.artifacts)
+    with database.session() as session:
+        served, stored = resolve(session, cache, "m")
+        fit = fit_of(session, cache, served)
+        answer = spillover_from_paths(cache, served, stored, fit, source="R01", target="R02", threshold=15,
+                                      horizon=served.paths_horizon)
+        probability = probability_from_paths(cache, served, stored, fit, region="R02", threshold=10,
+                                             horizon=served.paths_horizon, within=True)
+    library = fit.spillover("R01", "R02", threshold=15, horizon=served.paths_horizon, draws=served.paths_draws,
+                            seed=served.paths_seed)
+    assert "credible interval" in answer["interval_method"] and answer["posterior_draws"] >= 20
+    for key in ("probability", "probability_interval", "attributable", "attributable_interval", "channel_share",
+                "channel_share_interval", "mc_standard_error", "interval_method"):
+        assert answer[key] == library[key], key
+    grid = fit.forecast(horizon=served.paths_horizon, seed=served.paths_seed, grid=True, **grid_size())
+    expected = fit.forecast(horizon=served.paths_horizon, draws=served.paths_draws,
+                            seed=served.paths_seed).probability("R02", 10, grid=grid)
+    assert probability["credible_interval"] == expected["credible_interval"] is not None
+    assert probability["probability"] == expected["probability"]
+
 
 def test_backtest_job_scores_the_model_beside_baselines(setup):
     from service.crud.jobs import backtest_out

@@ -12,7 +12,7 @@ from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
-from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
+from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
 from service.serving.registry import ServedVersion
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])
@@ -105,16 +105,18 @@ async def forecast(
 
 @router.post("/{name}/probability", response_model=ProbabilityOut)
 def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
-    """Return P(region >= threshold in some month 1..horizon) (or per month) with its 90% interval."""
+    """Return P(region >= threshold in some month 1..horizon) (or per month): the predictive probability, its 90%
+    credible interval (posterior uncertainty) and its Monte Carlo standard error; `interval_method` names them."""
     served, stored = resolve(session, cache, name, body.version)
     release(session)
     check_horizon(served, body.horizon)
 
     def answer() -> dict:
-        result = stored.first_steps(body.horizon).probability(body.region, body.threshold, within=body.within)
+        result = probability_from_paths(cache, served, stored, fit_of(session, cache, served), region=body.region,
+                                        threshold=body.threshold, horizon=body.horizon, within=body.within)
         return {"model": name, "version": served.number, "region": body.region, "threshold": body.threshold,
-                "horizon": body.horizon, "within": body.within, "probability": result["probability"],
-                "interval": result["interval"]}
+                "horizon": body.horizon, "within": body.within, **{k: result[k] for k in (
+                    "probability", "interval", "credible_interval", "mc_standard_error", "interval_method")}}
 
     return cache.get(("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
                      answer)
@@ -134,8 +136,10 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
         return {"model": name, "version": served.number, "source": body.source, "target": body.target,
                 "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
                 "scenario": body.scenario, **{k: result[k] for k in (
-                    "probability", "probability_without_source", "attributable", "attributable_interval",
-                    "channel_share", "covariates_mode")}}
+                    "probability", "probability_interval", "probability_without_source",
+                    "probability_without_source_interval", "attributable", "attributable_interval",
+                    "channel_share", "channel_share_interval", "mc_standard_error", "interval_method",
+                    "posterior_draws", "covariates_mode")}}
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
     return cache.get(("spillover", served.version_id, *question), answer)

@@ -146,4 +146,6 @@ def test_volatile_recent_months_widen_the_forecast_when_the_slope_is_negative():
     state = {**STATE, "window": np.stack([calm, wild, np.full(12, 2.0)]), "c_vol": np.array([0.5])}
     idx, u = draw_randomness(n, 4000, 1, 3, seed=0)
     paths = simulate_count("loglinear", params, state, idx=idx, uniforms=u)
-    assert paths[:, 0, 1].std() > 1.5 * paths[:, 0, 0].std()
+    # ~1.42x over seeds (1.38-1.54 at 4,000 paths); the wild window has the lower mean, so without the
+    # volatility term its sd would be below the calm one's
+    assert paths[:, 0, 1].std() > 1.25 * paths[:, 0, 0].std()
