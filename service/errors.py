@@ -197,6 +197,15 @@ def row_error_from_loc(loc: tuple | list, message: str) -> dict:
     return {"row": row, "field": field, "reason": message}
 
 
+READ_ONLY_POSTS = ("/probability", "/spillover")
+"""POST routes that only read (a question in the body); their errors do not say "nothing was stored"."""
+
+
+def is_write(request: Request) -> bool:
+    """Return whether the request would store something (not a GET/HEAD, not a question posted to a model)."""
+    return request.method not in ("GET", "HEAD", "OPTIONS") and not request.url.path.endswith(READ_ONLY_POSTS)
+
+
 def answer_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     """Return a 422 listing every invalid field of the request, in the service's error shape."""
     merged: dict[tuple, dict] = {}
@@ -206,7 +215,7 @@ def answer_validation_error(request: Request, exc: RequestValidationError) -> JS
         if known is not error and error["reason"] not in known["reason"]:
             known["reason"] += f"; or {error['reason']}"
     errors = list(merged.values())
-    detail = f"request rejected: {len(errors)} invalid field(s); nothing was stored"
+    detail = f"request rejected: {len(errors)} invalid field(s)" + ("; nothing was stored" if is_write(request) else "")
     body = error_body("RequestInvalid", detail, "Fix every listed field and resend the request.",
                       request_id_of(request), errors)
     return JSONResponse(body, status_code=422)

@@ -25,9 +25,10 @@ FINAL = ("succeeded", "failed", "cancelled")
 class ServerClient:
     """A small JSON client of the fragility server that turns error answers into a clean exit."""
 
-    def __init__(self, url: str, key: str | None) -> None:
+    def __init__(self, url: str, key: str | None, http: httpx.Client | None = None) -> None:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+        self.http = http if http is not None else httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+        self.http.headers.update(headers)
 
     def call(self, method: str, path: str, **kwargs) -> Any:
         """Return the decoded JSON answer; on an error answer print detail and hint and exit 1."""
@@ -42,10 +43,40 @@ class ServerClient:
             except ValueError:
                 body = {"detail": response.text}
             console.print(f"[red]{response.status_code} {body.get('error', '')}: {body.get('detail', '')}[/red]")
+            for problem in body.get("errors") or []:
+                where = problem.get("field") or "request"
+                row = f"row {problem['row']}, " if problem.get("row") is not None else ""
+                console.print(f"  {row}{where}: {problem.get('reason', 'invalid')}")
             if body.get("hint"):
                 console.print(f"hint: {body['hint']}")
             raise typer.Exit(1)
         return response.json()
+
+
+def parse_scenario(text: str) -> dict | list:
+    """Return the scenario of a --scenario option: `scale=2`, `2026-01=40,2026-02=60`, or JSON.
+
+    Raises typer.BadParameter saying what is wrong and what is accepted.
+    """
+    text = text.strip()
+    accepted = "use scale=2, 2026-01=40,2026-02=60, or JSON such as [40, null, 60]"
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not valid JSON ({exc.msg}); {accepted}") from exc
+    values: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, raw = part.partition("=")
+        try:
+            values[key.strip()] = float(raw)
+        except ValueError:
+            raise typer.BadParameter(f"{part!r} is not key=number; {accepted}") from None
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{part!r} is not key=number; {accepted}")
+    if not values or ("scale" in values and len(values) > 1):
+        raise typer.BadParameter(f"{text!r}: give scale=F alone or months=values; {accepted}")
+    return values
 
 
 def wait_for_job(client: ServerClient, job_id: int, *, label: str, show: bool, poll: float = 1.0) -> dict:
@@ -96,10 +127,10 @@ def fit_command(
 
 def forecast_command(
     model: str,
-    region: Annotated[str, typer.Option()],
-    horizon: Annotated[int, typer.Option()],
+    region: Annotated[str, typer.Option(help="region id to forecast, e.g. IRN (see GET /v1/regions)")],
+    horizon: Annotated[int, typer.Option(help="months ahead, 1.. the horizon the served version was simulated for")],
     quantiles: Annotated[str, typer.Option(help="comma-separated levels")] = "0.05,0.5,0.95",
-    version: Annotated[int | None, typer.Option()] = None,
+    version: Annotated[int | None, typer.Option(help="version number to read (default: the served one)")] = None,
     url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
     """Print the forecast of one region: mean and quantiles per month."""
@@ -130,18 +161,21 @@ def covariates_caption(data: dict[str, Any]) -> str:
 
 def spillover_command(
     model: str,
-    source: Annotated[str, typer.Option()],
-    target: Annotated[str, typer.Option()],
-    threshold: Annotated[float, typer.Option()],
-    horizon: Annotated[int, typer.Option()],
-    scenario: Annotated[str | None,
-                        typer.Option(help='JSON: [values per month], {"2026-01": v} or {"scale": 2}')] = None,
+    source: Annotated[str, typer.Option(help="region whose channel into the target is cut, e.g. IRQ")],
+    target: Annotated[str, typer.Option(help="region at risk, a neighbour of the source, e.g. IRN")],
+    threshold: Annotated[float, typer.Option(
+        help="value to reach in some month, in the indicator's unit (e.g. deaths per month)")],
+    horizon: Annotated[int, typer.Option(help="months ahead within which the threshold is reached")],
+    scenario: Annotated[str | None, typer.Option(help=(
+        "the source's path instead of its simulated one: scale=2 (its simulated values doubled), "
+        "2026-01=40,2026-02=60 (given months), or JSON ([40, null, 60] per month, {\"2026-01\": 40}, "
+        "{\"scale\": 2})"))] = None,
     url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
     """Print P(target >= threshold within horizon), without the source's channel, and the difference."""
     body: dict[str, Any] = {"source": source, "target": target, "threshold": threshold, "horizon": horizon}
     if scenario:
-        body["scenario"] = json.loads(scenario)
+        body["scenario"] = parse_scenario(scenario)
     data = ServerClient(url, key).call("POST", f"/v1/models/{model}/spillover", json=body)
     table = Table(title=f"{source} -> {target}, >= {threshold:g} within {horizon} months ({data['normalise']} weights)")
     table.add_column("quantity")
@@ -161,9 +195,9 @@ def spillover_command(
 
 def backtest_command(
     model: str,
-    origins: Annotated[int, typer.Option()],
-    horizon: Annotated[int, typer.Option()],
-    step: Annotated[int, typer.Option()] = 1,
+    origins: Annotated[int, typer.Option(help="number of forecast origins")],
+    horizon: Annotated[int, typer.Option(help="months ahead scored at each origin")],
+    step: Annotated[int, typer.Option(help="months between origins")] = 1,
     url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
 ) -> None:
     """Queue a backtest of MODEL beside the baselines, wait for it and print the scores per horizon."""

@@ -67,6 +67,31 @@ def test_request_validation_errors_list_row_and_field(api):
     assert {(1, "value"), (2, "region")} <= found, answer.json()
 
 
+def test_validation_errors_say_nothing_was_stored_only_for_writes(api):
+    write = api.client.post("/v1/observations", json={"observations": [{"region": 7}]}, headers=api.auth("write"))
+    read = api.client.get("/v1/models/m/forecast", params={"region": "A", "horizon": 0}, headers=api.auth("read"))
+    question = api.client.post("/v1/models/m/probability", json={"region": "A", "threshold": 1, "horizon": 0},
+                               headers=api.auth("read"))
+    assert [a.status_code for a in (write, read, question)] == [422, 422, 422]
+    assert write.json()["detail"].endswith("nothing was stored")
+    for answer in (read, question):
+        assert "nothing was stored" not in answer.json()["detail"], answer.json()
+        assert any(e["field"].endswith("horizon") for e in answer.json()["errors"]), answer.json()
+
+
+def test_the_cli_prints_every_invalid_field_with_its_reason(api, capsys):
+    import typer
+
+    from service.cli.models import ServerClient
+
+    client = ServerClient(str(api.client.base_url), api.keys["read"], http=api.client)
+    with pytest.raises(typer.Exit):
+        client.call("GET", "/v1/models/m/forecast", params={"region": "A", "horizon": 0})
+    printed = capsys.readouterr().err
+    assert "422 RequestInvalid" in printed and "query.horizon:" in printed and "greater than" in printed, printed
+    assert "nothing was stored" not in printed
+
+
 def test_batch_rejected_lists_every_row_and_stores_nothing(api):
     assert api.client.post("/v1/regions", json=REGIONS, headers=api.auth("write")).status_code == 200
     assert api.client.post("/v1/indicators", json=INDICATORS, headers=api.auth("write")).status_code == 200
