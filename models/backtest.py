@@ -309,7 +309,8 @@ class CountModelForecaster:
         model_class = registered_family(self.family).model
         model = model_class(indicator=indicator, spillover=self.spillover, normalise=self.normalise,
                             **dict(self.model_options))
-        sampling = dict(draws=self.draws, tune=self.tune, chains=self.chains, seed=seed, sampler=self.sampler)
+        sampling = dict(draws=self.draws, tune=self.tune, chains=self.chains, seed=seed, sampler=self.sampler,
+                        warn=False)  # a backtest scores its fits; a warning per origin says nothing new
         fit = model.fit(panel, **sampling, **dict(self.fit_options))
         covariate_fits = {
             name: registered_family(kind).model(indicator=name, normalise=self.normalise).fit(panel, **sampling)

@@ -45,3 +45,7 @@ class SamplingFailed(ModelError):
     """The sampler failed to produce usable draws."""
 
     hint = "Try another sampler (sampler='pymc'), more tuning steps, or inspect the data for extreme values."
+
+
+class GateWarning(UserWarning):
+    """A library fit that misses the serving gate (its forecasts may not be trustworthy): warned, not raised."""

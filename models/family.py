@@ -95,10 +95,12 @@ class FamilyModel:
 
     # -- fit --------------------------------------------------------------------------------
     def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie") -> Fit:
+            sampler: str = "nutpie", warn: bool = True) -> Fit:
         """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state).
 
-        A nutpie model compiled for the same spec and shapes is reused with new data.
+        A nutpie model compiled for the same spec and shapes is reused with new data. A fit that misses the
+        serving gate (models.gate, default thresholds) warns with a GateWarning naming the worst parameter
+        and what to do, unless warn=False (fit_servable and backtests judge their runs themselves).
         """
         config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
         design, state, info = self.prepare(panel)
@@ -111,6 +113,8 @@ class FamilyModel:
         tree = relabel(tree, regions, list(self.spec.covariates))
         diagnostics = compute_diagnostics(tree, **timings)
         info["sampler"] = config.to_dict()
+        if warn:
+            warn_if_not_servable(diagnostics)
         return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
                    last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
 
@@ -171,3 +175,17 @@ def base_info(regions: list[str], values: np.ndarray, design: Any, transforms: l
         "covariate_transforms": transforms,
         "normalise": normalise,
     }
+
+
+def warn_if_not_servable(diagnostics: dict) -> None:
+    """Warn (GateWarning) when `diagnostics` miss the default serving gate; returns nothing."""
+    import warnings
+
+    from models.errors import GateWarning
+    from models.gate import gate
+
+    verdict = gate(diagnostics)
+    if not verdict.passed:
+        warnings.warn(f"this fit misses the serving gate: {'; '.join(verdict.reasons)}. Its forecasts may not be "
+                      "trustworthy: fit with more draws and tune, or use models.fit_servable(model, panel), which "
+                      "adds chains until the gate passes.", GateWarning, stacklevel=3)
