@@ -84,9 +84,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    """Return the finished `fragility ARGS` process (run as `python -m service.cli`), output as text."""
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=ROOT, env=env,
+def cli(args: list[str], env: dict[str, str], timeout: float = 120, cwd=ROOT) -> subprocess.CompletedProcess:
+    """Return the finished `fragility ARGS` process (run as `python -m service.cli` in `cwd`), output as text."""
+    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from indicators import FragilityError
@@ -50,9 +52,19 @@ def load_settings() -> Settings:
                    "(or .env); see the README's Configuration section.", EXIT_USAGE) from exc
 
 
+def sqlite_file_is_new(url: str) -> bool:
+    """Return whether `url` names a SQLite file that does not exist yet (opening it creates an empty store)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:" \
+        and not Path(parsed.database).exists()
+
+
 @contextmanager
 def migrated_database(settings: Settings) -> Iterator[Database]:
-    """Yield the migrated database of `settings`; an unreachable database ends the command with exit 3."""
+    """Yield the migrated database of `settings`, saying which store on stderr; an unreachable database ends
+    the command with exit 3."""
+    new = sqlite_file_is_new(settings.database_url)
+    typer.echo(f"store: {safe_url(settings.database_url)}" + (" (created now: empty)" if new else ""), err=True)
     try:
         run_migrations(settings.database_url)
         db = Database(settings.database_url, settings.db)
@@ -67,11 +79,22 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
 
 def with_session(settings: Settings, work: Callable[..., T]) -> T:
     """Return `work(session=...)` run on the migrated database; our errors end the command with exit 1 (3)."""
+    new = sqlite_file_is_new(settings.database_url)
     try:
         with migrated_database(settings) as db, db.session() as session:
             return work(session=session)
     except FragilityError as exc:
-        raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
+        raise fail(exc.message, store_hint(exc, settings, new), exit_code_of(exc)) from exc
+
+
+def store_hint(exc: FragilityError, settings: Settings, store_was_new: bool) -> str:
+    """Return the hint of `exc`, plus a note when the command has just created the (empty) store."""
+    hint = hint_for(exc)
+    if store_was_new:
+        hint += (f" Note: the store {safe_url(settings.database_url)} was created by this command and is empty;"
+                 " a relative SQLite path depends on the working directory: set FRAGILITY_DATABASE_URL to the"
+                 " store you meant.")
+    return hint
 
 
 def exit_code_of(exc: FragilityError) -> int:

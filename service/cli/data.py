@@ -11,11 +11,19 @@ import typer
 
 from indicators import FragilityError, InputError, load_demo_regions, read_observations_csv, read_observations_json
 from service import runtime
-from service.cli.common import EXIT_INPUT, fail, load_settings, migrated_database, with_session
+from service.cli.common import (
+    EXIT_INPUT,
+    fail,
+    load_settings,
+    migrated_database,
+    sqlite_file_is_new,
+    store_hint,
+    with_session,
+)
 from service.crud.keys import create_key, list_keys, revoke_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import list_regions, upsert_regions
-from service.errors import error_body, hint_for, row_errors_of
+from service.errors import error_body, row_errors_of
 
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
 
@@ -104,6 +112,7 @@ def ingest(
 ) -> None:
     """Validate and store an observations file atomically, like POST /v1/observations."""
     settings = load_settings()
+    store_was_new = sqlite_file_is_new(settings.database_url)
     try:
         rows = read_observation_file(file)
         with migrated_database(settings) as db, db.session() as session:
@@ -111,13 +120,14 @@ def ingest(
     except FragilityError as exc:
         errors = row_errors_of(exc) or []
         if as_json:
-            typer.echo(json.dumps(error_body(type(exc).__name__, exc.message, hint_for(exc), None, errors or None)))
+            typer.echo(json.dumps(error_body(type(exc).__name__, exc.message, store_hint(exc, settings, store_was_new),
+                                             None, errors or None)))
         else:
             for error in errors[:50]:
                 typer.echo(f"row {error['row']}: {error['field']}: {error['reason']}", err=True)
             if len(errors) > 50:
                 typer.echo(f"... and {len(errors) - 50} more", err=True)
-        raise fail(exc.message, hint_for(exc), EXIT_INPUT) from exc
+        raise fail(exc.message, store_hint(exc, settings, store_was_new), EXIT_INPUT) from exc
     if as_json:
         typer.echo(json.dumps(result.to_dict()))
     else:

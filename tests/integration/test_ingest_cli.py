@@ -92,6 +92,19 @@ def test_cli_exit_codes_for_usage_and_unreachable_database(tmp_path):
     assert down.returncode == 3 and "unreachable" in down.stderr and "hint:" in down.stderr
 
 
+def test_commands_say_which_store_and_a_new_empty_one_says_so(tmp_path):
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    csv = other / "obs.csv"
+    csv.write_text("region,indicator,period,value\nIRN,attacks,2020-01,4\n")
+    env = {"FRAGILITY_DATABASE_URL": "sqlite:///fragility.db", "PATH": "/usr/bin:/bin"}
+    done = cli(["ingest", str(csv)], env, cwd=other)
+    assert done.returncode == 1 and "store: sqlite:///fragility.db (created now: empty)" in done.stderr
+    assert "unknown region 'IRN'" in done.stderr and "created by this command and is empty" in done.stderr
+    again = cli(["ingest", str(csv)], env, cwd=other)  # the store exists now: no "created" note
+    assert "store: sqlite:///fragility.db" in again.stderr and "created" not in again.stderr
+
+
 def test_concurrent_batches_on_the_same_keys_keep_every_value_as_a_revision(db):
     from concurrent.futures import ThreadPoolExecutor
 
