@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from models.errors import SpecError
 from models.forecast import Forecast
+from models.forecasting import can_condition
 from models.uncertainty import (
+    EVENT_GRID_PATHS_PER_DRAW,
+    EVENT_GRID_POSTERIOR_DRAWS,
     GRID_PATHS_PER_DRAW,
     GRID_POSTERIOR_DRAWS,
     credible_interval,
@@ -48,68 +51,92 @@ def check_spillover_question(fit, *, source: str, target: str) -> tuple[int, int
 
 
 def spillover_forecasts(fit, *, source: str, target: str, horizon: int = 6, scenario=None, draws: int = 1000,
-                        seed: int = 0, covariates=None, grid: bool = False) -> tuple[Forecast, Forecast]:
+                        seed: int = 0, covariates=None, grid: bool = False,
+                        threshold: float | None = None) -> tuple[Forecast, Forecast]:
     """Return (uncut, cut): the fit's forecast and the same with the source->target channel cut, drawn
     with the same random numbers and covariate paths, after `check_spillover_question`.
 
     A scenario (values per step, {period: value} or {"scale": f}) replaces the source's path in both runs.
-    grid=True: the posterior grid pair instead (GRID_POSTERIOR_DRAWS x GRID_PATHS_PER_DRAW paths, `draws`
-    ignored; see models.uncertainty), read for credible intervals.
+    grid=True: the posterior grid pair instead (`draws` ignored; see models.uncertainty), read for credible
+    intervals; with a `threshold` too, the event grid pair: the target drawn given that it stays below the
+    threshold, each path carrying its probability of never reaching it (`Forecast.no_crossing`).
     """
     check_spillover_question(fit, source=source, target=target)
     scen = {source: scenario} if scenario is not None else None
-    size = grid_size() if grid else {"draws": draws}
-    uncut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, covariates=covariates, grid=grid, **size)
-    cut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, cut=(source, target),
+    size = grid_size(event=threshold is not None) if grid else {"draws": draws}
+    condition = (target, threshold) if grid and threshold is not None else None
+    uncut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, covariates=covariates, grid=grid,
+                         condition=condition, **size)
+    cut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, cut=(source, target), condition=condition,
                        covariates=uncut.covariates if not grid else covariates, grid=grid, **size)
     return uncut, cut
 
 
-def grid_size() -> dict:
-    """Return the forecast arguments of a posterior grid: {"draws", "posterior_draws"}."""
-    return {"draws": GRID_POSTERIOR_DRAWS * GRID_PATHS_PER_DRAW, "posterior_draws": GRID_POSTERIOR_DRAWS}
+def grid_size(event: bool = False) -> dict:
+    """Return the forecast arguments of a posterior grid: {"draws", "posterior_draws"} (event=True: the grid of
+    an event conditioned on no crossing, models.uncertainty.EVENT_GRID_*)."""
+    draws, paths = (EVENT_GRID_POSTERIOR_DRAWS, EVENT_GRID_PATHS_PER_DRAW) if event else (
+        GRID_POSTERIOR_DRAWS, GRID_PATHS_PER_DRAW)
+    return {"draws": draws * paths, "posterior_draws": draws}
 
 
 def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str, threshold: float, seed: int,
                      scenario=None, normalise: str | None = None,
-                     grid: tuple[Forecast, Forecast] | None = None) -> dict:
+                     grid: tuple[Forecast, Forecast] | None = None,
+                     event_grid: tuple[Forecast, Forecast] | None = None) -> dict:
     """Return the answer to "will the target reach `threshold` within the horizon, and how much is the source's?"
     read from an `uncut` forecast and the `cut` one (source->target channel cut, same random numbers).
 
     Predictive values (means over the paths): probability (target has any month >= threshold),
     probability_without_source (the same in the cut run), attributable (their difference, paired per path),
     channel_share ((E[target uncut] - E[target cut]) / E[target uncut] over all steps: the expected share of
-    the target's mean that flows through the channel, echoes included). Each has `<name>_interval`: with a
-    posterior `grid` pair (uncut, cut; see models.uncertainty) the 90% credible interval over the posterior
-    draws, else a 90% Monte Carlo interval; and `mc_standard_error` {name: Monte Carlo standard error}.
-    `interval_method` names the intervals. Also: normalise (given, else the one recorded with the uncut
-    forecast), covariates_mode, posterior_draws and the question asked (`scenario` is only reported).
+    the target's mean that flows through the channel, echoes included). Each has `<name>_interval`: the 90%
+    credible interval over the posterior draws, read from the posterior `grid` pair (channel share; and the
+    event's three values when no `event_grid` is given) and the `event_grid` pair (conditioned on no crossing
+    at `threshold`: Rao-Blackwellised per-draw probabilities; see models.uncertainty); without grids a 90%
+    Monte Carlo interval. `mc_standard_error` {name: Monte Carlo standard error}; `interval_method` names the
+    intervals. Also: normalise (given, else the one recorded with the uncut forecast), covariates_mode,
+    posterior_draws and the question asked (`scenario` is only reported).
     """
-    for a, b in [(uncut, cut)] + ([grid] if grid is not None else []):
+    for a, b in [(uncut, cut)] + [pair for pair in (grid, event_grid) if pair is not None]:
         if a.paths.shape != b.paths.shape or a.regions != b.regions:
             raise SpecError(f"the uncut paths {a.paths.shape} and the cut paths {b.paths.shape} are not one pair")
     values = _spillover_values(uncut, cut, target, threshold)
     per_draw = _spillover_per_draw(*grid, target, threshold) if grid is not None else None
+    if event_grid is not None:
+        per_draw = (per_draw or {}) | _event_per_draw(*event_grid)
     answer = {"source": source, "target": target, "threshold": threshold, "horizon": uncut.horizon}
     errors = {}
     bounds = {"probability": (0.0, 1.0), "probability_without_source": (0.0, 1.0), "attributable": (-1.0, 1.0),
               "channel_share": (None, 1.0)}
     for name, (value, se) in values.items():
         answer[name], errors[name] = value, se
-        interval = None if per_draw is None else credible_interval(per_draw[name], value, lo=bounds[name][0],
-                                                                    hi=bounds[name][1])
+        interval = None if per_draw is None or name not in per_draw else credible_interval(
+            per_draw[name], value, lo=bounds[name][0], hi=bounds[name][1])
         answer[f"{name}_interval"] = interval if interval is not None else [value - 1.6449 * se, value + 1.6449 * se]
-    grid_draws = grid[0].posterior_draws if grid is not None else None
+    shown = event_grid or grid
+    grid_draws = shown[0].posterior_draws if shown is not None else None
     return answer | {
         "mc_standard_error": errors,
-        "interval_method": interval_method(grid_draws, grid[0].paths.shape[0] // grid_draws if grid_draws else None,
-                                           int(uncut.paths.shape[0])),
+        "interval_method": interval_method(grid_draws, shown[0].paths.shape[0] // grid_draws if grid_draws else None,
+                                           int(uncut.paths.shape[0]), rao_blackwellised=event_grid is not None),
         "posterior_draws": grid_draws,
         "normalise": normalise if normalise is not None else uncut.meta.get("normalise"),
         "scenario": scenario is not None,
         "covariates_mode": uncut.covariates_mode,
         "draws": int(uncut.paths.shape[0]), "seed": seed,
     }
+
+
+def _event_per_draw(uncut: Forecast, cut: Forecast) -> dict:
+    """Return {name: values per posterior draw} of the event's three quantities over an event grid pair (paths
+    conditioned on no crossing, `no_crossing` their probability of never crossing)."""
+    if uncut.no_crossing is None or cut.no_crossing is None:
+        raise SpecError("the event grid pair carries no no-crossing probabilities (simulate it with a condition)")
+    stay, stay0 = uncut.no_crossing, cut.no_crossing
+    groups = uncut.groups
+    return {"probability": 1.0 - group_means(stay, groups), "probability_without_source": 1.0 - group_means(stay0, groups),
+            "attributable": group_means(stay0 - stay, groups)}
 
 
 def _target_hits(uncut: Forecast, cut: Forecast, target: str, threshold: float):
@@ -149,5 +176,17 @@ def spillover(fit, *, source: str, target: str, threshold: float, horizon: int =
                                draws=draws, seed=seed, covariates=covariates)
     grid = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
                                seed=seed, covariates=covariates, grid=True)
+    event_grid = spillover_event_grid(fit, source=source, target=target, threshold=threshold, horizon=horizon,
+                                      scenario=scenario, seed=seed, covariates=covariates)
     return spillover_answer(*pair, source=source, target=target, threshold=threshold, seed=seed,
-                            scenario=scenario, normalise=fit.spec.normalise, grid=grid)
+                            scenario=scenario, normalise=fit.spec.normalise, grid=grid, event_grid=event_grid)
+
+
+def spillover_event_grid(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
+                         seed: int = 0, covariates=None) -> tuple[Forecast, Forecast] | None:
+    """Return the event grid pair of a spillover question (`spillover_forecasts` with grid=True and the
+    threshold), or None where the fit's family cannot condition on the target (the plain grid is read then)."""
+    if not can_condition(fit, target):
+        return None
+    return spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario, seed=seed,
+                               covariates=covariates, grid=True, threshold=threshold)

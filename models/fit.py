@@ -74,10 +74,10 @@ class Fit:
     def forecast(self, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
                  cut: tuple[str, str] | None = None, scenario: dict | None = None,
                  covariates: dict | CovariatePaths | None = None, posterior_draws: int | None = None,
-                 grid: bool = False) -> Forecast:
+                 grid: bool = False, condition: tuple[str, float] | None = None) -> Forecast:
         """Return a Forecast of `draws` joint paths for steps 1..horizon (see models.forecasting.simulate_forecast)."""
         return simulate_forecast(self, horizon, draws, seed, cut=cut, scenario=scenario, covariates=covariates,
-                                 posterior_draws=posterior_draws, grid=grid)
+                                 posterior_draws=posterior_draws, grid=grid, condition=condition)
 
     def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
                   draws: int = 1000, seed: int = 0, covariates: dict | CovariatePaths | None = None) -> dict:

@@ -30,12 +30,15 @@ class Forecast:
     last value), "modelled" (moved by their own fitted models) or "mixed"; `covariates` holds the
     covariate paths read at each step (models.covariates.CovariatePaths) when the model has any;
     `groups` gives the posterior draw group of each path (see models.uncertainty; None: not grouped);
-    `meta` carries the spec id, seed, cut and scenario.
+    `meta` carries the spec id, seed, cut and scenario. A forecast conditioned on a region staying below a
+    threshold (`meta["condition"]` = [region, threshold]) holds in `no_crossing` each path's probability of
+    never reaching it (see models.forecasting.simulate_forecast); its paths of that region are conditional.
     """
 
     def __init__(self, paths: np.ndarray, periods: list[str], regions: list[str], *,
                  indicator: str, covariates_mode: str = "none", meta: dict | None = None,
-                 covariates: CovariatePaths | None = None, groups: np.ndarray | None = None) -> None:
+                 covariates: CovariatePaths | None = None, groups: np.ndarray | None = None,
+                 no_crossing: np.ndarray | None = None) -> None:
         paths = np.asarray(paths, dtype=float)
         if paths.ndim != 3 or paths.shape[1] != len(periods) or paths.shape[2] != len(regions):
             raise SpecError(f"paths of shape {paths.shape} do not match "
@@ -50,6 +53,9 @@ class Forecast:
         if groups is not None and np.shape(groups) != (paths.shape[0],):
             raise SpecError(f"groups of shape {np.shape(groups)} do not match {paths.shape[0]} paths")
         self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
+        if no_crossing is not None and np.shape(no_crossing) != (paths.shape[0],):
+            raise SpecError(f"no_crossing of shape {np.shape(no_crossing)} does not match {paths.shape[0]} paths")
+        self.no_crossing = None if no_crossing is None else np.asarray(no_crossing, dtype=float)
 
     @property
     def posterior_draws(self) -> int | None:
@@ -65,10 +71,20 @@ class Forecast:
         """Return a Forecast of the first `horizon` steps of these paths (itself when that is all of them)."""
         if horizon == self.horizon:
             return self
+        if self.no_crossing is not None:
+            raise SpecError("a forecast conditioned on no crossing holds probabilities for its whole horizon only; "
+                            f"simulate it with horizon={horizon}")
         covariates = self.covariates.first(self.paths.shape[0], horizon) if self.covariates is not None else None
         return Forecast(self.paths[:, :horizon], self.periods[:horizon], self.regions, indicator=self.indicator,
                         covariates_mode=self.covariates_mode, meta=self.meta, covariates=covariates,
                         groups=self.groups)
+
+    def only(self, region: str) -> Forecast:
+        """Return a Forecast of this one region's paths (same groups, no_crossing and meta; no covariate paths)."""
+        r = self.regions.index(region) if region in self.regions else self.region_paths(region)
+        return Forecast(self.paths[:, :, [r]], self.periods, [region], indicator=self.indicator,
+                        covariates_mode=self.covariates_mode, meta=self.meta, groups=self.groups,
+                        no_crossing=self.no_crossing)
 
     @property
     def horizon(self) -> int:
@@ -105,16 +121,26 @@ class Forecast:
 
         within=True: any month in 1..H (floats); within=False: per step (lists). `probability` is the
         predictive probability (mean over these paths) and `mc_standard_error` its Monte Carlo error. With a
-        posterior `grid` (the same fit's forecast with grid=True, see models.uncertainty), `credible_interval`
+        posterior `grid` (the same fit's forecast with grid=True, see models.uncertainty; for within=True
+        preferably the event grid, conditioned on `region` staying below `threshold`), `credible_interval`
         is the 90% credible interval of P(event | theta) over the posterior draws and `interval` repeats it;
         without one, `credible_interval` is None and `interval` is the 90% Jeffreys interval of the Monte
         Carlo estimate. `interval_method` says which.
         """
         hits = self.region_paths(region) >= threshold
-        grid_hits = grid.first_steps(self.horizon).region_paths(region) >= threshold if grid is not None else None
+        conditioned = grid is not None and grid.no_crossing is not None
+        if conditioned and (not within or grid.meta.get("condition") != [region, float(threshold)]
+                            or grid.horizon != self.horizon):
+            raise SpecError(f"the grid is conditioned on {grid.meta.get('condition')} over {grid.horizon} steps, "
+                            f"not on {[region, float(threshold)]} within {self.horizon}")
         grid_draws = grid.posterior_draws if grid is not None else None
         per_draw = grid.paths.shape[0] // grid_draws if grid_draws else None
-        method = {"interval_method": interval_method(grid_draws, per_draw, hits.shape[0])}
+        method = {"interval_method": interval_method(grid_draws, per_draw, hits.shape[0],
+                                                     rao_blackwellised=conditioned)}
+        if conditioned:
+            event = self._event(hits.any(axis=1), (1.0 - grid.no_crossing, grid.groups))
+            return {**event, "threshold": threshold, "within": True, "horizon": self.horizon, **method}
+        grid_hits = grid.first_steps(self.horizon).region_paths(region) >= threshold if grid is not None else None
         if within:
             event = self._event(hits.any(axis=1), None if grid is None else (grid_hits.any(axis=1), grid.groups))
             return {**event, "threshold": threshold, "within": True, "horizon": self.horizon, **method}

@@ -3,6 +3,7 @@ covariate paths, and the family's simulator (looked up in models.families)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,7 +44,8 @@ def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, se
 def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
                       cut: tuple[str, str] | None = None, scenario: dict | None = None,
                       covariates: dict | CovariatePaths | None = None,
-                      posterior_draws: int | None = None, grid: bool = False) -> Forecast:
+                      posterior_draws: int | None = None, grid: bool = False,
+                      condition: tuple[str, float] | None = None) -> Forecast:
     """Return a Forecast of `draws` joint paths for steps 1..horizon after the fit's `last_period`.
 
     The paths come in `posterior_draws` groups, one posterior draw each (default: see
@@ -59,6 +61,9 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     see models.covariates); the others are held at their last value. A CovariatePaths (the
     `covariates` of an earlier Forecast) reuses exactly the covariate paths of that forecast.
     The Forecast's `covariates_mode` says "none", "held", "modelled" or "mixed".
+    condition=(region, threshold) (families where `can_condition` holds): that region's paths are drawn given
+    that it stays below the threshold and the Forecast's `no_crossing` holds each path's probability of never
+    reaching it (Rao-Blackwellised; read by models.events and Forecast.probability, not a sample of the region).
     """
     if not isinstance(horizon, int) or horizon < 1:
         raise SpecError(f"horizon must be an integer >= 1, got {horizon!r}")
@@ -78,14 +83,29 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     else:
         x_paths = forecast_covariates(fit, covariates, horizon, draws, seed)
     simulate = family(fit.spec.family).simulate
+    extra = {}
+    if condition is not None:
+        if not can_condition(fit, condition[0], scenario):
+            raise SpecError(f"a {fit.spec.family} forecast cannot be conditioned on {condition[0]!r} "
+                            "(its simulator does not support it, or a scenario sets that region)")
+        extra["condition"] = (fit.region_index(condition[0]), float(condition[1]))
     paths = simulate(fit.spec, samples, fit.state, idx=idx, uniforms=uniforms, cut=cut_idx, scenario=scen,
-                     covariates=x_paths)
+                     covariates=x_paths, **extra)
+    paths, no_crossing = paths if condition is not None else (paths, None)
     meta = {"spec_id": fit.spec_id, "seed": seed, "cut": list(cut) if cut else None,
             "scenario": bool(scenario), "data_hash": fit.data_hash, "normalise": fit.spec.normalise,
-            "posterior_draws": n_groups, "grid": grid}
+            "posterior_draws": n_groups, "grid": grid,
+            "condition": [condition[0], float(condition[1])] if condition is not None else None}
     return Forecast(paths, periods, fit.regions, indicator=fit.spec.indicator,
                     covariates_mode=x_paths.mode if x_paths is not None else "none", meta=meta,
-                    covariates=x_paths, groups=group_of_paths(draws, n_groups))
+                    covariates=x_paths, groups=group_of_paths(draws, n_groups), no_crossing=no_crossing)
+
+
+def can_condition(fit: Fit, region: str, scenario: dict | None = None) -> bool:
+    """Return whether a forecast of `fit` can be conditioned on `region` staying below a threshold: its family's
+    simulator takes a `condition` and no scenario sets that region."""
+    takes = "condition" in inspect.signature(family(fit.spec.family).simulate).parameters
+    return takes and not (scenario and region in scenario)
 
 
 def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:

@@ -28,6 +28,13 @@ GRID_PATHS_PER_DRAW = 50
 IRQ -> IRN): the end points moved by 0.010-0.033 between two seeds at 100 x 50 (3.8 s for the pair, 70 MB),
 0.008-0.059 at 200 x 50 and 0.009-0.041 at 200 x 100 (31 s): beyond 100 x 50 the cost grows faster than
 the stability (models/NOTES_count_model.md, session 8)."""
+EVENT_GRID_POSTERIOR_DRAWS = 100
+EVENT_GRID_PATHS_PER_DRAW = 25
+"""The event grid's size: the grid of one question "does region r reach k within H", simulated conditioned on no
+crossing (Rao-Blackwellised: each path carries its exact probability of never crossing, so a draw's probability
+carries far less simulation noise; see models.count.tails.below_threshold). Measured over 8 seeds (session 9,
+models/NOTES_count_model.md): the sd of an end point's move between two seeds was 0.004-0.010 on the demo and
+0.004-0.013 on the real Middle East panel at 100 x 25; 200 x 15 and 400 x 10 were no steadier for more paths."""
 
 
 def posterior_groups(draws: int, n_samples: int, posterior_draws: int | None = None) -> int:
@@ -94,13 +101,16 @@ def share_per_draw(uncut: np.ndarray, cut: np.ndarray, groups: np.ndarray) -> np
     return np.where(a > 0, 1.0 - b / np.where(a > 0, a, 1.0), 0.0)
 
 
-def interval_method(grid_draws: int | None, grid_paths: int | None, paths: int) -> str:
+def interval_method(grid_draws: int | None, grid_paths: int | None, paths: int, *,
+                    rao_blackwellised: bool = False) -> str:
     """Return the words that name the intervals of an answer read from `paths` predictive paths and a posterior
-    grid of `grid_draws` draws x `grid_paths` shared random-number sets (None: no grid)."""
+    grid of `grid_draws` draws x `grid_paths` shared random-number sets (None: no grid); `rao_blackwellised`:
+    the grid's event probabilities are exact given each path (conditioned on no crossing)."""
     level = int(INTERVAL_LEVEL * 100)
     if grid_draws and grid_draws >= MIN_GROUPS:
+        how = "exact crossing probabilities along" if rao_blackwellised else "paths each on"
         return (f"{level}% credible interval: posterior uncertainty over {grid_draws} posterior draws "
-                f"({grid_paths} paths each on common random numbers); the value is the predictive one over "
+                f"({grid_paths} {how} common random numbers); the value is the predictive one over "
                 f"{paths} paths, mc_standard_error its Monte Carlo error")
     return (f"{level}% Monte Carlo interval over {paths} simulated paths (not posterior uncertainty: no "
             f"posterior grid was simulated)")

@@ -13,17 +13,20 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
-from models.count.tails import ceilings, recent_pool, tail_safe_draw
+from models.count.tails import below_threshold, ceilings, recent_pool, tail_safe_draw
 from models.covariates import covariate_term
 from models.design import channel_weights
 
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
 
 
-def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
-    """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation)."""
+def simulate_count_spec(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None,
+                        condition=None):
+    """Return count paths (draws, horizon, regions) for a count spec (its form picks the mean equation); with
+    a `condition` (paths, no-crossing probabilities): see simulate_count."""
     return simulate_count(spec.form, params, state, idx=idx, uniforms=uniforms, cut=cut, scenario=scenario,
-                          covariates=covariates, ceiling_factor=spec.options.get("ceiling_factor"),
+                          covariates=covariates, condition=condition,
+                          ceiling_factor=spec.options.get("ceiling_factor"),
                           own_lag_months=int(spec.options.get("own_lag_months", 1)),
                           pool_weight=float(spec.options.get("pool_weight", 0.0)))
 
@@ -76,7 +79,8 @@ def simulate_count(
     ceiling_factor: float | None = None,
     pool_weight: float = 0.0,
     own_lag_months: int = 1,
-) -> np.ndarray:
+    condition: tuple[int, float] | None = None,
+):
     """Return simulated paths (draws, horizon, regions); regions without data are NaN.
 
     `params` holds posterior samples (sample, ...) as named in models.count.model; `state` the fit's
@@ -85,6 +89,10 @@ def simulate_count(
     `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held);
     `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.count.tails; None / 0: plain NB);
     `own_lag_months` > 1 reads the own lag as the median of that many last months (as the fit did).
+    `condition` = (region index, threshold): that region is drawn given that it stays below the threshold,
+    and (paths, no_crossing) is returned, `no_crossing` (draws,) being each path's probability of never
+    reaching the threshold given the rest of its path (a Rao-Blackwellised "not within H"; see
+    models.count.tails.below_threshold). The conditioned region must not be one a scenario sets.
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
@@ -96,6 +104,7 @@ def simulate_count(
     paths = np.empty((draws, horizon, n_regions))
     ceiling = ceilings(state["history_max"], ceiling_factor) if "history_max" in state else None
     pool = recent_pool(state["window"]) if pool_weight > 0 else None
+    no_crossing = np.ones(draws)
     for h in range(horizon):
         ne = y_prev @ w
         x_term = covariate_term(p.get("beta"), state, covariates, h)
@@ -115,20 +124,43 @@ def simulate_count(
                 log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1)
                                                                          - state["c_vol"][0])
             alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
-        y = tail_safe_draw(uniforms[:, h, :], mu, alpha, nb_inverse_cdf, ceiling=ceiling, pool=pool,
-                           pool_weight=pool_weight)
+        u = uniforms[:, h, :]
+        if condition is not None:
+            u = _below_threshold_column(u, mu, alpha, condition, no_crossing, ceiling=ceiling, pool=pool,
+                                        pool_weight=pool_weight)
+        y = tail_safe_draw(u, mu, alpha, nb_inverse_cdf, ceiling=ceiling, pool=pool, pool_weight=pool_weight)
         if scenario:
-            for region, values in scenario.items():
-                if values.ndim == 0:
-                    y[:, region] = np.round(y[:, region] * float(values))
-                elif h < values.size and not np.isnan(values[h]):
-                    y[:, region] = values[h]
+            _apply_scenario(y, scenario, h)
         y[:, ~alive] = np.nan
         paths[:, h, :] = y
         y_prev = np.nan_to_num(y, nan=0.0)
         window[:, :-1, :] = window[:, 1:, :]
         window[:, -1, :] = y
-    return paths
+    return (paths, no_crossing) if condition is not None else paths
+
+
+def _apply_scenario(y: np.ndarray, scenario: dict[int, np.ndarray], h: int) -> None:
+    """Replace, in place, the step-`h` draws `y` (paths, regions) of the regions a scenario sets."""
+    for region, values in scenario.items():
+        if values.ndim == 0:
+            y[:, region] = np.round(y[:, region] * float(values))
+        elif h < values.size and not np.isnan(values[h]):
+            y[:, region] = values[h]
+
+
+def _below_threshold_column(u, mu, alpha, condition, no_crossing, *, ceiling, pool, pool_weight) -> np.ndarray:
+    """Return the step's uniforms with the conditioned region's column remapped below its threshold, and
+    multiply `no_crossing` (in place) by that column's probability of staying below."""
+    region, threshold = condition
+    alpha_col = np.broadcast_to(alpha, mu.shape)[:, region]
+    region_pool = (pool[0][region], int(pool[1][region])) if pool is not None else None
+    column, below = below_threshold(u[:, region], mu[:, region], alpha_col, threshold,
+                                    ceiling=None if ceiling is None else float(ceiling[region]),
+                                    pool=region_pool, pool_weight=pool_weight)
+    no_crossing *= below
+    u = u.copy()
+    u[:, region] = np.clip(column, 1e-12, 1 - 1e-12)
+    return u
 
 
 def _nanmedian_last(window: np.ndarray, months: int) -> np.ndarray:

@@ -73,3 +73,36 @@ def tail_safe_draw(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray, inverse_cdf
         regions = np.broadcast_to(np.arange(u.shape[1])[None, :], u.shape)
         out = np.where(from_pool, sorted_pool[regions, pick], out)
     return out
+
+
+def below_threshold(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray, threshold: float, *,
+                    ceiling: float | None = None, pool: tuple[np.ndarray, np.ndarray] | None = None,
+                    pool_weight: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Return (uniforms remapped so that ``tail_safe_draw`` stays below ``threshold``, P(draw < threshold)).
+
+    For one region's column: ``u``, ``mu``, ``alpha`` are (paths,), ``ceiling`` a scalar, ``pool`` that
+    region's (sorted months, count). The set of uniforms whose draw stays below the threshold is
+    ``[0, a)`` (pool months below it) joined with ``[w, w + (1 - w) c)`` (the model's NB below it, ``c``
+    its truncated CDF at ``threshold - 1``); its measure is the probability, and ``u x probability`` mapped
+    onto it is a draw from the month's law given no crossing (monotone in ``u``, so common random numbers
+    survive). Used to Rao-Blackwellise "reaches the threshold within H" (models.uncertainty).
+    """
+    k = float(np.ceil(threshold))
+    mu = np.maximum(np.asarray(mu, dtype=float), 0.0)
+    alpha = np.broadcast_to(np.asarray(alpha, dtype=float), mu.shape)
+    if k <= 0:
+        return np.zeros_like(u), np.zeros_like(u)
+    p = alpha / (alpha + mu)
+    model_below = special.betainc(alpha, k, p)  # NB CDF at k - 1
+    if ceiling is not None:
+        model_below = 1.0 if k > np.floor(ceiling) else np.minimum(
+            model_below / special.betainc(alpha, ceiling + 1.0, p), 1.0)
+    weight, pool_below = 0.0, 0.0
+    if pool is not None and pool_weight > 0 and pool[1] > 0:
+        months, n = pool
+        weight = pool_weight
+        pool_below = pool_weight * float(np.sum(months[:n] < k)) / n
+    below = pool_below + (1.0 - weight) * model_below
+    v = u * below
+    remapped = np.where(v < pool_below, v, weight + (v - pool_below))
+    return remapped, np.broadcast_to(below, u.shape).astype(float)

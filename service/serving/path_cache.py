@@ -188,11 +188,40 @@ def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tu
         scenario=scenario, covariates=stored.covariates, grid=grid, **size))
 
 
+def cached_event_grid(cache: PathCache, version: ServedVersion, stored, fit, *, region: str, threshold: float,
+                      horizon: int, cut: tuple[str, str] | None = None, scenario: dict | None = None):
+    """Return the event grid of one question (`region` reaching `threshold` within `horizon`; see
+    models.events.spillover_event_grid) of `version`, or None where the fit's family cannot condition on it.
+
+    Simulated once per (version, question, cut, scenario) with the stored seed and covariate paths and cached
+    with only the region's column (its `no_crossing` is what is read), so a world model's cache stays small.
+    """
+    from models.events import grid_size
+    from models.forecasting import can_condition
+
+    if not can_condition(fit, region, scenario):
+        return None
+    key = ("event", version.version_id, region, float(threshold), horizon, tuple(cut) if cut else None,
+           json.dumps(scenario, sort_keys=True))
+
+    def simulate():
+        grid = fit.forecast(horizon=horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
+                            scenario=scenario, covariates=stored.covariates, grid=True,
+                            condition=(region, float(threshold)), **grid_size(event=True))
+        return grid.only(region)
+
+    return cache.get(key, simulate)
+
+
 def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, region: str,
                            threshold: float, horizon: int, within: bool) -> dict:
     """Return the exceedance answer (models.Forecast.probability) of `version`: the predictive probability from
-    the stored paths, its credible interval from the cached posterior grid of the loaded `fit`."""
-    grid = cached_run(cache, version, stored, fit, grid=True).first_steps(horizon)
+    the stored paths, its credible interval from the cached event grid of the question (within=True, families
+    that can condition) or else the cached posterior grid of the loaded `fit`."""
+    grid = cached_event_grid(cache, version, stored, fit, region=region, threshold=threshold,
+                             horizon=horizon) if within else None
+    if grid is None:
+        grid = cached_run(cache, version, stored, fit, grid=True).first_steps(horizon)
     return stored.first_steps(horizon).probability(region, threshold, within=within, grid=grid)
 
 
@@ -202,7 +231,8 @@ def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, 
 
     The question is checked against the loaded `fit` as the library checks it; the uncut forecast is read
     from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`),
-    and the credible intervals from the cached posterior grid pair.
+    the channel share's credible interval from the cached posterior grid pair and the event's from the
+    question's cached event grid pair (`cached_event_grid`).
     """
     from models.events import check_spillover_question, spillover_answer
 
@@ -210,6 +240,8 @@ def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, 
     scen = {source: scenario} if scenario is not None else None
     runs = [cached_run(cache, version, stored, fit, cut=cut, scenario=scen, grid=grid).first_steps(horizon)
             for grid in (False, True) for cut in (None, (source, target))]
+    events = [cached_event_grid(cache, version, stored, fit, region=target, threshold=threshold, horizon=horizon,
+                                cut=cut, scenario=scen) for cut in (None, (source, target))]
     return spillover_answer(runs[0], runs[1], source=source, target=target, threshold=threshold,
                             seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise,
-                            grid=(runs[2], runs[3]))
+                            grid=(runs[2], runs[3]), event_grid=None if events[0] is None else tuple(events))

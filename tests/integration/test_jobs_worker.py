@@ -143,7 +143,8 @@ def test_served_probability_and_spillover_equal_the_library_for_the_same_version
     for key in ("probability", "probability_interval", "attributable", "attributable_interval", "channel_share",
                 "channel_share_interval", "mc_standard_error", "interval_method"):
         assert answer[key] == library[key], key
-    grid = fit.forecast(horizon=served.paths_horizon, seed=served.paths_seed, grid=True, **grid_size())
+    grid = fit.forecast(horizon=served.paths_horizon, seed=served.paths_seed, grid=True, condition=("R02", 10.0),
+                        **grid_size(event=True))
     expected = fit.forecast(horizon=served.paths_horizon, draws=served.paths_draws,
                             seed=served.paths_seed).probability("R02", 10, grid=grid)
     assert probability["credible_interval"] == expected["credible_interval"] is not None
