@@ -135,7 +135,8 @@ def _event_per_draw(uncut: Forecast, cut: Forecast) -> dict:
         raise SpecError("the event grid pair carries no no-crossing probabilities (simulate it with a condition)")
     stay, stay0 = uncut.no_crossing, cut.no_crossing
     groups = uncut.groups
-    return {"probability": 1.0 - group_means(stay, groups), "probability_without_source": 1.0 - group_means(stay0, groups),
+    return {"probability": 1.0 - group_means(stay, groups),
+            "probability_without_source": 1.0 - group_means(stay0, groups),
             "attributable": group_means(stay0 - stay, groups)}
 
 
