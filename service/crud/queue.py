@@ -64,7 +64,7 @@ def enqueue(
 ) -> int | None:
     """Return the id of the new queued job (runnable from `run_after`, default `now`), or None when a job
     for this (model, tick) already exists. With `skipped_because`, the row is recorded as a "skipped" job
-    (ended at `now`, the reason in its result) instead: a tick that was seen but not queued."""
+    (ended at `now`; its result is {"skipped": true, "reason": ...}) instead: a tick that was seen but not queued."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {KINDS}")
     values = dict(
@@ -73,7 +73,7 @@ def enqueue(
         key_id=key_id,
     )
     if skipped_because is not None:
-        values.update(status="skipped", finished_at=now, result={"skipped": skipped_because})
+        values.update(status="skipped", finished_at=now, result={"skipped": True, "reason": skipped_because})
     dialect = session.get_bind().dialect.name
     if tick is not None and dialect in ("postgresql", "sqlite"):
         insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert

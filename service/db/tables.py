@@ -203,7 +203,7 @@ class Job(Base):
 
     `tick` is set on scheduled refits; the unique (model_id, tick) key lets only one of several
     schedulers enqueue a given tick. A tick skipped because the model already had a fit queued or
-    running is kept as a row with status "skipped" (the why in `result`).
+    running is kept as a row with status "skipped" (the why in `result["reason"]`).
     """
 
     __tablename__ = "jobs"

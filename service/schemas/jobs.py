@@ -22,7 +22,7 @@ class JobOut(BaseModel):
     """A job: kind, status, attempts, timings, the version it made (fits) and its error if it failed.
 
     Status is queued, running, succeeded, failed, cancelled or skipped (a scheduled tick not queued because
-    the model already had a fit queued or running; `result.skipped` says which)."""
+    the model already had a fit queued or running; `result.reason` says which)."""
 
     id: int
     kind: str

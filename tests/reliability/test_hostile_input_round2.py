@@ -172,7 +172,7 @@ def test_a_scheduler_tick_while_a_fit_waits_is_skipped_and_listed(server, write,
     assert enqueue_due(database, now=utc_now() + timedelta(hours=3), max_attempts=3) == []
     jobs = write.get("/v1/models/hourly/jobs").json()["data"]
     assert [job["status"] for job in jobs] == ["skipped", "skipped", "queued"]
-    assert all(f"fit job {job_id} of this model was queued" in job["result"]["skipped"] for job in jobs[:2])
+    assert all(f"fit job {job_id} of this model was queued" in job["result"]["reason"] for job in jobs[:2])
     assert [j["id"] for j in write.get("/v1/jobs", params={"model": "hourly", "status": "skipped"}).json()["data"]] \
         == [job["id"] for job in jobs[:2]]
 
