@@ -1,6 +1,6 @@
 """Indicator kinds and the value rule of each kind (DESIGN section 2).
 
-- ``count``: non-negative integers (attacks, seizure events); "3", "3.0" and 3.0 are fine, 3.5 is not.
+- ``count``: non-negative integers up to 2**53 (attacks, seizure events); "3", "3.0" and 3.0 are fine, 3.5 is not.
 - ``share``: a fraction in [0, 1] (territory or population under militia control).
 - ``amount``: a non-negative real (kilograms seized).
 
@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from decimal import Decimal
 from enum import StrEnum
+
+MAX_COUNT = 2**53
+"""The largest count accepted: every integer up to 2**53 is stored exactly as a float, larger ones are not."""
 
 
 class IndicatorKind(StrEnum):
@@ -97,6 +101,8 @@ def check_value(value: float, kind: IndicatorKind | str) -> float:
             raise ValueRejected(f"negative count {value:g}: counts are non-negative integers")
         if not value.is_integer():
             raise ValueRejected(f"non-integer count {value!r}: counts are whole numbers")
+        if value > MAX_COUNT:
+            raise ValueRejected(f"count {value:g} is above 2**53 = {MAX_COUNT}, the largest count stored exactly")
     elif kind == "share":
         if not 0.0 <= value <= 1.0:
             raise ValueRejected(f"share {value:g} outside [0, 1]: send fractions, not percentages")
@@ -116,7 +122,29 @@ def parse_value(raw: object, kind: IndicatorKind | str) -> float:
     ValueRejected
         With the reason the value is not acceptable.
     """
-    return check_value(parse_number(raw), kind)
+    value = check_value(parse_number(raw), kind)
+    check_count_not_rounded(raw, value, kind)
+    return value
+
+
+def check_count_not_rounded(raw: object, value: float, kind: IndicatorKind | str) -> None:
+    """Return nothing if the count `value` read from `raw` is exact; only 2**53 itself needs a look at `raw`.
+
+    An integer or numeric text just above 2**53 (such as 2**53 + 1) reads as the float 2**53.
+
+    Raises
+    ------
+    ValueRejected
+        If `raw` spells a count above 2**53 that was rounded down to it.
+    """
+    if kind != "count" or value != MAX_COUNT or isinstance(raw, float):
+        return
+    try:
+        exact = Decimal(raw.strip()) if isinstance(raw, str) else Decimal(int(raw))
+    except (ArithmeticError, ValueError, TypeError):
+        return
+    if exact > MAX_COUNT:
+        raise ValueRejected(f"count {raw!s:.40} is above 2**53 = {MAX_COUNT}, the largest count stored exactly")
 
 
 def _short(raw: object, limit: int = 40) -> str:

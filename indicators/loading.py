@@ -76,10 +76,10 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
     Raises
     ------
     InputError
-        Bad encoding, NUL bytes, missing/wrong/absurdly wide header, a malformed CSV line, or
-        more than `max_rows` rows.
+        Bad encoding, NUL bytes, missing/wrong/absurdly wide/malformed header, or more than `max_rows` rows.
     BatchRejected
-        With one RowError (field "row") per data row that does not have exactly 4 fields.
+        With one RowError (field "row") per data row that does not have exactly 4 fields, and one for
+        the row where a quote breaks the file (unterminated, or text after a closing quote).
     """
     text = decode_text(data, what="CSV")
     first_newline = text.find("\n")
@@ -91,23 +91,28 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
             f"expected exactly region,indicator,period,value",
             hint=_CSV_HINT,
         )
-    return _read_rows(csv.reader(io.StringIO(text, newline="")), max_rows)
+    return _read_rows(csv.reader(io.StringIO(text, newline=""), strict=True), max_rows)
 
 
 def _read_rows(reader, max_rows: int | None) -> list[dict]:
     """Return the dict rows read from a csv.reader positioned at the header."""
     try:
         header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise InputError("CSV is empty: expected the header region,indicator,period,value", hint=_CSV_HINT)
-        if [cell.strip() for cell in header] != list(CSV_HEADER):
-            raise InputError(
-                f"CSV header is {_describe_header(header)}; expected exactly region,indicator,period,value",
-                hint=_CSV_HINT,
-            )
-        rows: list[dict] = []
-        errors: list[RowError] = []
+    except csv.Error as exc:
+        raise InputError(f"CSV header is malformed: {exc}", hint=_CSV_HINT) from None
+    if header is None or not any(cell.strip() for cell in header):
+        raise InputError("CSV is empty: expected the header region,indicator,period,value", hint=_CSV_HINT)
+    if [cell.strip() for cell in header] != list(CSV_HEADER):
+        raise InputError(
+            f"CSV header is {_describe_header(header)}; expected exactly region,indicator,period,value",
+            hint=_CSV_HINT,
+        )
+    rows: list[dict] = []
+    errors: list[RowError] = []
+    line_read = reader.line_num
+    try:
         for cells in reader:
+            line_read = reader.line_num
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             index = len(rows)
@@ -121,12 +126,21 @@ def _read_rows(reader, max_rows: int | None) -> list[dict]:
                 continue
             rows.append({"region": cells[0], "indicator": cells[1], "period": cells[2], "value": cells[3]})
     except csv.Error as exc:
-        raise InputError(f"CSV is malformed near line {reader.line_num}: {exc}", hint=_CSV_HINT) from None
+        errors.append(RowError(len(rows), "row", _malformed_line_reason(line_read + 1, reader.line_num, exc)))
+        raise BatchRejected(errors, "CSV rejected: it is malformed (a quote problem); nothing was stored") from None
     if errors:
         raise BatchRejected(
             errors, f"CSV rejected: {len(errors)} row(s) with the wrong number of fields; nothing was stored"
         )
     return rows
+
+
+def _malformed_line_reason(first_line: int, last_line: int, exc: csv.Error) -> str:
+    """Return why the CSV record starting on `first_line` cannot be read (an unterminated quote, a stray one)."""
+    if "unexpected end of data" in str(exc):
+        return (f"line {first_line}: a quoted field opened here is never closed (unterminated quote; the file "
+                f"ends at line {last_line}); close the quote or remove it")
+    return f"line {last_line}: {exc}; a quoted field must be followed by a comma or the end of the line"
 
 
 def _load_json(data: bytes | str | list | dict, what: str) -> object:

@@ -14,6 +14,9 @@ from indicators.errors import PeriodError
 PERIOD_PATTERN = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 """A month as YYYY-MM (zero-padded month, four-digit year)."""
 
+EARLIEST_PERIOD = "1900-01"
+"""The earliest month an observation may have (an earlier one is a typo such as 0001-01 or 1024-01)."""
+
 _PERIOD_HINT = "Write periods as YYYY-MM, for example 2021-03."
 
 

@@ -18,7 +18,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Iterable, Literal
 
@@ -33,6 +33,9 @@ REGION_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """A region id: a slug such as IRQ or IRQ-BAS (letters, digits, '-', '_', '.'; at most 64 characters)."""
 
 DEMO_REGIONS_RESOURCE = "regions-middle-east.json"
+
+MAX_REASONS_PER_REGION = 20
+"""At most this many problems of one region are spelled out in its RowError (the rest are counted)."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,12 @@ class Region:
 
     def weight_of(self, neighbour: str) -> float | None:
         """Return the edge weight towards `neighbour`, or None if it is not a neighbour."""
-        for other, weight in zip(self.neighbours, self.weights):
-            if other == neighbour:
-                return weight
-        return None
+        return self._weight_by_neighbour.get(neighbour)
+
+    @cached_property
+    def _weight_by_neighbour(self) -> dict[str, float]:
+        """Return {neighbour id: edge weight}, built once so that a lookup does not scan every neighbour."""
+        return dict(zip(self.neighbours, self.weights))
 
     def to_dict(self) -> dict:
         """Return the region in the API dict shape (plain ids when every edge weight is 1)."""
@@ -77,10 +82,11 @@ class Region:
         return Region(self.id, self.name, self.parent, tuple(q for q, _ in pairs), tuple(w for _, w in pairs))
 
 
-def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | None:
+def _parse_region(index: int, raw: object, errors: list[RowError], max_neighbours: int | None = None) -> Region | None:
     """Return one region dict as a Region of its well-formed neighbours, appending a RowError per problem.
 
-    Returns None only when the entry is unusable (not a dict, bad id, neighbours not a list).
+    Returns None only when the entry is unusable (not a dict, bad id, neighbours not a list or more than
+    `max_neighbours` of them).
     """
     if isinstance(raw, Region):
         return raw
@@ -100,11 +106,18 @@ def _parse_region(index: int, raw: object, errors: list[RowError]) -> Region | N
     if parent is not None and not isinstance(parent, str):
         errors.append(RowError(index, "parent", f"region {region_id}: parent must be a string or null"))
         parent = None
+    if parent == region_id:
+        errors.append(RowError(index, "parent", f"region {region_id} names itself as its parent"))
     raw_neighbours = raw.get("neighbours", [])
     if raw_neighbours is None:
         raw_neighbours = []
     if not isinstance(raw_neighbours, (list, tuple)):
         errors.append(RowError(index, "neighbours", f"region {region_id}: neighbours must be a list"))
+        return None
+    if max_neighbours is not None and len(raw_neighbours) > max_neighbours:
+        reason = (f"region {region_id} lists {len(raw_neighbours)} neighbours; at most {max_neighbours} are "
+                  "accepted per region")
+        errors.append(RowError(index, "neighbours", reason))
         return None
     neighbours, weights = _parse_neighbours(index, region_id, raw_neighbours, errors)
     return Region(region_id, name.strip(), parent, neighbours, weights)
@@ -116,21 +129,23 @@ def _parse_neighbours(
     """Return (neighbour ids, edge weights) of the well-formed entries, appending a RowError per bad one."""
     neighbours: list[str] = []
     weights: list[float] = []
+    seen: set[str] = set()
     for item in raw_neighbours:
         if isinstance(item, dict):
             other, weight = item.get("id"), item.get("weight", 1.0)
         else:
             other, weight = item, 1.0
-        problem = _neighbour_problem(region_id, item, other, weight, neighbours)
+        problem = _neighbour_problem(region_id, item, other, weight, seen)
         if problem is not None:
             errors.append(RowError(index, "neighbours", problem))
             continue
+        seen.add(other)
         neighbours.append(other)
         weights.append(float(weight))
     return tuple(neighbours), tuple(weights)
 
 
-def _neighbour_problem(region_id: str, item: object, other: object, weight: object, seen: list[str]) -> str | None:
+def _neighbour_problem(region_id: str, item: object, other: object, weight: object, seen: set[str]) -> str | None:
     """Return why one neighbour entry (id `other`, edge `weight`) cannot be kept, or None if it can."""
     if not isinstance(other, str) or not other:
         return f"region {region_id}: neighbour {item!r:.60} is not a region id"
@@ -143,11 +158,16 @@ def _neighbour_problem(region_id: str, item: object, other: object, weight: obje
     return None
 
 
-def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
+def validate_regions(
+    regions: list[dict] | list[Region], *, max_neighbours: int | None = None, parents_in_list: bool = False
+) -> list[Region]:
     """Return the regions as `Region` objects after checking the list is a consistent graph.
 
     Checks: each entry is a region dict with a slug id; no duplicate ids; every neighbour is
-    in the list; no self-loops; every edge is listed by both ends (symmetric) with the same weight.
+    in the list; no self-loops; every edge is listed by both ends (symmetric) with the same weight;
+    no region is its own parent. With `max_neighbours`, a region listing more neighbours is refused
+    before they are read; with `parents_in_list`, every parent must be a region of the list.
+    Time and memory are linear in the total number of neighbours listed.
 
     Raises
     ------
@@ -158,7 +178,7 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
     parsed: list[tuple[int, Region]] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(regions):
-        region = _parse_region(index, raw, errors)
+        region = _parse_region(index, raw, errors, max_neighbours)
         if region is None:
             continue
         if region.id in seen:
@@ -167,28 +187,55 @@ def validate_regions(regions: list[dict] | list[Region]) -> list[Region]:
         seen[region.id] = index
         parsed.append((index, region))
     by_id = {region.id: region for _, region in parsed}
-    listed = {raw.get("id") for raw in regions if isinstance(raw, dict)} | set(by_id)
-    mentioned = {rid: _mentioned_neighbours(raw) for rid, raw in _raw_by_id(regions).items()}
+    listed = {rid for rid in (raw.get("id") for raw in regions if isinstance(raw, dict)) if isinstance(rid, str)}
+    listed |= set(by_id)
+    mentioned = _MentionedNeighbours(regions)
     for index, region in parsed:
-        for other, weight in zip(region.neighbours, region.weights):
-            back = by_id.get(other)
-            if back is None:
-                if other not in listed:
-                    errors.append(RowError(index, "neighbours", f"region {region.id}: unknown neighbour {other}"))
-                continue
-            back_weight = back.weight_of(region.id)
-            if back_weight is None and region.id in mentioned.get(other, ()):
-                continue  # the way back exists but is malformed: reported on that region only
-            if back_weight is None:
-                reason = f"region {region.id}: asymmetric edge, {other} does not list {region.id} back"
-                errors.append(RowError(index, "neighbours", reason))
-            elif back_weight != weight:
-                reason = f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way"
-                errors.append(RowError(index, "neighbours", reason))
+        if parents_in_list and region.parent is not None and region.parent not in listed:
+            errors.append(RowError(index, "parent", f"region {region.id}: unknown parent {region.parent[:70]!r}"))
+        errors.extend(_edge_errors(index, region, by_id, listed, mentioned))
     if errors:
         merged = _one_error_per_region(errors)
         raise BatchRejected(merged, f"region list rejected: {len(merged)} bad region(s); nothing was stored")
     return [region for _, region in parsed]
+
+
+def _edge_errors(
+    index: int, region: Region, by_id: dict[str, Region], listed: set, mentioned: _MentionedNeighbours
+) -> list[RowError]:
+    """Return a RowError per edge of `region` (row `index`) to an unknown region, or not listed back the same."""
+    errors = []
+    for other, weight in zip(region.neighbours, region.weights):
+        back = by_id.get(other)
+        if back is None:
+            if other not in listed:
+                errors.append(RowError(index, "neighbours", f"region {region.id}: unknown neighbour {other}"))
+            continue
+        back_weight = back.weight_of(region.id)
+        if back_weight is None and region.id in mentioned.by(other):
+            continue  # the way back exists but is malformed: reported on that region only
+        if back_weight is None:
+            reason = f"region {region.id}: asymmetric edge, {other} does not list {region.id} back"
+            errors.append(RowError(index, "neighbours", reason))
+        elif back_weight != weight:
+            reason = f"region {region.id}: edge weight to {other} is {weight:g} but {back_weight:g} the other way"
+            errors.append(RowError(index, "neighbours", reason))
+    return errors
+
+
+class _MentionedNeighbours:
+    """Every string id each entry lists as a neighbour, well-formed or not; read once per region, when asked."""
+
+    def __init__(self, regions: Iterable[dict | Region]) -> None:
+        self.raw_by_id = _raw_by_id(regions)
+        self.found: dict[str, set[str]] = {}
+
+    def by(self, region_id: str) -> set[str]:
+        """Return the ids the first entry of `region_id` mentions as neighbours (empty if there is none)."""
+        if region_id not in self.found:
+            raw = self.raw_by_id.get(region_id)
+            self.found[region_id] = set() if raw is None else _mentioned_neighbours(raw)
+        return self.found[region_id]
 
 
 def _raw_by_id(regions: Iterable[dict | Region]) -> dict[str, dict | Region]:
@@ -217,9 +264,15 @@ def _one_error_per_region(errors: list[RowError]) -> list[RowError]:
     by_row: dict[int, list[RowError]] = {}
     for error in errors:
         by_row.setdefault(error.row, []).append(error)
-    return [
-        RowError(row, found[0].field, "; ".join(e.reason for e in found)) for row, found in sorted(by_row.items())
-    ]
+    return [RowError(row, found[0].field, _joined_reasons(found)) for row, found in sorted(by_row.items())]
+
+
+def _joined_reasons(found: list[RowError]) -> str:
+    """Return the reasons of one row's errors joined by '; ', the first MAX_REASONS_PER_REGION of them and a count."""
+    shown = "; ".join(e.reason for e in found[:MAX_REASONS_PER_REGION])
+    if len(found) > MAX_REASONS_PER_REGION:
+        shown += f"; and {len(found) - MAX_REASONS_PER_REGION} more problem(s) of this region"
+    return shown
 
 
 def as_regions(regions: Iterable[dict | Region]) -> list[Region]:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from indicators.errors import BatchRejected, BatchTooLarge, RowError, UnknownIndicator, UnknownRegion
-from indicators.kinds import IndicatorKind, ValueRejected, check_value, parse_number
-from indicators.periods import PERIOD_PATTERN, current_month
+from indicators.kinds import IndicatorKind, ValueRejected, check_count_not_rounded, check_value, parse_number
+from indicators.periods import EARLIEST_PERIOD, PERIOD_PATTERN, current_month
 
 __all__ = ["BatchTooLarge", "Catalogue", "FIELDS", "Observation", "validate_batch"]
 
@@ -74,9 +74,9 @@ def validate_batch(
     """Return one Observation per row (value as float) if every row of the batch is valid.
 
     Rules: all four fields present; region and indicator in the catalogue; period a YYYY-MM
-    month not later than the month of `today` (default: now, UTC); value a finite number
-    (int, float or numeric string; not bool) obeying the indicator's kind (count: non-negative
-    integer, share: in [0, 1], amount: non-negative); no (region, indicator, period) key twice
+    month from EARLIEST_PERIOD (1900-01) to the month of `today` (default: now, UTC); value a finite
+    number (int, float or numeric string; not bool) obeying the indicator's kind (count: non-negative
+    integer up to 2**53, share: in [0, 1], amount: non-negative); no (region, indicator, period) key twice
     in the batch (the later row is the one reported).
 
     Raises
@@ -132,6 +132,9 @@ class _BatchCheck:
             problems.append(_period_error(index, row, row.get("period")))
         elif period > self.now:
             reason = f"period {period} is in the future (current month is {self.now})"
+            problems.append(RowError(index, "period", reason))
+        elif period < EARLIEST_PERIOD:
+            reason = f"period {period} is before {EARLIEST_PERIOD}, the earliest month accepted"
             problems.append(RowError(index, "period", reason))
         value, value_problem = _value_of(index, row, kind)
         if value_problem is not None:
@@ -218,6 +221,7 @@ def _value_of(index: int, row: Mapping, kind: IndicatorKind | None) -> tuple[flo
         value += 0.0  # -0.0 -> 0.0
         if kind is not None:
             check_value(value, kind)
+            check_count_not_rounded(raw_value, value, kind)
     except ValueRejected as exc:
         return 0.0, RowError(index, "value", str(exc))
     return value, None

@@ -21,6 +21,7 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 ├── AccessDenied 403 ── Unauthenticated 401
 ├── PayloadTooLarge 413
 ├── RateLimited 429 (+ Retry-After)
+│   └── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
 └── DatabaseUnavailable 503
 """
 
@@ -393,3 +394,10 @@ class ArtifactCorrupt(ArtifactBroken):
 
 class DatabaseUnresponsive(psycopg.OperationalError):
     """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""
+
+
+class QueueFull(RateLimited):
+    """This API key already has as many jobs queued as allowed."""
+
+    hint = ("Wait until some of the key's queued jobs start (GET /v1/jobs?status=queued), or cancel one "
+            "(POST /v1/jobs/{id}/cancel), then retry.")

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = Field(default=10_000_000, gt=0)
     max_batch_rows: int = Field(default=50_000, gt=0)
+    max_region_neighbours: int = Field(default=1_000, gt=0)
+    """A region listing more neighbours is refused (422) before they are validated."""
+    max_queued_jobs_per_key: int = Field(default=20, gt=0)
+    """Jobs one API key may have queued (not yet running) at once; one more is refused with a 429."""
+    min_schedule_interval_seconds: int = Field(default=3600, ge=0, le=86400)
+    """A model schedule whose ticks may come closer than this is refused (422); at most one day."""
     rate_limit: str = "600/minute"
     gate: GateThresholds = GateThresholds()
     db: DatabaseLimits = DatabaseLimits()

@@ -53,7 +53,8 @@ def serve(
     def load_demo(*, session) -> int:
         if list_regions(session=session):
             return 0
-        return upsert_regions(session=session, items=load_demo_regions())["inserted"]
+        return upsert_regions(session=session, items=load_demo_regions(),
+                              max_neighbours=settings.max_region_neighbours)["inserted"]
 
     loaded = with_session(settings, load_demo) if demo else with_session(settings, lambda session: 0)
     if loaded:

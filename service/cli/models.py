@@ -19,7 +19,7 @@ from rich.table import Table
 from service.cli.common import DEFAULT_URL, JsonOption, KeyOption, UrlOption, console, emit, load_settings
 from service.jobs.worker import run_worker_until_signalled
 
-FINAL = ("succeeded", "failed", "cancelled")
+FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
 
 class ServerClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.crud import queue
 from service.db.tables import Backtest, Job, ModelVersion, RegisteredModel, utc_now
-from service.errors import BacktestNotFound, JobNotFound
+from service.errors import BacktestNotFound, JobNotFound, QueueFull
 
 
 def get_job(session: Session, *, job_id: int) -> Job:
@@ -33,14 +34,71 @@ def list_jobs(session: Session, *, model: RegisteredModel | None, status: str | 
     return list(session.scalars(query).all())
 
 
+QUEUE_FULL_RETRY_SECONDS = 60
+"""The Retry-After of a request refused because its key's queue is full: about the time a queued job waits."""
+
+
+@dataclass(frozen=True)
+class FitRequested:
+    """The answer to a fit request: the job that will run it, and whether it was already queued."""
+
+    job_id: int
+    already_queued: bool
+
+
 def enqueue_job(
-    session: Session, *, kind: str, model: RegisteredModel, max_attempts: int, payload: dict | None = None
+    session: Session, *, kind: str, model: RegisteredModel, max_attempts: int, payload: dict | None = None,
+    key_id: int | None = None, max_queued_per_key: int | None = None,
 ) -> int:
-    """Return the id of a new explicit job of `kind` for `model`; commits."""
-    job_id = queue.enqueue(session, kind=kind, model_id=model.id, now=utc_now(), payload=payload or {},
-                           reason="explicit", max_attempts=max_attempts)
+    """Return the id of a new explicit job of `kind` for `model`, queued by API key `key_id`; commits.
+
+    Raises QueueFull (nothing queued) when the key already has `max_queued_per_key` jobs queued.
+    """
+    queue.lock_model(session, model_id=model.id)
+    job_id = _enqueue_for_key(session, kind=kind, model=model, max_attempts=max_attempts, payload=payload,
+                              key_id=key_id, max_queued_per_key=max_queued_per_key)
     session.commit()
     return job_id
+
+
+def request_fit(
+    session: Session, *, model: RegisteredModel, max_attempts: int, key_id: int | None = None,
+    max_queued_per_key: int | None = None,
+) -> FitRequested:
+    """Return the model's queued (not yet running) fit if it has one, else a newly queued fit; commits.
+
+    At most one fit per model waits in the queue: asking again while one waits joins it. The model's row
+    is held while its queue is read and written, so concurrent requests cannot both enqueue.
+
+    Raises QueueFull (nothing queued) when a new fit is needed and the key's queue is full.
+    """
+    queue.lock_model(session, model_id=model.id)
+    waiting = queue.pending_job(session, model_id=model.id, kind="fit")
+    if waiting is not None:
+        session.commit()
+        return FitRequested(waiting.id, already_queued=True)
+    job_id = _enqueue_for_key(session, kind="fit", model=model, max_attempts=max_attempts, payload=None,
+                              key_id=key_id, max_queued_per_key=max_queued_per_key)
+    session.commit()
+    return FitRequested(job_id, already_queued=False)
+
+
+def _enqueue_for_key(
+    session: Session, *, kind: str, model: RegisteredModel, max_attempts: int, payload: dict | None,
+    key_id: int | None, max_queued_per_key: int | None,
+) -> int:
+    """Return the id of a new explicit job (not committed) after checking the key's queue cap.
+
+    Raises QueueFull when key `key_id` already has `max_queued_per_key` jobs queued.
+    """
+    if key_id is not None and max_queued_per_key is not None:
+        queued = queue.queued_count(session, key_id=key_id)
+        if queued >= max_queued_per_key:
+            raise QueueFull(f"this API key has {queued} jobs queued (at most {max_queued_per_key} at once); "
+                            f"the {kind} of model {model.name!r} was not queued",
+                            retry_after=QUEUE_FULL_RETRY_SECONDS)
+    return queue.enqueue(session, kind=kind, model_id=model.id, now=utc_now(), payload=payload or {},
+                         reason="explicit", max_attempts=max_attempts, key_id=key_id)
 
 
 def job_out(session: Session, job: Job) -> dict[str, Any]:

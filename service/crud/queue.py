@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from service.db.tables import Job
+from service.db.tables import Job, RegisteredModel
 
-STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "skipped")
+"""A job's statuses; "skipped" is a scheduled tick not queued because the model already had a fit queued or running."""
 KINDS = ("fit", "backtest", "forecast")
 jobs = Job.__table__
 
@@ -58,15 +59,21 @@ def enqueue(
     tick: datetime | None = None,
     max_attempts: int = 3,
     run_after: datetime | None = None,
+    key_id: int | None = None,
+    skipped_because: str | None = None,
 ) -> int | None:
     """Return the id of the new queued job (runnable from `run_after`, default `now`), or None when a job
-    for this (model, tick) already exists."""
+    for this (model, tick) already exists. With `skipped_because`, the row is recorded as a "skipped" job
+    (ended at `now`; its result is {"skipped": true, "reason": ...}) instead: a tick that was seen but not queued."""
     if kind not in KINDS:
         raise ValueError(f"unknown job kind {kind!r}; expected one of {KINDS}")
     values = dict(
         kind=kind, model_id=model_id, status="queued", reason=reason, tick=tick,
         payload=payload or {}, attempts=0, max_attempts=max_attempts, run_after=run_after or now, created_at=now,
+        key_id=key_id,
     )
+    if skipped_because is not None:
+        values.update(status="skipped", finished_at=now, result={"skipped": True, "reason": skipped_because})
     dialect = session.get_bind().dialect.name
     if tick is not None and dialect in ("postgresql", "sqlite"):
         insert_fn = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -77,6 +84,39 @@ def enqueue(
         statement = insert(jobs).values(**values)
     row = session.execute(statement.returning(jobs.c.id)).first()
     return row.id if row else None
+
+
+def lock_model(session: Session, *, model_id: int) -> None:
+    """Hold the model's row until the transaction ends, so that checking its queue and enqueueing are atomic.
+
+    A no-op UPDATE: on PostgreSQL it takes the row lock; on SQLite, as the transaction's first write, the
+    database write lock (waiting for other writers). Concurrent requests for one model queue up here.
+    Returns nothing.
+    """
+    models = RegisteredModel.__table__
+    session.execute(update(models).where(models.c.id == model_id).values(updated_at=models.c.updated_at))
+
+
+def pending_job(session: Session, *, model_id: int, kind: str, statuses: tuple[str, ...] = ("queued",)) -> Job | None:
+    """Return the oldest job of `kind` for the model whose status is one of `statuses`, or None."""
+    return session.scalars(
+        select(Job).where(Job.model_id == model_id, Job.kind == kind, Job.status.in_(statuses)).order_by(Job.id)
+        .limit(1)
+    ).first()
+
+
+def tick_recorded(session: Session, *, model_id: int, tick: datetime) -> bool:
+    """Return True if a job (of any status, skipped included) already records this model's schedule `tick`."""
+    return session.execute(
+        select(jobs.c.id).where(jobs.c.model_id == model_id, jobs.c.tick == tick).limit(1)
+    ).first() is not None
+
+
+def queued_count(session: Session, *, key_id: int) -> int:
+    """Return how many jobs queued by API key `key_id` have not started yet."""
+    return session.execute(
+        select(func.count()).select_from(jobs).where(jobs.c.key_id == key_id, jobs.c.status == "queued")
+    ).scalar_one()
 
 
 def runnable_condition(now: datetime):

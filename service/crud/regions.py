@@ -32,29 +32,42 @@ def list_regions(*, session: Session) -> list[dict]:
 
 
 def _remap_stored_errors(errors: list[RowError], merged: list[dict], n_batch: int) -> list[RowError]:
-    """Return the errors with those about stored regions attached to the batch rows that caused them."""
+    """Return the errors with those about stored regions attached to the batch rows that caused them.
+
+    A stored region's error goes to every batch row it links to or that mentions it; both links are
+    indexed once, so the time is linear in the neighbours listed.
+    """
     out = [e for e in errors if e.row < n_batch]
-    for error in errors:
-        if error.row < n_batch:
-            continue
-        stored = merged[error.row]
-        stored_id = stored["id"]
-        linked = {n["id"] for n in stored["neighbours"]}
+    stored_errors = [e for e in errors if e.row >= n_batch]
+    if stored_errors:
+        batch_rows_by_id: dict[str, list[int]] = {}
+        mentioned_by: dict[str, list[int]] = {}
         for index in range(n_batch):
             batch_region = merged[index]
+            batch_rows_by_id.setdefault(batch_region.get("id"), []).append(index)
             mentions = {n if isinstance(n, str) else n.get("id") for n in batch_region.get("neighbours") or []}
-            if batch_region.get("id") in linked or stored_id in mentions:
-                out.append(RowError(index, "neighbours", f"stored {error.reason}; send both regions together"))
+            for mention in mentions:
+                mentioned_by.setdefault(mention, []).append(index)
+        for error in stored_errors:
+            stored = merged[error.row]
+            rows = set(mentioned_by.get(stored["id"], ()))
+            for neighbour in stored["neighbours"]:
+                rows.update(batch_rows_by_id.get(neighbour["id"], ()))
+            out.extend(RowError(index, "neighbours", f"stored {error.reason}; send both regions together")
+                       for index in sorted(rows))
     if not out and errors:  # cannot happen with consistent stored data; never drop a reason
         out = [RowError(0, "neighbours", e.reason) for e in errors]
     return sorted(out, key=lambda e: e.row)
 
 
-def upsert_regions(*, session: Session, items: list[dict], max_rows: int | None = None) -> dict[str, int]:
+def upsert_regions(
+    *, session: Session, items: list[dict], max_rows: int | None = None, max_neighbours: int | None = None
+) -> dict[str, int]:
     """Return {"inserted","updated","unchanged"} after storing the regions in one transaction.
 
-    Neighbours must be regions of the batch or already stored, and every edge listed by both ends with
-    the same weight once the batch replaces the stored versions of its regions.
+    Neighbours and parents must be regions of the batch or already stored, every edge listed by both ends
+    with the same weight once the batch replaces the stored versions of its regions, and no region may list
+    more than `max_neighbours` neighbours.
 
     Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad region (nothing stored).
     """
@@ -65,7 +78,7 @@ def upsert_regions(*, session: Session, items: list[dict], max_rows: int | None 
     stored_rest = [_stored_dict(r) for rid, r in stored_rows.items() if rid not in batch_ids]
     merged = list(items) + stored_rest
     try:
-        checked = validate_regions(merged)[: len(items)]
+        checked = validate_regions(merged, max_neighbours=max_neighbours, parents_in_list=True)[: len(items)]
     except BatchRejected as exc:
         raise BatchRejected(_remap_stored_errors(exc.errors, merged, len(items)),
                             f"region batch rejected: {len(exc.errors)} problem(s); nothing was stored") from exc

@@ -202,7 +202,8 @@ class Job(Base):
     """A unit of background work (fit, backtest, forecast) claimed by a worker under a lease.
 
     `tick` is set on scheduled refits; the unique (model_id, tick) key lets only one of several
-    schedulers enqueue a given tick.
+    schedulers enqueue a given tick. A tick skipped because the model already had a fit queued or
+    running is kept as a row with status "skipped" (the why in `result["reason"]`).
     """
 
     __tablename__ = "jobs"
@@ -229,6 +230,8 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    """The API key that queued the job (None for scheduled refits); counted by the per-key queue cap."""
 
 
 class Backtest(Base):

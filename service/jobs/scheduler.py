@@ -1,5 +1,7 @@
 """Scheduled refits: on each pass, enqueue a fit for the latest cron tick of every scheduled model.
 
+A tick is skipped (kept as a job row with status "skipped") while the model has a fit queued or running.
+
 The job row carries the tick; the unique (model_id, tick) key makes the database refuse a second
 enqueue of the same tick, so any number of schedulers (service replicas) on one database enqueue
 one job per tick. Ticks missed while no scheduler ran are not replayed: the latest one catches up.
@@ -32,19 +34,28 @@ def latest_tick(schedule: str, now: datetime) -> datetime:
 
 
 def enqueue_due(database: Database, *, now: datetime, max_attempts: int) -> list[int]:
-    """Return the ids of the refit jobs this pass enqueued (ticks already enqueued by anyone are skipped)."""
+    """Return the ids of the refit jobs this pass enqueued (ticks already recorded by anyone are passed over).
+
+    A tick that comes while the model has a fit queued or running is recorded as a "skipped" job naming
+    that fit, not queued: a model never has more than one fit waiting, however often it ticks.
+    """
     created: list[int] = []
     with database.session() as session:
         for model_id, name, schedule, created_at in scheduled_models(session):
             tick = latest_tick(schedule, now)
-            if tick < created_at:
+            if tick < created_at or queue.tick_recorded(session, model_id=model_id, tick=tick):
                 continue
+            queue.lock_model(session, model_id=model_id)
+            busy = queue.pending_job(session, model_id=model_id, kind="fit", statuses=("queued", "running"))
+            skipped = None if busy is None else f"fit job {busy.id} of this model was {busy.status}; not queued again"
             job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=now, reason="scheduled",
-                                   tick=tick, max_attempts=max_attempts, run_after=tick)
+                                   tick=tick, max_attempts=max_attempts, run_after=tick, skipped_because=skipped)
             session.commit()
-            if job_id is not None:
+            if job_id is not None and skipped is None:
                 created.append(job_id)
                 log.info("scheduled refit of %s for tick %s: job %s", name, tick.isoformat(), job_id)
+            elif job_id is not None:
+                log.info("scheduled refit of %s for tick %s skipped: %s", name, tick.isoformat(), skipped)
     return created
 
 

@@ -6,9 +6,15 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from indicators import IndicatorKind
 
+FORBID_UNKNOWN = ConfigDict(extra="forbid")
+"""Request bodies of the data side refuse unknown fields (422 naming the row and field): nothing sent is
+dropped without a word, and nothing of a batch is stored while one of its fields is not understood."""
+
 
 class NeighbourIn(BaseModel):
     """A neighbour with an edge weight (the same weight must be listed by both ends)."""
+
+    model_config = FORBID_UNKNOWN
 
     id: str
     weight: float = 1.0
@@ -17,7 +23,8 @@ class NeighbourIn(BaseModel):
 class RegionIn(BaseModel):
     """A region as posted: neighbours as ids or {"id","weight"}; adjacency must be symmetric."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "IRQ", "name": "Iraq", "neighbours": ["IRN"]}]})
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"id": "IRQ", "name": "Iraq", "neighbours": ["IRN"]}]})
 
     id: str
     name: str
@@ -33,6 +40,8 @@ class RegionIn(BaseModel):
 
 class RegionBatchIn(BaseModel):
     """A batch of regions, stored atomically."""
+
+    model_config = FORBID_UNKNOWN
 
     regions: list[RegionIn]
 
@@ -56,6 +65,8 @@ class RegionListOut(BaseModel):
 class IndicatorIn(BaseModel):
     """An indicator: `count` (non-negative integers), `share` (0..1) or `amount` (non-negative)."""
 
+    model_config = FORBID_UNKNOWN
+
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     kind: IndicatorKind
     unit: str | None = Field(default=None, max_length=64)
@@ -64,6 +75,8 @@ class IndicatorIn(BaseModel):
 
 class IndicatorBatchIn(BaseModel):
     """A batch of indicators, stored atomically."""
+
+    model_config = FORBID_UNKNOWN
 
     indicators: list[IndicatorIn]
 
@@ -91,6 +104,8 @@ class ObservationIn(BaseModel):
     every other bad row; all four are required.
     """
 
+    model_config = FORBID_UNKNOWN
+
     region: StrictStr | None = Field(default=None, examples=["IRQ"])
     indicator: StrictStr | None = Field(default=None, examples=["attacks"])
     period: StrictStr | None = Field(default=None, examples=["2024-01"], description="month, YYYY-MM")
@@ -101,7 +116,7 @@ class ObservationIn(BaseModel):
 class ObservationBatchIn(BaseModel):
     """A batch of observations, stored atomically (upsert on region, indicator, period)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"observations": [
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"observations": [
         {"region": "IRQ", "indicator": "attacks", "period": "2024-01", "value": 12}]}]})
 
     observations: list[ObservationIn]

@@ -9,13 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class JobAccepted(BaseModel):
-    """The id of a job that was queued."""
+    """The id of a job that was queued, or (fits only) of the model's fit that was already waiting."""
 
     job_id: int
+    already_queued: bool = Field(default=False, description=(
+        "true when the model already had a fit queued (not yet running): this request joined it (200), "
+        "no second fit was queued"))
+    detail: str | None = None
 
 
 class JobOut(BaseModel):
-    """A job: kind, status, attempts, timings, the version it made (fits) and its error if it failed."""
+    """A job: kind, status, attempts, timings, the version it made (fits) and its error if it failed.
+
+    Status is queued, running, succeeded, failed, cancelled or skipped (a scheduled tick not queued because
+    the model already had a fit queued or running; `result.reason` says which)."""
 
     id: int
     kind: str

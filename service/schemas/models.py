@@ -6,9 +6,12 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from croniter import croniter
+from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+MAX_SEED = 2**32 - 1
+"""The largest sampler seed: numpy's and the samplers' seeds are 32-bit (a larger one fails every fit)."""
 
 
 class SamplerIn(BaseModel):
@@ -21,7 +24,7 @@ class SamplerIn(BaseModel):
     draws: int = Field(default=1300, ge=10, le=100_000)
     tune: int = Field(default=400, ge=0, le=100_000)
     chains: int = Field(default=2, ge=1, le=16)
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, le=MAX_SEED, description="random seed, 0..2**32-1 (what the samplers take)")
 
 
 def check_schedule(value: str | None) -> str | None:
@@ -29,6 +32,40 @@ def check_schedule(value: str | None) -> str | None:
     if value is not None and not croniter.is_valid(value):
         raise ValueError(f"{value!r} is not a cron expression such as '0 3 1 * *'")
     return value
+
+
+def shortest_schedule_gap_seconds(schedule: str) -> int:
+    """Return the shortest time in seconds between two ticks of a valid cron `schedule`.
+
+    The ticks of a day are the product of its seconds (6th field), minutes and hours; the gap from a day's
+    last tick to the next day's first is counted as if matching days were consecutive (exact when they
+    are, a lower bound otherwise), so the answer is at most one day.
+    """
+    expanded = croniter(schedule).expanded
+
+    def values(field: list, size: int) -> list[int]:
+        return list(range(size)) if field == ["*"] else sorted({int(v) for v in field})
+
+    seconds = values(expanded[5], 60) if len(expanded) > 5 else [0]
+    times = sorted(h * 3600 + m * 60 + s for h in values(expanded[1], 24) for m in values(expanded[0], 60)
+                   for s in seconds)
+    within_day = min((b - a for a, b in zip(times, times[1:])), default=86400)
+    return min(within_day, 86400 - times[-1] + times[0])
+
+
+def check_schedule_interval(schedule: str | None, minimum_seconds: int) -> None:
+    """Return nothing if `schedule` (a valid cron expression, or None) never ticks twice within `minimum_seconds`.
+
+    Raises RequestValidationError naming the field `schedule` (a 422 like every invalid field).
+    """
+    if schedule is None or minimum_seconds <= 0:
+        return
+    gap = shortest_schedule_gap_seconds(schedule)
+    if gap < minimum_seconds:
+        message = (f"schedule {schedule!r} can tick {gap} s apart; schedules may tick at most once every "
+                   f"{minimum_seconds} s (FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS), e.g. '0 3 * * *'")
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", "schedule"), "msg": message,
+                                       "input": schedule}])
 
 
 def registered_families() -> list[str]:
@@ -193,7 +230,7 @@ class ProbabilityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     region: str
-    threshold: float = Field(ge=0, description="k in y >= k; must not be negative")
+    threshold: float = Field(ge=0, allow_inf_nan=False, description="k in y >= k; finite, not negative")
     horizon: int = Field(ge=1)
     within: bool = True
     version: int | None = Field(default=None, ge=1, le=2**63 - 1,
@@ -228,7 +265,7 @@ class SpilloverIn(BaseModel):
 
     source: str
     target: str
-    threshold: float = Field(ge=0)
+    threshold: float = Field(ge=0, allow_inf_nan=False, description="finite, not negative")
     horizon: int = Field(ge=1)
     scenario: dict[str, Any] | list[float | None] | None = Field(default=None, description=(
         "the source's path: values per month (null = simulated), {period: value}, or {\"scale\": factor}"))

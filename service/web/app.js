@@ -253,7 +253,7 @@
       const jobs = listOf(await api(`/v1/models/${encodeURIComponent(m.name)}/jobs?limit=15`));
       box.replaceChildren(jobs.length ? table(["Job", "Kind", "Status", "Created", "Seconds", "Result"],
         jobs.map((j) => [`#${j.id}`, `${j.kind}${j.reason !== "explicit" ? ` (${j.reason})` : ""}`,
-          el("span", { class: "pill " + ({ succeeded: "ok", failed: "bad", cancelled: "bad" }[j.status] || "neutral") }, j.status),
+          el("span", { class: "pill " + ({ succeeded: "ok", failed: "bad", cancelled: "bad", skipped: "neutral" }[j.status] || "neutral") }, j.status),
           when(j.created_at), num(j.seconds, 1),
           j.error ? el("span", { class: "reasons", title: j.error }, j.error.slice(0, 80))
             : j.version ? `v${j.version}` : (j.kind === "backtest" && j.status === "succeeded" ? "scores below" : "")]),

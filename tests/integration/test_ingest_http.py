@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 REGIONS = [
     {"id": "AAA", "name": "Alpha", "neighbours": ["BBB"]},
-    {"id": "BBB", "name": "Beta", "parent": "GRP", "neighbours": ["AAA", {"id": "CCC", "weight": 2.0}]},
+    {"id": "BBB", "name": "Beta", "parent": "AAA", "neighbours": ["AAA", {"id": "CCC", "weight": 2.0}]},
     {"id": "CCC", "name": "Gamma", "neighbours": [{"id": "BBB", "weight": 2.0}]},
 ]
 INDICATORS = [
@@ -78,7 +78,7 @@ def test_regions_and_indicators_are_listed_as_posted(write):
     assert regions["count"] == 3
     by_id = {r["id"]: r for r in regions["data"]}
     assert by_id["AAA"]["neighbours"] == ["BBB"]
-    assert by_id["BBB"]["parent"] == "GRP"
+    assert by_id["BBB"]["parent"] == "AAA"
     assert {"id": "CCC", "weight": 2.0} in by_id["BBB"]["neighbours"]
     assert write.post("/v1/regions", json={"regions": REGIONS}).json() == {"inserted": 0, "updated": 0,
                                                                            "unchanged": 3}

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
 from service.crud import queue
 from service.db.engine import Database, run_migrations
@@ -129,9 +129,17 @@ def test_a_tick_is_enqueued_once_by_concurrent_schedulers(db):
     with db.session() as session:
         ticks = session.scalars(select(Job.tick).where(Job.reason == "scheduled")).all()
     assert ticks == [T0 + timedelta(minutes=5)]
-    # the next pass in the same five minutes adds nothing; the next tick adds one
+    # the next pass in the same five minutes adds nothing; the next tick, while that fit still waits, is
+    # recorded as skipped (issue 19, item 2); once it ran, the tick after adds one
     assert enqueue_due(db, now=now + timedelta(minutes=2), max_attempts=3) == []
-    assert len(enqueue_due(db, now=now + timedelta(minutes=4), max_attempts=3)) == 1
+    assert enqueue_due(db, now=now + timedelta(minutes=4), max_attempts=3) == []
+    with db.session() as session:
+        rows = session.execute(select(Job.status, Job.result).where(Job.reason == "scheduled").order_by(Job.id)).all()
+        assert [status for status, _ in rows] == ["queued", "skipped"]
+        assert rows[1].result["skipped"] is True and "was queued" in rows[1].result["reason"]
+        session.execute(update(Job).where(Job.status == "queued").values(status="succeeded"))
+        session.commit()
+    assert len(enqueue_due(db, now=now + timedelta(minutes=9), max_attempts=3)) == 1
 
 
 def test_latest_tick_is_at_or_before_now():

@@ -14,11 +14,12 @@ router = APIRouter(route_class=SessionRoute, tags=["backtests"])
 
 
 @router.post("/v1/models/{name}/backtests", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
-def queue_backtest(name: str, body: BacktestIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+def queue_backtest(name: str, body: BacktestIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
     """Queue a backtest (model, model without spillover, baselines); return the job id."""
     model = model_by_name(session, name)
     job_id = crud.enqueue_job(session, kind="backtest", model=model, max_attempts=settings.job_max_attempts,
-                              payload=body.model_dump())
+                              payload=body.model_dump(), key_id=key.key_id,
+                              max_queued_per_key=settings.max_queued_jobs_per_key)
     return {"job_id": job_id}
 
 

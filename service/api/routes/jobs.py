@@ -23,7 +23,7 @@ def list_jobs(
     session: SessionDep,
     _: ReadKey,
     model: str | None = None,
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """Return the newest jobs first, optionally of one model and/or one status."""
@@ -34,7 +34,8 @@ def list_jobs(
 
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: int, session: SessionDep, _: ReadKey) -> dict:
-    """Return a job: kind, status (queued|running|succeeded|failed|cancelled), attempts, timings, version, error."""
+    """Return a job: kind, status (queued|running|succeeded|failed|cancelled|skipped), attempts, timings,
+    version, error."""
     return crud.job_out(session, crud.get_job(session, job_id=job_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
@@ -14,15 +14,18 @@ from service.crud.models import model_by_name
 from service.crud.versions import list_versions as versions_of
 from service.crud.versions import served_number, version_by_number, version_out
 from service.errors import VersionNotFound, VersionNotServable
+from service.schemas.data import ErrorOut
 from service.schemas.jobs import JobAccepted, JobListOut
-from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut
+from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut, check_schedule_interval
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"])
 
 
 @router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
-def create_model(body: ModelIn, session: SessionDep, _: WriteKey) -> dict:
-    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions)."""
+def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, or a schedule
+    ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows)."""
+    check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
     model = crud.create_model(session, data=body.model_dump())
     return crud.model_out(session, model)
 
@@ -41,15 +44,17 @@ def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
 
 
 @router.put("/{name}", response_model=ModelOut)
-def replace_model(name: str, body: ModelIn, session: SessionDep, _: WriteKey) -> dict:
+def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Replace a model's definition (the name cannot change); return it. Existing versions are kept."""
+    check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
     model = crud.update_model(session, name=name, changes=body.model_dump())
     return crud.model_out(session, model)
 
 
 @router.patch("/{name}", response_model=ModelOut)
-def change_model(name: str, body: ModelPatch, session: SessionDep, _: WriteKey) -> dict:
+def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Change the given fields of a model; return it."""
+    check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
     model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True))
     return crud.model_out(session, model)
 
@@ -63,16 +68,32 @@ def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
     return {"model": name, "served_version": served, "data": data, "count": len(data)}
 
 
-@router.post("/{name}/fit", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
-def fit_model(name: str, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Queue a fit of the model (it always runs); return the job id to poll at GET /v1/jobs/{id}."""
+FIT_RESPONSES = {
+    200: {"model": JobAccepted, "description": "the model already had a fit queued: its job id, already_queued true"},
+    429: {"model": ErrorOut, "description": "rate limited, or the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs "
+                                             "queued (QueueFull; see Retry-After)"},
+}
+
+
+@router.post("/{name}/fit", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED, responses=FIT_RESPONSES)
+def fit_model(name: str, session: SessionDep, settings: SettingsDep, key: WriteKey, response: Response) -> dict:
+    """Queue a fit of the model (it always runs); return the job id to poll at GET /v1/jobs/{id} (202).
+
+    A model has at most one fit waiting: while one is queued (not yet running), asking again returns that
+    job with `already_queued: true` and status 200 instead of queueing another.
+    """
     model = model_by_name(session, name)
-    job_id = crud_jobs.enqueue_job(session, kind="fit", model=model, max_attempts=settings.job_max_attempts)
-    return {"job_id": job_id}
+    fit = crud_jobs.request_fit(session, model=model, max_attempts=settings.job_max_attempts, key_id=key.key_id,
+                                max_queued_per_key=settings.max_queued_jobs_per_key)
+    if fit.already_queued:
+        response.status_code = status.HTTP_200_OK
+        return {"job_id": fit.job_id, "already_queued": True,
+                "detail": f"model {name!r} already has fit job {fit.job_id} queued; no second fit was queued"}
+    return {"job_id": fit.job_id, "already_queued": False}
 
 
 @router.post("/{name}/versions/{number}/forecast", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
-def rebuild_paths(name: str, number: int, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+def rebuild_paths(name: str, number: int, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
     """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
     a version broken by a missing or corrupt paths file); return the job id."""
     model = model_by_name(session, name)
@@ -82,7 +103,8 @@ def rebuild_paths(name: str, number: int, session: SessionDep, settings: Setting
     if not version.gate_passed:
         raise VersionNotServable(f"version {number} of {name!r} did not pass the gate; its paths are never served")
     job_id = crud_jobs.enqueue_job(session, kind="forecast", model=model, max_attempts=settings.job_max_attempts,
-                                   payload={"version": number})
+                                   payload={"version": number}, key_id=key.key_id,
+                                   max_queued_per_key=settings.max_queued_jobs_per_key)
     return {"job_id": job_id}
 
 

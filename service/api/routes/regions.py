@@ -16,7 +16,7 @@ router = APIRouter(route_class=SessionRoute, prefix="/regions", tags=["regions"]
 def post_regions(body: RegionBatchIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Store the regions atomically; return inserted, updated and unchanged counts."""
     return upsert_regions(session=session, items=[r.to_dict() for r in body.regions],
-                          max_rows=settings.max_batch_rows)
+                          max_rows=settings.max_batch_rows, max_neighbours=settings.max_region_neighbours)
 
 
 @router.get("", response_model=RegionListOut)

@@ -43,7 +43,7 @@ def expected_problem(row: dict) -> bool:
         return True
     kind = KINDS.get(indicator)
     if kind == "count":
-        bad |= number < 0 or number != int(number)
+        bad |= number < 0 or number != int(number) or number > 2**53  # counts up to 2**53 (issue 19)
     elif kind == "share":
         bad |= not 0 <= number <= 1
     elif kind == "amount":

@@ -83,3 +83,15 @@ def test_json_readers_accept_both_shapes_and_refuse_others():
         read_observations_json("[1,")
     with pytest.raises(InputError, match="list of regions"):
         read_regions_json('{"region": []}')
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ('IRQ,"attacks,2021-02,3\nIRN,attacks,2021-02,0\n', "line 4: a quoted field opened here is never closed"),
+    ('IRQ,"attacks"x,2021-02,3\n', "line 4: ',' expected after"),
+])
+def test_a_broken_quote_is_refused_naming_the_row_and_line(text, words):
+    with pytest.raises(BatchRejected) as caught:
+        read_observations_csv(GOOD + text)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(2, "row")]
+    assert words in caught.value.errors[0].reason
+

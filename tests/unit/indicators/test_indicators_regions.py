@@ -123,3 +123,56 @@ def test_a_malformed_edge_is_blamed_on_its_own_region_only():
     with pytest.raises(BatchRejected) as caught:
         validate_regions(regions)
     assert [e.row for e in caught.value.errors] == [0]
+
+
+def hub_and_leaves(n: int) -> list[dict]:
+    """Return a hub listing n leaves, each listing the hub back (weights 1 and 2 alternating)."""
+    leaves = [{"id": f"L{i}", "name": f"Leaf {i}", "neighbours": [{"id": "HUB", "weight": 1 + i % 2}]}
+              for i in range(n)]
+    hub = {"id": "HUB", "name": "Hub", "neighbours": [{"id": f"L{i}", "weight": 1 + i % 2} for i in range(n)]}
+    return [hub, *leaves]
+
+
+def test_forty_thousand_neighbours_validate_without_a_cap():
+    # Quadratic before issue 19 (a list scan per repeat check and per way back: ~1.6e9 steps at 40k); the
+    # time is measured by bench/regions.py, this checks what a linear validation must still get right.
+    regions = validate_regions(hub_and_leaves(40_000))
+    hub = regions[0]
+    assert len(hub.neighbours) == 40_000 and hub.weight_of("L39999") == 2.0 and hub.weight_of("L2") == 1.0
+    assert regions[-1].neighbours == ("HUB",)
+    broken = hub_and_leaves(40_000)
+    broken[0]["neighbours"][20_000] = {"id": "L20000", "weight": 5}  # one weight differs from the way back
+    broken[0]["neighbours"].append("L7")  # and one repeat, at the end
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(broken)
+    rows = {e.row: e.reason for e in caught.value.errors}
+    assert set(rows) == {0, 20_001}
+    assert "L7 twice" in rows[0] and "edge weight to L20000 is 5" in rows[0]
+
+
+def test_a_neighbour_cap_refuses_the_region_before_reading_its_neighbours():
+    regions = hub_and_leaves(1_001)
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(regions, max_neighbours=1_000)
+    first = caught.value.errors[0]
+    assert (first.row, first.field) == (0, "neighbours") and "1001 neighbours; at most 1000" in first.reason
+    assert len(validate_regions(hub_and_leaves(1_000), max_neighbours=1_000)) == 1_001
+
+
+def test_many_problems_of_one_region_are_counted_not_all_spelled_out():
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions([{"id": "A", "neighbours": [f"Z{i}" for i in range(5_000)]}])
+    reason = caught.value.errors[0].reason
+    assert reason.count("unknown neighbour") == 20 and "and 4980 more problem(s)" in reason
+
+
+def test_parents_name_no_region_itself_and_a_listed_one_when_asked():
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions([{"id": "A", "parent": "A", "neighbours": []}])
+    assert (caught.value.errors[0].field, "itself" in caught.value.errors[0].reason) == ("parent", True)
+    outside = [{"id": "A", "parent": "GROUP", "neighbours": []}, {"id": "B", "parent": "A", "neighbours": []}]
+    assert len(validate_regions(outside)) == 2  # the library default: a parent is a label
+    with pytest.raises(BatchRejected) as caught:
+        validate_regions(outside, parents_in_list=True)
+    assert [(e.row, e.field) for e in caught.value.errors] == [(0, "parent")]
+    assert "unknown parent 'GROUP'" in caught.value.errors[0].reason

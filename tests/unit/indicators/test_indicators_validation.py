@@ -89,6 +89,12 @@ BAD_CASES = [
     ("malformed-period-date", {"period": "2021-03-01"}, "period", "malformed period"),
     ("malformed-period-number", {"period": 202103}, "period", "malformed period"),
     ("future-period", {"period": "2024-07"}, "period", "future"),
+    ("period-before-1900", {"period": "1899-12"}, "period", "before 1900-01"),
+    ("period-year-1", {"period": "0001-01"}, "period", "before 1900-01"),
+    ("count-1e30", {"value": 1e30}, "value", "above 2**53"),
+    ("count-1e30-string", {"value": "1e30"}, "value", "above 2**53"),
+    ("count-2**53+1", {"value": 2**53 + 1}, "value", "above 2**53"),
+    ("count-2**53+1-string", {"value": " 9007199254740993 "}, "value", "above 2**53"),
 ]
 
 
@@ -162,3 +168,11 @@ def test_hundred_thousand_rows_validate():
     observations = validate_batch(rows, catalogue=catalogue, today=TODAY)
     assert len(observations) == 100_000
     assert {o.region for o in observations} == regions and observations[-1].period == periods[-1]
+
+
+def test_the_bounds_themselves_are_valid():
+    rows = [{"region": "SYR", "indicator": "attacks", "period": "1900-01", "value": 2**53},
+            {"region": "SYR", "indicator": "attacks", "period": "1900-02", "value": "9007199254740992"},
+            {"region": "SYR", "indicator": "seizures_kg", "period": "1900-01", "value": 1e30}]
+    assert [o.value for o in validate_batch(rows, catalogue=CATALOGUE, today=TODAY)] == [2.0**53, 2.0**53, 1e30]
+
