@@ -1,12 +1,14 @@
 """Serving benchmark: requests/second and p50/p99 latency of GET /v1/models/{name}/forecast under
 32 concurrent clients, beside GET /healthz in the same run, against a real uvicorn server process
-with a promoted version. Prints JSON lines.
+with a promoted version; then the questions (POST probability and spillover): the first answer (it
+simulates the question's posterior grids) and p50/p99 with a warm cache. Prints JSON lines.
 
     PYTENSOR_FLAGS=base_compiledir=$HOME/.cache/fragility-pytensor .venv/bin/python -m bench.serving
 
 The setup (tiny synthetic panel, one real fit with a gate relaxed for the tiny fit) runs in this
 process; the server is a separate process (one uvicorn worker, the default of `fragility serve`),
-started without the embedded worker so that only serving is measured. Reads are public
+started without the embedded worker so that only serving is measured. --panel demo stores the demo's
+data instead (24 Middle East regions x 84 synthetic months, as `fragility demo`) and asks Iraq -> Iran. Reads are public
 (FRAGILITY_PUBLIC_READ=1) unless --with-key is given, in which case every request (both endpoints'
 clients) sends a read key, so the forecast pays the key lookup.
 """
@@ -49,18 +51,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed_panel(database) -> None:
-    """Store a synthetic count panel (4 ring regions x 60 months of `attacks`) through the service's
-    own catalogue and ingest functions; returns nothing."""
-    from indicators import simulate_count_panel
+PANELS = {
+    "tiny": {"source": "R01", "target": "R02", "what": "tiny panel 4 regions x 60 months"},
+    "demo": {"source": "IRQ", "target": "IRN", "what": "demo panel 24 regions x 84 months"},
+}
+
+
+def panel_rows(panel: str) -> tuple[list[dict], list[dict]]:
+    """Return (regions, observation rows of `attacks`) of the named benchmark panel."""
+    from indicators import add_months, current_month, load_demo_regions, simulate_count_panel
+
+    if panel == "demo":
+        from service.cli.demo import demo_rows
+
+        regions = load_demo_regions()
+        rows = demo_rows(regions, n_periods=84, seed=7, end=add_months(current_month(), -1))
+        return regions, [row | {"indicator": INDICATOR["id"]} for row in rows]
+    sim, _ = simulate_count_panel(4, 60, seed=3, graph="ring")
+    regions = [{"id": r["id"], "name": r["name"], "neighbours": list(r["neighbours"])} for r in sim.region_dicts]
+    return regions, [{"region": row.region, "indicator": row.indicator, "period": row.period,
+                      "value": float(row.value)} for row in sim.to_frame().itertuples()]
+
+
+def seed_panel(database, panel: str = "tiny") -> None:
+    """Store the named benchmark panel (`PANELS`) through the service's own catalogue and ingest functions;
+    returns nothing."""
     from service.crud.indicators import upsert_indicators
     from service.crud.observations import ingest_rows
     from service.crud.regions import upsert_regions
 
-    panel, _ = simulate_count_panel(4, 60, seed=3, graph="ring")
-    regions = [{"id": r["id"], "name": r["name"], "neighbours": list(r["neighbours"])} for r in panel.region_dicts]
-    rows = [{"region": row.region, "indicator": row.indicator, "period": row.period, "value": float(row.value)}
-            for row in panel.to_frame().itertuples()]
+    regions, rows = panel_rows(panel)
     with database.session() as session:
         upsert_regions(session=session, items=regions)
         upsert_indicators(session=session, items=[INDICATOR])
@@ -68,7 +88,7 @@ def seed_panel(database) -> None:
         session.commit()
 
 
-def prepare(root: Path, with_key: bool) -> tuple[dict, str | None]:
+def prepare(root: Path, with_key: bool, panel: str = "tiny") -> tuple[dict, str | None]:
     """Return (server environment, read key or None) after seeding a panel and promoting one real tiny fit."""
     from service.crud import queue
     from service.crud.keys import create_key
@@ -82,7 +102,7 @@ def prepare(root: Path, with_key: bool) -> tuple[dict, str | None]:
     url = f"sqlite:///{root}/bench.db"
     run_migrations(url)
     database = Database(url)
-    seed_panel(database)
+    seed_panel(database, panel)
     settings = Settings(database_url=url, artifacts=root / "artifacts", gate=GateThresholds(**GATE))
     with database.session() as session:
         model = create_model(session, data=MODEL)
@@ -101,8 +121,10 @@ def prepare(root: Path, with_key: bool) -> tuple[dict, str | None]:
     return env, key
 
 
-async def hammer(base: str, path: str, params: dict, clients: int, seconds: float, headers: dict) -> dict:
-    """Return throughput and latency of `clients` concurrent loops hitting `path` for `seconds`."""
+async def hammer(base: str, path: str, params: dict, clients: int, seconds: float, headers: dict,
+                 body: dict | None = None) -> dict:
+    """Return throughput and latency of `clients` concurrent loops hitting `path` for `seconds` (GET with
+    `params`, or POST of `body`)."""
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -113,7 +135,8 @@ async def hammer(base: str, path: str, params: dict, clients: int, seconds: floa
             nonlocal errors
             while time.perf_counter() < deadline:
                 began = time.perf_counter()
-                response = await client.get(path, params=params)
+                response = await (client.post(path, json=body) if body is not None
+                                  else client.get(path, params=params))
                 latencies.append(time.perf_counter() - began)
                 if response.status_code != 200:
                     errors += 1
@@ -134,12 +157,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2, help="alternating healthz/forecast rounds")
     parser.add_argument("--with-key", action="store_true", help="send a read key instead of public reads")
+    parser.add_argument("--panel", choices=sorted(PANELS), default="tiny", help="the data the model is fitted on")
+    parser.add_argument("--question-clients", type=int, default=4, help="concurrent clients asking questions")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
-        env, key = prepare(Path(tmp), args.with_key)
+        env, key = prepare(Path(tmp), args.with_key, args.panel)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        print(json.dumps({"setup": "tiny panel 4 regions x 60 months, one real fit promoted "
+        print(json.dumps({"setup": f"{PANELS[args.panel]['what']}, one real fit promoted "
                                    "(gate relaxed: serving is measured)",
                           "setup_seconds": round(time.perf_counter() - began, 1),
                           "auth": "read key" if key else "public read",
@@ -169,9 +194,34 @@ def main() -> None:
                               "forecast_p99_ms": best[forecast[0]]["p99_ms"],
                               "target": "ratio >= 0.5 and p99 < 50 ms",
                               "met": bool(ratio >= 0.5 and best[forecast[0]]["p99_ms"] < 50)}), flush=True)
+            for row in questions(base, PANELS[args.panel], args.question_clients, args.seconds, headers):
+                print(json.dumps(row), flush=True)
         finally:
             server.terminate()
             server.wait(timeout=20)
+
+
+def questions(base: str, panel: dict, clients: int, seconds: float, headers: dict) -> list[dict]:
+    """Return, for the probability and spillover questions, a row with the first answer's latency (simulating
+    the question's posterior grids) and the warm-cache p50/p99 of `clients` concurrent askers."""
+    target = panel["target"]
+    forecast = httpx.get(f"{base}/v1/models/bench/forecast", params={"region": target, "horizon": 6,
+                         "quantiles": "0.75"}, timeout=60, headers=headers).json()
+    threshold = float(int(max(step["quantiles"]["0.75"] for step in forecast["steps"])) + 1)  # a question with doubt
+    asks = {"probability": {"region": target, "threshold": threshold, "horizon": 6},
+            "spillover": {"source": panel["source"], "target": target, "threshold": threshold, "horizon": 6}}
+    rows = []
+    for name, body in asks.items():
+        path = f"/v1/models/bench/{name}"
+        began = time.perf_counter()
+        first = httpx.post(base + path, json=body, timeout=300, headers=headers)
+        cold_ms = (time.perf_counter() - began) * 1000
+        assert first.status_code == 200, first.text
+        row = asyncio.run(hammer(base, path, {}, clients, seconds, headers, body=body))
+        rows.append(row | {"first_answer_ms": round(cold_ms, 1), "threshold": threshold,
+                           "target": "warm p99 < 1000 ms" if name == "spillover" else None,
+                           "met": bool(row["p99_ms"] < 1000) if name == "spillover" else None})
+    return rows
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     grid_draws = shown[0].posterior_draws if shown is not None else None
     return answer | {
         "mc_standard_error": errors,
-        "interval_method": interval_method(grid_draws, shown[0].paths.shape[0] // grid_draws if grid_draws else None,
+        "interval_method": interval_method(grid_draws, shown[0].paths_per_draw if shown is not None else None,
                                            int(uncut.paths.shape[0]), rao_blackwellised=event_grid is not None),
         "posterior_draws": grid_draws,
         "normalise": normalise if normalise is not None else uncut.meta.get("normalise"),

@@ -63,6 +63,11 @@ class Forecast:
         return None if self.groups is None else int(np.unique(self.groups).size)
 
     @property
+    def paths_per_draw(self) -> int | None:
+        """Return how many paths each posterior draw has (None when the paths are not grouped)."""
+        return None if self.groups is None else self.paths.shape[0] // self.posterior_draws
+
+    @property
     def covariates_detail(self) -> dict:
         """Return per covariate how it moved ({"mode", "source", "origin", "held_regions"}); {} without covariates."""
         return dict(self.covariates.detail) if self.covariates is not None else {}
@@ -133,8 +138,7 @@ class Forecast:
                             or grid.horizon != self.horizon):
             raise SpecError(f"the grid is conditioned on {grid.meta.get('condition')} over {grid.horizon} steps, "
                             f"not on {[region, float(threshold)]} within {self.horizon}")
-        grid_draws = grid.posterior_draws if grid is not None else None
-        per_draw = grid.paths.shape[0] // grid_draws if grid_draws else None
+        grid_draws, per_draw = (grid.posterior_draws, grid.paths_per_draw) if grid is not None else (None, None)
         method = {"interval_method": interval_method(grid_draws, per_draw, hits.shape[0],
                                                      rao_blackwellised=conditioned)}
         if conditioned:

@@ -76,7 +76,7 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     n_samples = next(iter(samples.values())).shape[0]
     idx, uniforms = draw_randomness(n_samples, draws, horizon, len(fit.regions), seed,
                                     posterior_draws=posterior_draws, grid=grid)
-    n_groups = posterior_groups(draws, n_samples, posterior_draws)
+    n_groups = posterior_groups(draws, n_samples, posterior_draws)  # as draw_randomness grouped the paths
     if grid:  # the covariates share their paths across draws too, like the random numbers
         x_paths = forecast_covariates(fit, covariates, horizon, -(-draws // n_groups), seed)
         x_paths = x_paths.rows(np.arange(draws) // n_groups) if x_paths is not None else None
