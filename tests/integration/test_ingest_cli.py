@@ -77,9 +77,9 @@ def test_cli_bad_rows_exit_1_and_store_nothing(db, tmp_path):
     bad.write_text("region,indicator,period,value\nAAA,attacks,2019-01,1\nAAA,control,2019-01,1.5\n")
     done = cli(["ingest", str(bad)], env)
     assert done.returncode == 1
-    assert "row 1: value" in done.stderr and "hint:" in done.stderr
+    assert "line 3 (row 1): value" in done.stderr and "hint:" in done.stderr  # the header is line 1
     as_json = json.loads(cli(["ingest", str(bad), "--json"], env).stdout)
-    assert as_json["error"] == "BatchRejected" and as_json["errors"][0]["row"] == 1
+    assert as_json["error"] == "BatchRejected" and (as_json["errors"][0]["row"], as_json["errors"][0]["line"]) == (1, 3)
     with db.session() as session:
         assert count_observations(session=session) == before
 
