@@ -92,6 +92,19 @@ def test_cli_exit_codes_for_usage_and_unreachable_database(tmp_path):
     assert down.returncode == 3 and "unreachable" in down.stderr and "hint:" in down.stderr
 
 
+def test_an_unreachable_server_exits_3_with_error_and_hint_lines(tmp_path):
+    from tests.conftest import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"PATH": "/usr/bin:/bin", "FRAGILITY_URL": down}
+    asked = cli(["forecast", "m", "--region", "IRN", "--horizon", "3"], env)
+    assert asked.returncode == 3, asked.stderr
+    assert f"error: cannot reach the server at {down}" in asked.stderr and "hint: Start the server" in asked.stderr
+    out = tmp_path / "paths.csv"
+    fetched = cli(["paths", "m", "--out", str(out)], env)
+    assert fetched.returncode == 3 and not out.exists() and not list(tmp_path.iterdir()), fetched.stderr
+
+
 def test_commands_say_which_store_and_a_new_empty_one_says_so(tmp_path):
     other = tmp_path / "elsewhere"
     other.mkdir()
