@@ -162,11 +162,11 @@ def spillover_command(
                             ("Monte Carlo error", "right")):
         table.add_column(column, justify=justify)
     errors = data.get("mc_standard_error") or {}
-    for name, key, write in (("probability", "probability", percent),
-                             ("without source", "probability_without_source", percent),
-                             ("attributable", "attributable", points), ("channel share", "channel_share", percent)):
-        table.add_row(name, write(data.get(key)), interval(data.get(f"{key}_interval"), write),
-                      mc_error(errors.get(key)))
+    for name, field, write in (("probability", "probability", percent),
+                               ("without source", "probability_without_source", percent),
+                               ("attributable", "attributable", points), ("channel share", "channel_share", percent)):
+        table.add_row(name, write(data.get(field)), interval(data.get(f"{field}_interval"), write),
+                      mc_error(errors.get(field)))
     table.caption = data.get("interval_method")
     emit(data, as_json, table)
 
