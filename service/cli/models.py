@@ -94,7 +94,9 @@ def fit_command(
     else:
         result = job.get("result") or {}
         gate = result.get("gate") or {}
-        console.print(f"job {job['id']} {job['status']} after {job.get('seconds')} s; version {job.get('version')}"
+        seconds = job.get("seconds")
+        took = f" after {seconds:.0f} s" if seconds is not None else ""
+        console.print(f"job {job['id']} {job['status']}{took}; version {job.get('version') or '-'}"
                       f"{'; promoted' if result.get('promoted') else ''}")
         if gate and not gate.get("passed"):
             console.print("gate failed: " + "; ".join(gate.get("reasons", [])))
