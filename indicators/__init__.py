@@ -17,7 +17,12 @@ from indicators.errors import (
 )
 from indicators.kinds import IndicatorKind, parse_value
 from indicators.lags import lag_values, spatial_lag, spatial_lag_by_source
-from indicators.loading import read_observations_csv, read_observations_json, read_regions_json
+from indicators.loading import (
+    read_observations_csv,
+    read_observations_csv_lines,
+    read_observations_json,
+    read_regions_json,
+)
 from indicators.panel import Panel
 from indicators.periods import add_months, current_month, month_range, months_between, parse_period
 from indicators.regions import Region, load_demo_regions, validate_regions, weights_matrix
@@ -58,6 +63,7 @@ __all__ = [
     "parse_period",
     "parse_value",
     "read_observations_csv",
+    "read_observations_csv_lines",
     "read_observations_json",
     "read_regions_json",
     "simulate_amount_panel",

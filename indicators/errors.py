@@ -41,7 +41,8 @@ class InputError(FragilityError):
 
 @dataclass(frozen=True)
 class RowError:
-    """One bad row of a batch: its 0-based index, the field at fault, why, and which kind of problem it is.
+    """One bad row of a batch: its 0-based index, the field at fault, why, and which kind of problem it is
+    (and, for rows read from a CSV file, the file line where the row starts).
 
     `problem` (left out of equality and of `to_dict`) is the error class the row stands for, such as
     `UnknownRegion`, so that a caller can append its own way to fix it to `reason`.
@@ -51,10 +52,15 @@ class RowError:
     field: str
     reason: str
     problem: type[FragilityError] | None = dataclasses.field(default=None, compare=False)
+    line: int | None = dataclasses.field(default=None, compare=False)
+    """The line of the file where the row starts (the header is line 1), for rows read from a CSV file."""
 
     def to_dict(self) -> dict:
-        """Return the error as a JSON-ready dict `{"row", "field", "reason"}`."""
-        return {"row": self.row, "field": self.field, "reason": self.reason}
+        """Return the error as a JSON-ready dict `{"row", "field", "reason"}`, with `"line"` when it is known."""
+        out = {"row": self.row, "field": self.field, "reason": self.reason}
+        if self.line is not None:
+            out["line"] = self.line
+        return out
 
 
 class BatchRejected(InputError):
@@ -65,6 +71,12 @@ class BatchRejected(InputError):
     def __init__(self, errors: list[RowError], message: str | None = None) -> None:
         self.errors = list(errors)
         super().__init__(message or f"batch rejected: {len(self.errors)} bad row(s); nothing was stored")
+
+    def at_lines(self, lines: list[int]) -> BatchRejected:
+        """Return the same rejection with each row error's `line` set from `lines` (the file line of each row,
+        as `read_observations_csv_lines` gives them)."""
+        located = [dataclasses.replace(e, line=lines[e.row]) if 0 <= e.row < len(lines) else e for e in self.errors]
+        return type(self)(located, self.message)
 
 
 class BatchTooLarge(InputError):

@@ -71,7 +71,8 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
 
     The first line must be exactly ``region,indicator,period,value`` (spaces around names are
     ignored). Blank lines are skipped; the row index of errors (here and in `validate_batch`)
-    is the 0-based index of the data row, not counting the header or blank lines.
+    is the 0-based index of the data row, not counting the header or blank lines; errors found here
+    also carry the file line where the row starts (`RowError.line`; see `read_observations_csv_lines`).
 
     Raises
     ------
@@ -80,6 +81,16 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
     BatchRejected
         With one RowError (field "row") per data row that does not have exactly 4 fields, and one for
         the row where a quote breaks the file (unterminated, or text after a closing quote).
+    """
+    return read_observations_csv_lines(data, max_rows=max_rows)[0]
+
+
+def read_observations_csv_lines(data: bytes | str, *, max_rows: int | None = None) -> tuple[list[dict], list[int]]:
+    """Return (rows, lines): the rows of `read_observations_csv` and, for each, the file line where it starts.
+
+    The header is line 1; a quoted field holding newlines makes its row span several lines (the first is
+    given). `BatchRejected.at_lines(lines)` puts these lines on the row errors of a later `validate_batch`.
+    Raises as `read_observations_csv`.
     """
     text = decode_text(data, what="CSV")
     first_newline = text.find("\n")
@@ -94,8 +105,8 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
     return _read_rows(csv.reader(io.StringIO(text, newline=""), strict=True), max_rows)
 
 
-def _read_rows(reader, max_rows: int | None) -> list[dict]:
-    """Return the dict rows read from a csv.reader positioned at the header."""
+def _read_header(reader) -> None:
+    """Return nothing once the header is read and checked; raises InputError for a missing, malformed or wrong one."""
     try:
         header = next(reader, None)
     except csv.Error as exc:
@@ -107,32 +118,40 @@ def _read_rows(reader, max_rows: int | None) -> list[dict]:
             f"CSV header is {_describe_header(header)}; expected exactly region,indicator,period,value",
             hint=_CSV_HINT,
         )
+
+
+def _read_rows(reader, max_rows: int | None) -> tuple[list[dict], list[int]]:
+    """Return the dict rows read from a csv.reader positioned at the header, and the line where each starts."""
     rows: list[dict] = []
+    lines: list[int] = []
     errors: list[RowError] = []
-    line_read = reader.line_num
+    _read_header(reader)
+    start = reader.line_num + 1
     try:
-        for cells in reader:
-            line_read = reader.line_num
+        while True:
+            start = reader.line_num + 1
+            cells = next(reader, None)
+            if cells is None:
+                break
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             index = len(rows)
             if max_rows is not None and index >= max_rows:
                 raise InputError(f"CSV has more than {max_rows} data rows; split it into smaller files")
+            lines.append(start)
             if len(cells) != 4:
-                errors.append(
-                    RowError(index, "row", f"line {reader.line_num}: expected 4 fields, found {len(cells)}")
-                )
+                errors.append(RowError(index, "row", f"expected 4 fields, found {len(cells)}", line=start))
                 rows.append({})
                 continue
             rows.append({"region": cells[0], "indicator": cells[1], "period": cells[2], "value": cells[3]})
     except csv.Error as exc:
-        errors.append(RowError(len(rows), "row", _malformed_line_reason(line_read + 1, reader.line_num, exc)))
+        errors.append(RowError(len(rows), "row", _malformed_line_reason(start, reader.line_num, exc), line=start))
         raise BatchRejected(errors, "CSV rejected: it is malformed (a quote problem); nothing was stored") from None
     if errors:
         raise BatchRejected(
             errors, f"CSV rejected: {len(errors)} row(s) with the wrong number of fields; nothing was stored"
         )
-    return rows
+    return rows, lines
 
 
 def _malformed_line_reason(first_line: int, last_line: int, exc: csv.Error) -> str:

@@ -30,6 +30,7 @@ T = TypeVar("T")
 UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
 KeyOption = Annotated[str | None, typer.Option("--key", envvar="FRAGILITY_KEY", help="API key")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print the answer as JSON")]
+ModelArgument = Annotated[str, typer.Argument(help="the model's name (see `fragility models list`)")]
 DEFAULT_URL = "http://127.0.0.1:8000"
 console = Console(stderr=True)
 

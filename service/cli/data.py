@@ -9,7 +9,13 @@ from typing import Annotated
 
 import typer
 
-from indicators import FragilityError, InputError, load_demo_regions, read_observations_csv, read_observations_json
+from indicators import (
+    FragilityError,
+    InputError,
+    load_demo_regions,
+    read_observations_csv_lines,
+    read_observations_json,
+)
 from service import runtime
 from service.cli.common import (
     EXIT_INPUT,
@@ -94,8 +100,9 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON l
             typer.echo(f"{info.id}\t{info.prefix}\t{info.scope}\t{state}\t{info.label or ''}")
 
 
-def read_observation_file(path: Path) -> list[dict]:
-    """Return the raw rows of a CSV or JSON observations file (by suffix; else by first character).
+def read_observation_file(path: Path) -> tuple[list[dict], list[int] | None]:
+    """Return the raw rows of a CSV or JSON observations file (by suffix; else by first character), and for a
+    CSV file the file line where each row starts (None for JSON).
 
     Raises InputError when the file cannot be read or parsed.
     """
@@ -104,20 +111,21 @@ def read_observation_file(path: Path) -> list[dict]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}", hint="Check the path.") from exc
     is_json = path.suffix.lower() == ".json" or (path.suffix.lower() != ".csv" and data.lstrip()[:1] in (b"{", b"["))
-    return read_observations_json(data) if is_json else read_observations_csv(data)
+    return (read_observations_json(data), None) if is_json else read_observations_csv_lines(data)
 
 
 def ingest(
     file: Annotated[Path, typer.Argument(help="Observations as CSV (region,indicator,period,value) or JSON.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result (or the errors) as JSON.")] = False,
 ) -> None:
-    """Validate and store an observations file atomically, like POST /v1/observations."""
+    """Validate and store an observations file atomically, like POST /v1/observations. Bad rows of a CSV file are
+    named by file line (the header is line 1) and 0-based data row; of a JSON file, by row."""
     settings = load_settings()
     store_was_new = sqlite_file_is_new(settings.database_url)
     try:
-        rows = read_observation_file(file)
+        rows, lines = read_observation_file(file)
         with migrated_database(settings) as db, db.session() as session:
-            result = ingest_rows(session=session, rows=rows, max_rows=settings.max_batch_rows)
+            result = ingest_rows(session=session, rows=rows, max_rows=settings.max_batch_rows, lines=lines)
     except FragilityError as exc:
         errors = row_errors_of(exc) or []
         if as_json:
@@ -125,7 +133,7 @@ def ingest(
                                              None, errors or None)))
         else:
             for error in errors[:50]:
-                typer.echo(f"row {error['row']}: {error['field']}: {error['reason']}", err=True)
+                typer.echo(f"{row_place(error)}: {error['field']}: {error['reason']}", err=True)
             if len(errors) > 50:
                 typer.echo(f"... and {len(errors) - 50} more", err=True)
         raise fail(exc.message, store_hint(exc, settings, store_was_new), EXIT_INPUT) from exc
@@ -134,6 +142,11 @@ def ingest(
     else:
         typer.echo(f"stored {file.name}: {result.inserted} inserted, {result.updated} updated, "
                    f"{result.unchanged} unchanged (batch {result.batch_id})")
+
+
+def row_place(error: dict) -> str:
+    """Return where a row error is: "line 3 (row 1)" for a CSV row, "row 1" for a JSON one."""
+    return f"line {error['line']} (row {error['row']})" if error.get("line") is not None else f"row {error['row']}"
 
 
 def register(app: typer.Typer) -> None:

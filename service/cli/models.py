@@ -1,4 +1,4 @@
-"""CLI commands for models: worker, fit, forecast, spillover, backtest.
+"""CLI commands for models: worker, fit, forecast, probability, spillover, backtest.
 
 `worker` runs locally against FRAGILITY_DATABASE_URL. The others are clients of a running server
 over HTTP (`--url` / FRAGILITY_URL, `--key` / FRAGILITY_KEY), so they work the same against a
@@ -11,46 +11,25 @@ import json
 import time
 from typing import Annotated, Any
 
-import httpx
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.cli.common import DEFAULT_URL, JsonOption, KeyOption, UrlOption, console, emit, load_settings
+from service.cli.client import ServerClient
+from service.cli.common import (
+    DEFAULT_URL,
+    JsonOption,
+    KeyOption,
+    ModelArgument,
+    UrlOption,
+    console,
+    emit,
+    load_settings,
+)
+from service.cli.formatting import interval, level, mc_error, number, percent, points
 from service.jobs.worker import run_worker_until_signalled
 
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
-
-
-class ServerClient:
-    """A small JSON client of the fragility server that turns error answers into a clean exit."""
-
-    def __init__(self, url: str, key: str | None, http: httpx.Client | None = None) -> None:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.http = http if http is not None else httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
-        self.http.headers.update(headers)
-
-    def call(self, method: str, path: str, **kwargs) -> Any:
-        """Return the decoded JSON answer; on an error answer print detail and hint and exit 1."""
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            console.print(f"[red]cannot reach {self.http.base_url}: {exc}[/red] (set --url or FRAGILITY_URL)")
-            raise typer.Exit(2) from exc
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"detail": response.text}
-            console.print(f"[red]{response.status_code} {body.get('error', '')}: {body.get('detail', '')}[/red]")
-            for problem in body.get("errors") or []:
-                where = problem.get("field") or "request"
-                row = f"row {problem['row']}, " if problem.get("row") is not None else ""
-                console.print(f"  {row}{where}: {problem.get('reason', 'invalid')}")
-            if body.get("hint"):
-                console.print(f"hint: {body['hint']}")
-            raise typer.Exit(1)
-        return response.json()
 
 
 def parse_scenario(text: str) -> dict | list:
@@ -102,7 +81,7 @@ def worker_command(
 
 
 def fit_command(
-    model: str, url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+    model: ModelArgument, url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
     wait: Annotated[bool, typer.Option(help="wait for the job and show its progress")] = True,
 ) -> None:
     """Queue a fit of MODEL and (by default) wait for it, showing progress; prints the job."""
@@ -115,7 +94,9 @@ def fit_command(
     else:
         result = job.get("result") or {}
         gate = result.get("gate") or {}
-        console.print(f"job {job['id']} {job['status']} after {job.get('seconds')} s; version {job.get('version')}"
+        seconds = job.get("seconds")
+        took = f" after {seconds:.0f} s" if seconds is not None else ""
+        console.print(f"job {job['id']} {job['status']}{took}; version {job.get('version') or '-'}"
                       f"{'; promoted' if result.get('promoted') else ''}")
         if gate and not gate.get("passed"):
             console.print("gate failed: " + "; ".join(gate.get("reasons", [])))
@@ -126,7 +107,7 @@ def fit_command(
 
 
 def forecast_command(
-    model: str,
+    model: ModelArgument,
     region: Annotated[str, typer.Option(help="region id to forecast, e.g. IRN (see GET /v1/regions)")],
     horizon: Annotated[int, typer.Option(help="months ahead, 1.. the horizon the served version was simulated for")],
     quantiles: Annotated[str, typer.Option(help="comma-separated levels")] = "0.05,0.5,0.95",
@@ -143,7 +124,7 @@ def forecast_command(
     for column in ("period", "mean", *levels):
         table.add_column(column, justify="right")
     for step in data["steps"]:
-        table.add_row(step["period"], f"{step['mean']:.2f}", *(f"{step['quantiles'][q]:.1f}" for q in levels))
+        table.add_row(step["period"], level(step["mean"]), *(level(step["quantiles"][q]) for q in levels))
     table.caption = covariates_caption(data)
     emit(data, as_json, table)
 
@@ -160,7 +141,7 @@ def covariates_caption(data: dict[str, Any]) -> str:
 
 
 def spillover_command(
-    model: str,
+    model: ModelArgument,
     source: Annotated[str, typer.Option(help="region whose channel into the target is cut, e.g. IRQ")],
     target: Annotated[str, typer.Option(help="region at risk, a neighbour of the source, e.g. IRN")],
     threshold: Annotated[float, typer.Option(
@@ -177,24 +158,63 @@ def spillover_command(
     if scenario:
         body["scenario"] = parse_scenario(scenario)
     data = ServerClient(url, key).call("POST", f"/v1/models/{model}/spillover", json=body)
-    table = Table(title=f"{source} -> {target}, >= {threshold:g} within {horizon} months ({data['normalise']} weights)")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    table.add_column("90% credible interval", justify="right")
-    table.add_column("Monte Carlo error", justify="right")
+    table = Table(title=f"{source} -> {target}, >= {number(threshold)} within {horizon} months "
+                        f"({data['normalise']} weights)")
+    for column, justify in (("quantity", "left"), ("value", "right"), ("90% credible interval", "right"),
+                            ("Monte Carlo error", "right")):
+        table.add_column(column, justify=justify)
     errors = data.get("mc_standard_error") or {}
-    for name, key in (("probability", "probability"), ("without source", "probability_without_source"),
-                      ("attributable", "attributable"), ("channel share", "channel_share")):
-        value, interval = data.get(key), data.get(f"{key}_interval")
-        table.add_row(name, "-" if value is None else f"{value:.3f}",
-                      f"[{interval[0]:.3f}, {interval[1]:.3f}]" if interval else "-",
-                      f"+-{errors[key]:.3f}" if errors.get(key) is not None else "-")
+    for name, field, write in (("probability", "probability", percent),
+                               ("without source", "probability_without_source", percent),
+                               ("attributable", "attributable", points), ("channel share", "channel_share", percent)):
+        table.add_row(name, write(data.get(field)), interval(data.get(f"{field}_interval"), write),
+                      mc_error(errors.get(field)))
     table.caption = data.get("interval_method")
     emit(data, as_json, table)
 
 
+def probability_command(
+    model: ModelArgument,
+    region: Annotated[str, typer.Option(help="region at risk, e.g. IRN (see GET /v1/regions)")],
+    threshold: Annotated[float, typer.Option(
+        help="value to reach, in the indicator's unit (e.g. deaths per month); not negative")],
+    horizon: Annotated[int, typer.Option(help="months ahead, 1.. the horizon the served version was simulated for")],
+    within: Annotated[bool, typer.Option(
+        "--within/--per-month", help="--within: P(some month 1..horizon >= threshold); --per-month: P(month h >= "
+        "threshold) for each month")] = True,
+    version: Annotated[int | None, typer.Option(help="version number to ask (default: the served one)")] = None,
+    url: UrlOption = DEFAULT_URL, key: KeyOption = None, as_json: JsonOption = False,
+) -> None:
+    """Print P(REGION >= threshold) within the horizon (or per month), like POST /v1/models/MODEL/probability:
+    the predictive probability, its 90% credible interval and its Monte Carlo error."""
+    body: dict[str, Any] = {"region": region, "threshold": threshold, "horizon": horizon, "within": within}
+    if version is not None:
+        body["version"] = version
+    data = ServerClient(url, key).call("POST", f"/v1/models/{model}/probability", json=body)
+    when = f"within {horizon} months" if within else "per month"
+    table = Table(title=f"{data['model']} v{data['version']}: {region} >= {number(threshold)} {when}")
+    for column, justify in (("event", "left"), ("probability", "right"), ("90% credible interval", "right"),
+                            ("Monte Carlo error", "right")):
+        table.add_column(column, justify=justify)
+    for name, value, bounds, error in probability_rows(data):
+        table.add_row(name, percent(value), interval(bounds), mc_error(error))
+    table.caption = data.get("interval_method")
+    emit(data, as_json, table)
+
+
+def probability_rows(data: dict[str, Any]) -> list[tuple[str, float, list[float] | None, float | None]]:
+    """Return (event, probability, interval, Monte Carlo error) rows of a probability answer: one row for
+    `within`, one per month otherwise. The interval is the credible one, else the Monte Carlo one of old versions."""
+    if data["within"]:
+        return [(f"some month 1..{data['horizon']}", data["probability"], data.get("interval"),
+                 data.get("mc_standard_error"))]
+    errors = data.get("mc_standard_error") or [None] * len(data["probability"])
+    return [(f"month {h + 1}", p, bounds, se)
+            for h, (p, bounds, se) in enumerate(zip(data["probability"], data["interval"], errors, strict=True))]
+
+
 def backtest_command(
-    model: str,
+    model: ModelArgument,
     origins: Annotated[int, typer.Option(help="number of forecast origins")],
     horizon: Annotated[int, typer.Option(help="months ahead scored at each origin")],
     step: Annotated[int, typer.Option(help="months between origins")] = 1,
@@ -210,12 +230,17 @@ def backtest_command(
     for column in ("forecaster", "horizon", "crps", "crps_log1p", "coverage90", "n"):
         table.add_column(column, justify="right")
     for row in data["scores"]:
-        table.add_row(*(("-" if row.get(c) is None else f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
-                        for c in ("forecaster", "horizon", "crps", "crps_log1p", "coverage90", "n")))
+        table.add_row(str(row["forecaster"]), str(row["horizon"]), *(score(row.get(c)) for c in ("crps", "crps_log1p")),
+                      percent(row.get("coverage90")), "-" if row.get("n") is None else str(row["n"]))
     emit(data, as_json, table)
     if data["status"] != "succeeded":
         console.print(f"[red]backtest {data['status']}: {data.get('error')}[/red]")
         raise typer.Exit(1)
+
+
+def score(value: float | None) -> str:
+    """Return a score (CRPS) with three significant digits, or "-" when missing."""
+    return "-" if value is None else f"{value:.3g}"
 
 
 def register(app: typer.Typer) -> None:
@@ -223,5 +248,6 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker_command)
     app.command("fit")(fit_command)
     app.command("forecast")(forecast_command)
+    app.command("probability")(probability_command)
     app.command("spillover")(spillover_command)
     app.command("backtest")(backtest_command)

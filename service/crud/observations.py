@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from indicators import Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
+from indicators import BatchRejected, Observation, UnknownIndicator, UnknownRegion, parse_period, validate_batch
 from service.crud.indicators import load_catalogue
 from service.db.tables import Indicator, Region, observation_revisions, observations
 from service.errors import Conflict, NotFound, hint_for_class
@@ -43,16 +43,23 @@ class BatchResult:
 
 
 def ingest_rows(*, session: Session, rows: Sequence[Mapping], max_rows: int | None = None,
-                today: date | None = None) -> BatchResult:
+                today: date | None = None, lines: Sequence[int] | None = None) -> BatchResult:
     """Return the result of validating raw rows against the stored catalogue and upserting them.
 
-    Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad row (nothing stored).
+    `lines`: the file line of each row, for rows read from a CSV file (`read_observations_csv_lines`); the
+    row errors then carry them. Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad row
+    (nothing stored).
     """
     opened_here = not session.in_transaction()
     catalogue = load_catalogue(session=session)
     if opened_here:  # end the catalogue read: no pooled connection held while a large batch is validated
         session.commit()
-    batch = validate_batch(rows, catalogue=catalogue, today=today, max_rows=max_rows)
+    try:
+        batch = validate_batch(rows, catalogue=catalogue, today=today, max_rows=max_rows)
+    except BatchRejected as exc:
+        if lines is None:
+            raise
+        raise exc.at_lines(list(lines)) from None
     return upsert_batch(session=session, batch=batch)
 
 
@@ -178,12 +185,22 @@ def read_series(*, session: Session, region: str, indicator: str, start: str | N
     return [(p, v) for p, v in session.execute(query.order_by(c.period))]
 
 
-def read_revisions(*, session: Session, region: str, indicator: str, period: str) -> list[dict]:
-    """Return the revision history of one cell, oldest first: old_value, new_value, replaced_at, batch_id."""
+def read_revisions(*, session: Session, region: str, indicator: str, period: str | None = None) -> list[dict]:
+    """Return the revision history of one series (or of one cell with `period`), by period and then oldest first:
+    period, old_value, new_value, replaced_at, batch_id (the batch that replaced old_value).
+
+    Raises NotFound for a region or indicator not stored, PeriodError for a malformed period.
+    """
+    if session.get(Region, region) is None:
+        raise NotFound(f"unknown region {region!r}", hint=hint_for_class(UnknownRegion))
+    if session.get(Indicator, indicator) is None:
+        raise NotFound(f"unknown indicator {indicator!r}", hint=hint_for_class(UnknownIndicator))
     c = observation_revisions.c
-    query = (select(c.old_value, c.new_value, c.replaced_at, c.batch_id)
-             .where(c.region_id == region, c.indicator_id == indicator, c.period == period).order_by(c.id))
-    return [dict(row._mapping) for row in session.execute(query)]
+    query = (select(c.period, c.old_value, c.new_value, c.replaced_at, c.batch_id)
+             .where(c.region_id == region, c.indicator_id == indicator))
+    if period is not None:
+        query = query.where(c.period == parse_period(period))
+    return [dict(row._mapping) for row in session.execute(query.order_by(c.period, c.id))]
 
 
 def count_observations(*, session: Session) -> int:

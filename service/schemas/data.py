@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from indicators import IndicatorKind
@@ -155,12 +157,33 @@ class SeriesOut(BaseModel):
     points: list[PointOut]
 
 
+class RevisionOut(BaseModel):
+    """One replaced value of a series: the month, the value before and after, when, and the batch that replaced it."""
+
+    period: str
+    old_value: float
+    new_value: float
+    replaced_at: datetime
+    batch_id: str = Field(description="the batch_id answered by the ingest that replaced old_value")
+
+
+class RevisionListOut(BaseModel):
+    """The revision history of one region's indicator: by period, oldest revision first."""
+
+    region: str
+    indicator: str
+    revisions: list[RevisionOut]
+    count: int
+
+
 class RowErrorOut(BaseModel):
-    """One bad row or field: its 0-based row index (null when not in a list), the field and why."""
+    """One bad row or field: its 0-based row index (null when not in a list), the field and why; for a CSV body,
+    also the file line where the row starts (the header is line 1)."""
 
     row: int | None
     field: str
     reason: str
+    line: int | None = Field(default=None, description="CSV only: the file line of the row (header = line 1)")
 
 
 class ErrorOut(BaseModel):

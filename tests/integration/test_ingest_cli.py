@@ -77,9 +77,9 @@ def test_cli_bad_rows_exit_1_and_store_nothing(db, tmp_path):
     bad.write_text("region,indicator,period,value\nAAA,attacks,2019-01,1\nAAA,control,2019-01,1.5\n")
     done = cli(["ingest", str(bad)], env)
     assert done.returncode == 1
-    assert "row 1: value" in done.stderr and "hint:" in done.stderr
+    assert "line 3 (row 1): value" in done.stderr and "hint:" in done.stderr  # the header is line 1
     as_json = json.loads(cli(["ingest", str(bad), "--json"], env).stdout)
-    assert as_json["error"] == "BatchRejected" and as_json["errors"][0]["row"] == 1
+    assert as_json["error"] == "BatchRejected" and (as_json["errors"][0]["row"], as_json["errors"][0]["line"]) == (1, 3)
     with db.session() as session:
         assert count_observations(session=session) == before
 
@@ -90,6 +90,19 @@ def test_cli_exit_codes_for_usage_and_unreachable_database(tmp_path):
     down = cli(["keys", "list"], {"FRAGILITY_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/none",
                                   "PATH": "/usr/bin:/bin"})
     assert down.returncode == 3 and "unreachable" in down.stderr and "hint:" in down.stderr
+
+
+def test_an_unreachable_server_exits_3_with_error_and_hint_lines(tmp_path):
+    from tests.conftest import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    env = {"PATH": "/usr/bin:/bin", "FRAGILITY_URL": down}
+    asked = cli(["forecast", "m", "--region", "IRN", "--horizon", "3"], env)
+    assert asked.returncode == 3, asked.stderr
+    assert f"error: cannot reach the server at {down}" in asked.stderr and "hint: Start the server" in asked.stderr
+    out = tmp_path / "paths.csv"
+    fetched = cli(["paths", "m", "--out", str(out)], env)
+    assert fetched.returncode == 3 and not out.exists() and not list(tmp_path.iterdir()), fetched.stderr
 
 
 def test_commands_say_which_store_and_a_new_empty_one_says_so(tmp_path):

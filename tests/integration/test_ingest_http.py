@@ -120,6 +120,18 @@ def test_two_years_upsert_counts_revisions_and_series(write, db):
     assert [p["period"] for p in series["points"]] == ["2022-01", "2022-02", "2022-03"]
     assert series["points"][0]["value"] == first["value"] + 100
 
+    revised = write.get("/v1/series/revisions", params={"region": "AAA", "indicator": "attacks"})
+    assert revised.status_code == 200, revised.text
+    body = revised.json()
+    assert (body["region"], body["indicator"], body["count"]) == ("AAA", "attacks", 5)
+    assert [(r["period"], r["old_value"], r["new_value"], r["batch_id"]) for r in body["revisions"]] == [
+        (row["period"], row["value"], row["value"] + 100, answer["batch_id"]) for row in TWO_YEARS[:5]]
+    one = write.get("/v1/series/revisions", params={"region": "AAA", "indicator": "attacks", "period": "2022-02"})
+    assert [r["period"] for r in one.json()["revisions"]] == ["2022-02"]
+    untouched = write.get("/v1/series/revisions", params={"region": "CCC", "indicator": "seized"}).json()
+    assert untouched["count"] == 0 and untouched["revisions"] == []
+    assert write.get("/v1/series/revisions", params={"region": "ZZZ", "indicator": "attacks"}).status_code == 404
+
 
 GOOD = {"region": "CCC", "indicator": "attacks", "period": "2021-01", "value": 3}
 BAD_ROWS = {
@@ -167,10 +179,17 @@ def test_csv_ingest_and_csv_errors(write, db):
     assert answer.status_code == 200, answer.text
     assert (answer.json()["inserted"], answer.json()["unchanged"]) == (2, 0)
     before = stored_count(db)
-    bad = "region,indicator,period,value\nAAA,seized,2021-06,1\nBBB,seized,2021-06,-3\nCCC,seized,x,1\n"
+    # a blank line (3) and a quoted field over two lines (5-6): rows 1 and 2 start on lines 4 and 5
+    bad = 'region,indicator,period,value\nAAA,seized,2021-06,1\n\nBBB,seized,2021-06,-3\n"C\nCC",seized,x,1\n'
     answer = write.post("/v1/observations/csv", content=bad, headers={"Content-Type": "text/csv"})
     assert answer.status_code == 422
-    assert sorted(e["row"] for e in answer.json()["errors"]) == [1, 2]
+    assert sorted((e["line"], e["row"], e["field"]) for e in answer.json()["errors"]) == [
+        (4, 1, "value"), (5, 2, "period"), (5, 2, "region")]
+    short = write.post("/v1/observations/csv", content="region,indicator,period,value\nAAA,seized\n",
+                       headers={"Content-Type": "text/csv"})
+    assert [(e["line"], e["row"], e["field"]) for e in short.json()["errors"]] == [(2, 0, "row")]
+    as_json = write.post("/v1/observations", json={"observations": [{**GOOD, "value": -1}]})
+    assert [e.get("line") for e in as_json.json()["errors"]] == [None]  # JSON rows have no file line
     header = write.post("/v1/observations/csv", content="a,b\n1,2\n", headers={"Content-Type": "text/csv"})
     assert header.status_code == 422 and "header" in header.json()["detail"]
     assert stored_count(db) == before

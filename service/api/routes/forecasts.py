@@ -1,9 +1,10 @@
-"""Serving routes: forecast, exceedance probability and spillover, read from cached paths (no sampling)."""
+"""Serving routes: forecast, exceedance probability and spillover, read from cached paths (no sampling), and the
+stored paths themselves."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -13,6 +14,7 @@ from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
+from service.serving.path_export import MEDIA_TYPES, chosen_regions, encoded_paths
 from service.serving.registry import ServedVersion
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])
@@ -143,3 +145,28 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
     return cache.get(("spillover", served.version_id, *question), answer)
+
+
+@router.get("/{name}/paths", response_class=Response, responses={200: {"content": {
+    "text/csv": {}, "application/vnd.apache.parquet": {}, "application/octet-stream": {}},
+    "description": "the joint simulated paths as a file (see `format`)"}})
+def paths(
+    name: str,
+    session: SessionDep,
+    cache: PathCacheDep,
+    _: ReadKey,
+    regions: Annotated[str | None, Query(description="comma-separated region ids (default: all)")] = None,
+    format: Annotated[Literal["csv", "parquet", "npz"], Query(description=(
+        "csv or parquet: long table path, draw_group, period, region, value; npz: arrays paths[path, step, "
+        "region], periods, regions, groups"))] = "csv",
+    version: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> Response:
+    """Return the joint simulated paths of the served (or asked) version, every value exactly as stored, with the
+    posterior draw group of each path when stored; headers name the model version and the number of paths."""
+    served, stored = resolve(session, cache, name, version)
+    release(session)
+    body = encoded_paths(stored, chosen_regions(stored, regions), format)
+    filename = f"{name}-v{served.number}-paths.{format}"
+    return Response(content=body, media_type=MEDIA_TYPES[format], headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "X-Model-Version": str(served.number),
+        "X-Paths": str(stored.paths.shape[0])})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from indicators import InputError, read_observations_csv
+from indicators import InputError, read_observations_csv_lines
 from service.api.deps import MetricsDep, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
 from service.crud.observations import BatchResult, ingest_rows
@@ -29,7 +29,8 @@ def post_observations(body: ObservationBatchIn, session: SessionDep, settings: S
 @router.post("/csv", response_model=BatchResultOut, openapi_extra=CSV_BODY)
 async def post_observations_csv(request: Request, settings: SettingsDep, metrics: MetricsDep,
                                 _: WriteKey) -> dict:
-    """Store a CSV batch (header region,indicator,period,value) atomically; return the counts."""
+    """Store a CSV batch (header region,indicator,period,value) atomically; return the counts. Row errors give
+    the 0-based data row and the file `line` where the row starts (the header is line 1)."""
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() not in ("text/csv", "text/plain", "application/csv"):
         raise InputError(f"expected a text/csv body, got content type {content_type or 'none'!r}",
@@ -40,9 +41,9 @@ async def post_observations_csv(request: Request, settings: SettingsDep, metrics
 
 
 def _ingest_csv(db: Database, data: bytes, max_rows: int) -> BatchResult:
-    rows = read_observations_csv(data, max_rows=max_rows)
+    rows, lines = read_observations_csv_lines(data, max_rows=max_rows)
     with db.session() as session:
-        return ingest_rows(session=session, rows=rows, max_rows=max_rows)
+        return ingest_rows(session=session, rows=rows, max_rows=max_rows, lines=lines)
 
 
 def _counted(result: BatchResult, metrics: Metrics) -> dict:

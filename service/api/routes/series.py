@@ -1,4 +1,4 @@
-"""Series: the observed months of one region's indicator."""
+"""Series: the observed months of one region's indicator, and the history of values replaced by later batches."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute
-from service.crud.observations import read_series
-from service.schemas.data import READ_ERRORS, SeriesOut, error_responses
+from service.crud.observations import read_revisions, read_series
+from service.schemas.data import READ_ERRORS, RevisionListOut, SeriesOut, error_responses
 
 router = APIRouter(route_class=SessionRoute, prefix="/series", tags=["series"],
                    responses={**READ_ERRORS, **error_responses(404)})
@@ -23,3 +23,13 @@ def get_series(region: str, indicator: str, session: SessionDep, _: ReadKey,
     points = read_series(session=session, region=region, indicator=indicator, start=start, end=end)
     return {"region": region, "indicator": indicator,
             "points": [{"period": p, "value": v} for p, v in points]}
+
+
+@router.get("/revisions", response_model=RevisionListOut)
+def get_revisions(region: str, indicator: str, session: SessionDep, _: ReadKey,
+                  period: Annotated[str | None, Query(description="one month, YYYY-MM (default: every month)",
+                                                      max_length=7)] = None) -> dict:
+    """Return every value of the series that a later batch replaced (old and new value, when, which batch), by
+    period and then oldest first; a series never revised has none."""
+    revisions = read_revisions(session=session, region=region, indicator=indicator, period=period)
+    return {"region": region, "indicator": indicator, "revisions": revisions, "count": len(revisions)}

@@ -6,7 +6,17 @@ import time
 
 import pytest
 
-from indicators import BatchRejected, InputError, read_observations_csv, read_observations_json, read_regions_json
+from indicators import (
+    BatchRejected,
+    Catalogue,
+    IndicatorKind,
+    InputError,
+    read_observations_csv,
+    read_observations_csv_lines,
+    read_observations_json,
+    read_regions_json,
+    validate_batch,
+)
 
 GOOD = "region,indicator,period,value\nIRQ,attacks,2021-01,3\nIRN,attacks,2021-01,0\n"
 
@@ -49,6 +59,22 @@ def test_rows_with_the_wrong_number_of_fields_are_all_listed():
         read_observations_csv(data)
     assert [(e.row, e.field) for e in caught.value.errors] == [(2, "row"), (3, "row")]
     assert "found 3" in caught.value.errors[0].reason and "found 5" in caught.value.errors[1].reason
+
+
+def test_rows_know_the_file_line_they_start_on():
+    # header = line 1; the blank line 4 is skipped; a quoted region name spans lines 6-7
+    data = GOOD + '\nIRQ,attacks,2021-02,1\n"IR\nQ",attacks,2021-03,bad\nIRN,attacks,2021-02\n'
+    with pytest.raises(BatchRejected) as short:
+        read_observations_csv_lines(data)
+    assert [(e.row, e.line, e.to_dict()["line"]) for e in short.value.errors] == [(4, 8, 8)]
+    rows, lines = read_observations_csv_lines(data.rsplit("IRN,attacks,2021-02\n", 1)[0])
+    assert lines == [2, 3, 5, 6] and rows[3]["region"] == "IR\nQ"
+    catalogue = Catalogue(regions={"IRQ", "IRN"}, indicators={"attacks": IndicatorKind.COUNT})
+    with pytest.raises(BatchRejected) as caught:
+        validate_batch(rows, catalogue=catalogue)
+    located = caught.value.at_lines(lines)
+    assert {(e.row, e.line, e.field) for e in located.errors} == {(3, 6, "region"), (3, 6, "value")}
+    assert located.message == caught.value.message and "line" not in caught.value.errors[0].to_dict()
 
 
 def test_a_header_of_a_million_columns_fails_fast_and_briefly():

@@ -1,0 +1,88 @@
+"""The HTTP client of the `fragility` commands that talk to a server: JSON calls and file downloads, with
+error answers printed as `error:` (status, error class, detail), one line per invalid field or row, and
+`hint:`; an unreachable server or database ends the command with exit 3, any other error answer with exit 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from service.cli.common import EXIT_INPUT, EXIT_UNREACHABLE
+
+UNREACHABLE_HINT = "Start the server (`fragility serve`), or point --url / FRAGILITY_URL at the one you meant."
+
+
+class ServerClient:
+    """A small client of the fragility server that turns error answers into a clean exit."""
+
+    def __init__(self, url: str, key: str | None, http: httpx.Client | None = None) -> None:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = http if http is not None else httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60)
+        self.http.headers.update(headers)
+
+    def call(self, method: str, path: str, **kwargs) -> Any:
+        """Return the decoded JSON answer; an error answer is printed and ends the command (exit 1, or 3)."""
+        return self.checked(self.send(method, path, **kwargs)).json()
+
+    def download(self, path: str, out: Path, **kwargs) -> int:
+        """Write the body of `GET path` to `out`; return the number of bytes written.
+
+        The body goes to `out`.part first and replaces `out` only when complete, so an error answer or a broken
+        transfer leaves any earlier `out` as it was (an error answer is printed and ends the command).
+        """
+        partial = out.with_name(out.name + ".part")
+        try:
+            with self.http.stream("GET", path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self.checked(response)
+                written = 0
+                with open(partial, "wb") as handle:
+                    for block in response.iter_bytes():
+                        written += handle.write(block)
+        except httpx.HTTPError as exc:
+            partial.unlink(missing_ok=True)
+            raise unreachable(self.http.base_url, exc) from exc
+        partial.replace(out)
+        return written
+
+    def send(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """Return the server's response; ends the command with exit 3 when the server cannot be reached."""
+        try:
+            return self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise unreachable(self.http.base_url, exc) from exc
+
+    @staticmethod
+    def checked(response: httpx.Response) -> httpx.Response:
+        """Return `response` when it is not an error answer; else print it and end the command."""
+        if response.status_code < 400:
+            return response
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"detail": response.text}
+        typer.echo(f"error: {response.status_code} {body.get('error', '')}: {body.get('detail', '')}", err=True)
+        for problem in body.get("errors") or []:
+            typer.echo(f"  {where(problem)}{problem.get('field') or 'request'}: {problem.get('reason', 'invalid')}",
+                       err=True)
+        if body.get("hint"):
+            typer.echo(f"hint: {body['hint']}", err=True)
+        raise typer.Exit(EXIT_UNREACHABLE if response.status_code == 503 else EXIT_INPUT)
+
+
+def where(problem: dict) -> str:
+    """Return the place of one listed error: "line 3 (row 1), " for a CSV row, "row 1, " for a JSON row, else ""."""
+    if problem.get("line") is not None:
+        return f"line {problem['line']} (row {problem['row']}), "
+    return f"row {problem['row']}, " if problem.get("row") is not None else ""
+
+
+def unreachable(url: Any, exc: Exception) -> typer.Exit:
+    """Return the exit (code 3) for a server that cannot be reached, after printing error and hint lines."""
+    typer.echo(f"error: cannot reach the server at {url}: {exc}", err=True)
+    typer.echo(f"hint: {UNREACHABLE_HINT}", err=True)
+    return typer.Exit(EXIT_UNREACHABLE)
