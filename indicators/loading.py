@@ -11,7 +11,7 @@ import csv
 import io
 import json
 
-from indicators.errors import BatchRejected, InputError, RowError
+from indicators.errors import BatchRejected, BatchTooLarge, InputError, RowError
 from indicators.validation import FIELDS
 
 CSV_HEADER: tuple[str, ...] = FIELDS
@@ -77,7 +77,7 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
     ------
     InputError
         Bad encoding, NUL bytes, missing/wrong/absurdly wide header, a malformed CSV line, or
-        more than `max_rows` rows.
+        more than `max_rows` rows (BatchTooLarge, as for JSON batches).
     BatchRejected
         With one RowError (field "row") per data row that does not have exactly 4 fields.
     """
@@ -112,7 +112,8 @@ def _read_rows(reader, max_rows: int | None) -> list[dict]:
                 continue
             index = len(rows)
             if max_rows is not None and index >= max_rows:
-                raise InputError(f"CSV has more than {max_rows} data rows; split it into smaller files")
+                raise BatchTooLarge(f"batch has more than {max_rows} rows (CSV data rows); at most {max_rows} are "
+                                    "accepted per batch: split it into smaller files")
             if len(cells) != 4:
                 errors.append(
                     RowError(index, "row", f"line {reader.line_num}: expected 4 fields, found {len(cells)}")

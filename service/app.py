@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from service.api.mount import mount_routes
 from service.db.engine import Database, run_migrations, safe_url
 from service.errors import install_error_handlers
-from service.limits import BodySizeLimit, RateLimiter
+from service.limits import BodySizeLimit, ClientConcurrencyLimit, RateLimiter
 from service.observability import Metrics, RequestContext, configure_logging
 from service.settings import Settings, get_settings
 
@@ -59,5 +59,6 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
     install_error_handlers(app)
     mount_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ClientConcurrencyLimit, max_requests=settings.max_requests_per_client)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app

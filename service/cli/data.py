@@ -44,8 +44,6 @@ def serve(
                                             "inside the server process.")] = False,
 ) -> None:
     """Migrate the database, optionally load the demo regions, and serve the HTTP API."""
-    import uvicorn
-
     from service.app import create_app
 
     settings = load_settings()
@@ -59,9 +57,20 @@ def serve(
     if loaded:
         typer.echo(f"loaded {loaded} demo regions", err=True)
     hooks = [] if no_worker else runtime.embedded_hooks(settings)
-    application = create_app(settings, start_hooks=hooks)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_config=None,
-                timeout_graceful_shutdown=10)
+    run_http(create_app(settings, start_hooks=hooks), settings, host=host or settings.host, port=port or settings.port)
+
+
+def run_http(application, settings, *, host: str, port: int) -> None:
+    """Serve `application` with uvicorn until stopped; returns nothing.
+
+    Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the addresses in
+    settings.trusted_proxies (none by default: uvicorn's own default would trust 127.0.0.1).
+    """
+    import uvicorn
+
+    trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10,
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 @keys_app.command("create")

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.schemas.scenario import Scenario
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 
 
@@ -230,8 +232,7 @@ class SpilloverIn(BaseModel):
     target: str
     threshold: float = Field(ge=0)
     horizon: int = Field(ge=1)
-    scenario: dict[str, Any] | list[float | None] | None = Field(default=None, description=(
-        "the source's path: values per month (null = simulated), {period: value}, or {\"scale\": factor}"))
+    scenario: Scenario = None
     version: int | None = Field(default=None, ge=1, le=2**63 - 1,
                                 description="version to ask (default: the served one)")
 
