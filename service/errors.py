@@ -325,34 +325,8 @@ def answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(body, status_code=500, headers={"Connection": "close"})
 
 
-ERROR_BODY_SCHEMA = {
-    "title": "ErrorOut", "type": "object", "required": ["error", "detail", "hint", "request_id"],
-    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}, "hint": {"type": "string"},
-                   "errors": {"type": "array", "items": {"type": "object"}},
-                   "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-}
-
-
-def document_error_body(app: FastAPI) -> None:
-    """Make the app's OpenAPI schema describe 422 answers with the service's error body; returns nothing.
-
-    FastAPI documents its own `{"detail": [...]}` shape, which the handlers below never send.
-    """
-    build = app.openapi
-
-    def openapi() -> dict:
-        schema = build()
-        schemas = schema.get("components", {}).get("schemas", {})
-        if "HTTPValidationError" in schemas:
-            schemas["HTTPValidationError"] = ERROR_BODY_SCHEMA
-        return schema
-
-    app.openapi = openapi
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the service's JSON shape; returns nothing."""
-    document_error_body(app)
     app.add_exception_handler(FragilityError, answer_fragility_error)
     app.add_exception_handler(RequestValidationError, answer_validation_error)
     app.add_exception_handler(StarletteHTTPException, answer_http_exception)

@@ -5,7 +5,8 @@ anonymous 10 MB body would be parsed before its 401. `GuardedRoute` answers a PO
 this order: the key from the `Authorization` header (401/403/429, the body never read), then the body,
 which must arrive within `body_timeout_seconds` (408) and stay under `max_body_bytes` (413), then
 the route as usual (with the Unicode check of service.api.text_route). Early answers close the
-connection, since the rest of the body is left unread.
+connection, since the rest of the body is left unread. Query parameters the route does not take are
+refused (422 naming them) on every method, rather than silently ignored.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
@@ -60,6 +62,17 @@ def needed_scope(route: TextCheckedRoute) -> str | None:
     return None
 
 
+def query_names(route: TextCheckedRoute) -> set[str]:
+    """Return the names of the query parameters the route (or any of its dependencies) takes."""
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names |= {param.alias for param in dependant.query_params}
+        pending.extend(dependant.dependencies)
+    return names
+
+
 async def authenticate_from_headers(request: Request, need: str) -> Principal:
     """Return the caller's principal from the Authorization header alone (401/403/429 as FragilityErrors)."""
     secret = bearer_token(request.headers.get("authorization"))
@@ -80,8 +93,15 @@ class GuardedRoute(TextCheckedRoute):
         """Return the route's handler preceded by authentication and the bounded body read."""
         handle = super().get_route_handler()
         need = needed_scope(self)
+        known_query = query_names(self)
 
         async def guarded(request: Request) -> Response:
+            unknown = sorted(set(request.query_params) - known_query)
+            if unknown:
+                raise RequestValidationError([
+                    {"type": "extra_forbidden", "loc": ("query", name), "input": request.query_params[name],
+                     "msg": f"unknown query parameter; this route takes {', '.join(sorted(known_query)) or 'none'}"}
+                    for name in unknown])
             if request.method not in BODY_METHODS:
                 return await handle(request)
             request = BoundedRequest(request.scope, request.receive)
