@@ -1,9 +1,10 @@
 """Routes that refuse JSON text that is not valid Unicode, once for every field of every body.
 
-JSON may spell a lone UTF-16 surrogate (`"\\ud800"`); Python decodes it into a string that no
-database driver can encode, so it would fail deep in a write. `TextCheckedRoute` looks for such an
-escape in the raw body (a byte search, so valid bodies cost next to nothing) and, only when one is
-there, walks the decoded body: every string and key holding a lone surrogate is a 422 naming its field.
+JSON may spell a lone UTF-16 surrogate (`"\\ud800"`), or carry one as the bytes ED A0 80 (which
+Python's JSON decoder lets through); either becomes a string that no database driver can encode, so it
+would fail deep in a write. `TextCheckedRoute` looks for such an escape or bytes in the raw body (a byte
+search, so valid bodies cost next to nothing) and, only when one is there, walks the decoded body: every
+string and key holding a lone surrogate is a 422 naming its field.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
-SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+SURROGATE_IN_BODY = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+"""A surrogate spelled as a JSON escape, or encoded as UTF-8 bytes (json.loads decodes bytes with 'surrogatepass')."""
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -39,7 +41,7 @@ def lone_surrogates(value: Any, loc: tuple = ("body",)) -> Iterator[tuple[tuple,
 
 def invalid_text_errors(body: bytes) -> list[dict]:
     """Return pydantic-style errors for every field of a JSON `body` whose text is not valid Unicode ([] if none)."""
-    if not SURROGATE_ESCAPE.search(body):
+    if not SURROGATE_IN_BODY.search(body):
         return []
     try:
         decoded = json.loads(body)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from starlette.types import ASGIApp
 
 from indicators import FragilityError, InputError, load_demo_regions, read_observations_csv, read_observations_json
 from service import runtime
@@ -24,6 +25,7 @@ from service.crud.keys import create_key, list_keys, revoke_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import list_regions, upsert_regions
 from service.errors import error_body, row_errors_of
+from service.settings import Settings
 
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
 
@@ -60,7 +62,7 @@ def serve(
     run_http(create_app(settings, start_hooks=hooks), settings, host=host or settings.host, port=port or settings.port)
 
 
-def run_http(application, settings, *, host: str, port: int) -> None:
+def run_http(application: ASGIApp, settings: Settings, *, host: str, port: int) -> None:
     """Serve `application` with uvicorn until stopped; returns nothing.
 
     Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the addresses in

@@ -125,6 +125,18 @@ def test_lone_surrogate_in_any_text_field_is_422_and_stores_nothing(server, path
     assert stored(server) == before
 
 
+def test_a_surrogate_as_raw_bytes_is_422_and_in_a_url_is_not_a_500(server):
+    before = stored(server)
+    raw = b'{"regions": [{"id": "R08", "name": "a\xed\xa0\x80", "neighbours": []}]}'  # \ud800 encoded as UTF-8
+    with server.client(server.write_key) as client:
+        answer = client.post("/v1/regions", content=raw, headers={"Content-Type": "application/json"})
+        in_url = [client.get("/v1/series?region=%ED%A0%80&indicator=attacks").status_code,
+                  client.get("/v1/models/%ED%A0%80").status_code]
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "name", answer.text
+    assert in_url == [404, 404]
+    assert stored(server) == before
+
+
 def test_a_surrogate_pair_is_valid_text(server):
     body = json.dumps({"regions": [{"id": "R06", "name": "smile \U0001f600", "neighbours": []}]})
     assert "\\ud83d\\ude00" in body
@@ -278,3 +290,24 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(live_server, tmp_pa
         assert statuses == [401] * 10  # each forwarded address has its own budget of 5
     else:
         assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}  # the rotating header is ignored
+
+
+def test_openapi_of_the_server_documents_every_error_answer(server):
+    with server.client() as anonymous:
+        schema = anonymous.get("/openapi.json").json()
+    error_body = {"$ref": "#/components/schemas/ErrorOut"}
+    assert set(schema["components"]["schemas"]["ErrorOut"]["required"]) >= {"error", "detail", "hint"}
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            answers = operation["responses"]
+            expected = {"429"} | ({"401", "403", "503"} if path.startswith("/v1/") else set())
+            if method in ("post", "put", "patch"):
+                expected |= {"400", "408", "413", "422"}
+            if path.startswith("/v1/") and "{" in path:
+                expected.add("404")
+            assert expected <= set(answers), (method, path, sorted(answers))
+            for status in expected:
+                assert answers[status]["content"]["application/json"]["schema"] == error_body, (method, path, status)
+    for path, method in [("/v1/models", "post"), ("/v1/models/{name}/spillover", "post"),
+                         ("/v1/jobs/{job_id}/cancel", "post"), ("/v1/models/{name}/fit", "post")]:
+        assert "409" in schema["paths"][path][method]["responses"], (method, path)
