@@ -6,7 +6,7 @@ this order: the key from the `Authorization` header (401/403/429, the body never
 which must arrive within `body_timeout_seconds` (408) and stay under `max_body_bytes` (413), then
 the route as usual (with the Unicode check of service.api.text_route). Early answers close the
 connection, since the rest of the body is left unread. Query parameters the route does not take are
-refused (422 naming them) on every method, rather than silently ignored.
+refused (422 naming them) on every method of the operations in the OpenAPI schema, rather than ignored.
 """
 
 from __future__ import annotations
@@ -93,10 +93,12 @@ class GuardedRoute(TextCheckedRoute):
         """Return the route's handler preceded by authentication and the bounded body read."""
         handle = super().get_route_handler()
         need = needed_scope(self)
-        known_query = query_names(self)
+        # only operations of the API contract (in the OpenAPI schema) refuse what they do not list: the page
+        # at / is opened with ?region=... that its script reads
+        known_query = query_names(self) if self.include_in_schema else None
 
         async def guarded(request: Request) -> Response:
-            unknown = sorted(set(request.query_params) - known_query)
+            unknown = sorted(set(request.query_params) - known_query) if known_query is not None else []
             if unknown:
                 raise RequestValidationError([
                     {"type": "extra_forbidden", "loc": ("query", name), "input": request.query_params[name],
