@@ -11,7 +11,7 @@ import csv
 import io
 import json
 
-from indicators.errors import BatchRejected, InputError, RowError
+from indicators.errors import BatchRejected, BatchTooLarge, InputError, RowError
 from indicators.validation import FIELDS
 
 CSV_HEADER: tuple[str, ...] = FIELDS
@@ -77,7 +77,9 @@ def read_observations_csv(data: bytes | str, *, max_rows: int | None = None) -> 
     Raises
     ------
     InputError
-        Bad encoding, NUL bytes, missing/wrong/absurdly wide/malformed header, or more than `max_rows` rows.
+        Bad encoding, NUL bytes, missing/wrong/absurdly wide/malformed header, or a malformed CSV line.
+    BatchTooLarge
+        More than `max_rows` rows (as for JSON batches).
     BatchRejected
         With one RowError (field "row") per data row that does not have exactly 4 fields, and one for
         the row where a quote breaks the file (unterminated, or text after a closing quote).
@@ -137,7 +139,8 @@ def _read_rows(reader, max_rows: int | None) -> tuple[list[dict], list[int]]:
                 continue
             index = len(rows)
             if max_rows is not None and index >= max_rows:
-                raise InputError(f"CSV has more than {max_rows} data rows; split it into smaller files")
+                raise BatchTooLarge(f"batch has more than {max_rows} rows (CSV data rows); at most {max_rows} are "
+                                    "accepted per batch: split it into smaller files")
             lines.append(start)
             if len(cells) != 4:
                 errors.append(RowError(index, "row", f"expected 4 fields, found {len(cells)}", line=start))

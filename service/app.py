@@ -11,9 +11,10 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from service.api.mount import mount_routes
+from service.api.openapi import document_error_answers
 from service.db.engine import Database, run_migrations, safe_url
 from service.errors import install_error_handlers
-from service.limits import BodySizeLimit, RateLimiter
+from service.limits import BodySizeLimit, ClientConcurrencyLimit, RateLimiter
 from service.observability import Metrics, RequestContext, configure_logging
 from service.settings import Settings, get_settings
 
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(settings.rate_limit)
     install_error_handlers(app)
+    document_error_answers(app)
     mount_routes(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ClientConcurrencyLimit, max_requests=settings.max_requests_per_client)
     app.add_middleware(RequestContext, metrics=app.state.metrics)
     return app

@@ -20,8 +20,10 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 ├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished
 ├── AccessDenied 403 ── Unauthenticated 401
 ├── PayloadTooLarge 413
+├── RequestTimeout 408                      the body did not arrive in time
 ├── RateLimited 429 (+ Retry-After)
-│   └── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
+│   ├── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
+│   └── TooManyRequestsInFlight             per client address
 └── DatabaseUnavailable 503
 """
 
@@ -74,6 +76,12 @@ class PayloadTooLarge(FragilityError):
     hint = "Split the data into smaller requests (see FRAGILITY_MAX_BODY_BYTES)."
 
 
+class RequestTimeout(FragilityError):
+    """The request body did not arrive in time."""
+
+    hint = "Send the whole body promptly (see FRAGILITY_BODY_TIMEOUT_SECONDS), or split it into smaller requests."
+
+
 class RateLimited(FragilityError):
     """Too many requests."""
 
@@ -82,6 +90,12 @@ class RateLimited(FragilityError):
     def __init__(self, message: str | None = None, *, retry_after: float = 1.0, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.retry_after = max(1, math.ceil(retry_after))
+
+
+class TooManyRequestsInFlight(RateLimited):
+    """This client address has too many requests in progress at once."""
+
+    hint = "Wait for your requests in progress to finish before sending more (FRAGILITY_MAX_REQUESTS_PER_CLIENT)."
 
 
 class DatabaseUnavailable(FragilityError):
@@ -97,6 +111,7 @@ STATUS_BY_CLASS: dict[type[BaseException], int] = {
     AccessDenied: 403,
     Unauthenticated: 401,
     PayloadTooLarge: 413,
+    RequestTimeout: 408,
     RateLimited: 429,
     DatabaseUnavailable: 503,
 }
@@ -207,8 +222,30 @@ def is_write(request: Request) -> bool:
     return request.method not in ("GET", "HEAD", "OPTIONS") and not request.url.path.endswith(READ_ONLY_POSTS)
 
 
+def answer_malformed_json(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """Return a 400 saying where the body stops being JSON (the parser's message, line, column and character),
+    or None when `exc` is not a JSON decoding error."""
+    raw = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if raw is None:
+        return None
+    position = raw["loc"][-1] if isinstance(raw["loc"][-1], int) else 0
+    document = exc.body if isinstance(exc.body, str) else ""
+    line = document.count("\n", 0, position) + 1
+    column = position - document.rfind("\n", 0, position)
+    reason = (raw.get("ctx") or {}).get("error", "invalid JSON")
+    detail = f"request body is not valid JSON: {reason} at line {line}, column {column} (character {position})"
+    body = error_body("MalformedJSON", detail + ("; nothing was stored" if is_write(request) else ""),
+                      "Fix the JSON at that position (check quotes, commas and brackets) and resend.",
+                      request_id_of(request))
+    return JSONResponse(body, status_code=400)
+
+
 def answer_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """Return a 422 listing every invalid field of the request, in the service's error shape."""
+    """Return a 422 listing every invalid field of the request, in the service's error shape (a 400 for a body
+    that is not JSON at all: see `answer_malformed_json`)."""
+    malformed = answer_malformed_json(request, exc)
+    if malformed is not None:
+        return malformed
     merged: dict[tuple, dict] = {}
     for raw in exc.errors():
         error = row_error_from_loc(tuple(raw.get("loc", ())), raw.get("msg", "invalid"))
@@ -279,41 +316,19 @@ def answer_pool_timeout(request: Request, exc: PoolTimeout) -> JSONResponse:
 
 
 def answer_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    """Return a 500 for an unexpected error, logged with its traceback, in the service's error shape."""
+    """Return a 500 for an unexpected error, logged with its traceback, in the service's error shape.
+
+    The answer says `Connection: close`: Starlette re-raises the error after sending it and the server then
+    closes the connection, so a keep-alive client must not send its next request on it.
+    """
     log.error("unexpected error", exc_info=exc)
     body = error_body(type(exc).__name__, "internal error", "Retry; if it persists, report it with the request id.",
                       request_id_of(request))
-    return JSONResponse(body, status_code=500)
-
-
-ERROR_BODY_SCHEMA = {
-    "title": "ErrorOut", "type": "object", "required": ["error", "detail", "hint", "request_id"],
-    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}, "hint": {"type": "string"},
-                   "errors": {"type": "array", "items": {"type": "object"}},
-                   "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]}},
-}
-
-
-def document_error_body(app: FastAPI) -> None:
-    """Make the app's OpenAPI schema describe 422 answers with the service's error body; returns nothing.
-
-    FastAPI documents its own `{"detail": [...]}` shape, which the handlers below never send.
-    """
-    build = app.openapi
-
-    def openapi() -> dict:
-        schema = build()
-        schemas = schema.get("components", {}).get("schemas", {})
-        if "HTTPValidationError" in schemas:
-            schemas["HTTPValidationError"] = ERROR_BODY_SCHEMA
-        return schema
-
-    app.openapi = openapi
+    return JSONResponse(body, status_code=500, headers={"Connection": "close"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that give every error the service's JSON shape; returns nothing."""
-    document_error_body(app)
     app.add_exception_handler(FragilityError, answer_fragility_error)
     app.add_exception_handler(RequestValidationError, answer_validation_error)
     app.add_exception_handler(StarletteHTTPException, answer_http_exception)

@@ -1,23 +1,26 @@
-"""Request limits: body size (413 before parsing, chunked bodies included) and per-key rate limits (429)."""
+"""Request limits: declared body size (413 before anything), requests in progress per client address (429)
+and per-key rate limits (429)."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import PayloadTooLarge, RateLimited, error_body
+from indicators.errors import FragilityError
+from service.errors import PayloadTooLarge, RateLimited, TooManyRequestsInFlight, error_body
 
 
 class BodySizeLimit:
-    """ASGI middleware refusing bodies over `max_bytes` with 413, before any route parses them.
+    """ASGI middleware refusing a declared Content-Length over `max_bytes` with 413, before anything else.
 
-    A declared Content-Length over the limit is refused at once; otherwise (chunked bodies) the
-    body is read and counted up to the limit, then replayed to the app.
+    Bodies without a declared length (chunked) are counted as they are read, after authentication,
+    by the routes themselves (service.api.guarded_route), within the same limit.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -25,45 +28,51 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                error = PayloadTooLarge(f"request body is {int(declared)} bytes; the limit is {self.max_bytes} "
+                                        "bytes (FRAGILITY_MAX_BODY_BYTES)")
+                await refuse(scope, receive, send, error, 413)
+                return
+        await self.app(scope, receive, send)
+
+
+class ClientConcurrencyLimit:
+    """ASGI middleware answering 429 to a client address that already has `max_requests` requests in progress
+    (a request counts from its headers to its last byte of answer, so slow bodies count too)."""
+
+    def __init__(self, app: ASGIApp, max_requests: int) -> None:
+        self.app = app
+        self.max_requests = max_requests
+        self.in_flight: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, f"request body is {int(declared)} bytes")
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        if self.in_flight[client] >= self.max_requests:
+            error = TooManyRequestsInFlight(f"this address already has {self.in_flight[client]} requests in "
+                                            f"progress; at most {self.max_requests} at once")
+            await refuse(scope, receive, send, error, 429, {"Retry-After": "1"})
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, f"request body exceeds {self.max_bytes} bytes")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+        self.in_flight[client] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight[client] -= 1
+            if not self.in_flight[client]:
+                del self.in_flight[client]
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, what: str) -> None:
-        error = PayloadTooLarge(f"{what}; the limit is {self.max_bytes} bytes (FRAGILITY_MAX_BODY_BYTES)")
-        request_id = scope.get("state", {}).get("request_id")
-        response = JSONResponse(error_body(type(error).__name__, error.message, error.hint, request_id),
-                                status_code=413, headers={"Connection": "close"})
-        await response(scope, receive, send)
+async def refuse(scope: Scope, receive: Receive, send: Send, error: FragilityError, status: int,
+                 headers: dict[str, str] | None = None) -> None:
+    """Send `error` as the service's error answer with `status`, closing the connection; returns nothing."""
+    request_id = scope.get("state", {}).get("request_id")
+    response = JSONResponse(error_body(type(error).__name__, error.message, error.hint, request_id),
+                            status_code=status, headers={"Connection": "close", **(headers or {})})
+    await response(scope, receive, send)
 
 
 class RateLimiter:

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     min_schedule_interval_seconds: int = Field(default=3600, ge=0, le=86400)
     """A model schedule whose ticks may come closer than this is refused (422); at most one day."""
     rate_limit: str = "600/minute"
+    trusted_proxies: str = Field(default="", description=(
+        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto "
+        "are believed (e.g. '127.0.0.1' or '10.0.0.0/8'); empty (default): forwarded headers are ignored"))
+    body_timeout_seconds: float = Field(default=30.0, gt=0, description=(
+        "time a client has to send a request body once its headers arrived; later: 408 and the connection closed"))
+    max_requests_per_client: int = Field(default=100, gt=0, description=(
+        "requests one client address may have in progress at once (slow bodies included); more: 429"))
     gate: GateThresholds = GateThresholds()
     db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)

@@ -15,9 +15,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from service.api.guarded_route import GuardedRoute
 from service.db.engine import end_quietly
 
 
@@ -45,8 +45,9 @@ def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class SessionRoute(APIRoute):
-    """An APIRoute whose sync endpoints taking a `session` close it in their own thread (see module)."""
+class SessionRoute(GuardedRoute):
+    """An APIRoute whose sync endpoints taking a `session` close it in their own thread (see module); it
+    authenticates before reading a body and refuses JSON text that is not valid Unicode (GuardedRoute)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint) and "session" in inspect.signature(endpoint).parameters:

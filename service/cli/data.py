@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from starlette.types import ASGIApp
 
 from indicators import (
     FragilityError,
@@ -30,6 +31,7 @@ from service.crud.keys import create_key, list_keys, revoke_key
 from service.crud.observations import ingest_rows
 from service.crud.regions import list_regions, upsert_regions
 from service.errors import error_body, row_errors_of
+from service.settings import Settings
 
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
 
@@ -50,8 +52,6 @@ def serve(
                                             "inside the server process.")] = False,
 ) -> None:
     """Migrate the database, optionally load the demo regions, and serve the HTTP API."""
-    import uvicorn
-
     from service.app import create_app
 
     settings = load_settings()
@@ -66,9 +66,20 @@ def serve(
     if loaded:
         typer.echo(f"loaded {loaded} demo regions", err=True)
     hooks = [] if no_worker else runtime.embedded_hooks(settings)
-    application = create_app(settings, start_hooks=hooks)
-    uvicorn.run(application, host=host or settings.host, port=port or settings.port, log_config=None,
-                timeout_graceful_shutdown=10)
+    run_http(create_app(settings, start_hooks=hooks), settings, host=host or settings.host, port=port or settings.port)
+
+
+def run_http(application: ASGIApp, settings: Settings, *, host: str, port: int) -> None:
+    """Serve `application` with uvicorn until stopped; returns nothing.
+
+    Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the addresses in
+    settings.trusted_proxies (none by default: uvicorn's own default would trust 127.0.0.1).
+    """
+    import uvicorn
+
+    trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+    uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10,
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
 @keys_app.command("create")

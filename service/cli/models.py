@@ -28,6 +28,7 @@ from service.cli.common import (
 )
 from service.cli.formatting import interval, level, mc_error, number, percent, points
 from service.jobs.worker import run_worker_until_signalled
+from service.schemas.scenario import check_scenario
 
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
@@ -41,7 +42,7 @@ def parse_scenario(text: str) -> dict | list:
     accepted = "use scale=2, 2026-01=40,2026-02=60, or JSON such as [40, null, 60]"
     if text[:1] in "[{":
         try:
-            return json.loads(text)
+            return checked_scenario(json.loads(text), accepted)
         except json.JSONDecodeError as exc:
             raise typer.BadParameter(f"not valid JSON ({exc.msg}); {accepted}") from exc
     values: dict[str, float] = {}
@@ -55,7 +56,15 @@ def parse_scenario(text: str) -> dict | list:
             raise typer.BadParameter(f"{part!r} is not key=number; {accepted}")
     if not values or ("scale" in values and len(values) > 1):
         raise typer.BadParameter(f"{text!r}: give scale=F alone or months=values; {accepted}")
-    return values
+    return checked_scenario(values, accepted)
+
+
+def checked_scenario(scenario: dict | list, accepted: str) -> dict | list:
+    """Return `scenario` if the API would accept it (service.schemas.scenario); raises typer.BadParameter."""
+    try:
+        return check_scenario(scenario)
+    except ValueError as exc:
+        raise typer.BadParameter(f"scenario {exc}; {accepted}") from None
 
 
 def wait_for_job(client: ServerClient, job_id: int, *, label: str, show: bool, poll: float = 1.0) -> dict:

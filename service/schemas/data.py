@@ -196,14 +196,21 @@ class ErrorOut(BaseModel):
     request_id: str | None = Field(description="also in the X-Request-ID header; quote it when reporting")
 
 
+ERROR_STATUS_TEXT = {
+    400: "body is not valid JSON / UTF-8 (MalformedJSON gives the parser's position)",
+    401: "missing or invalid API key", 403: "the key's scope is too narrow", 404: "not found",
+    408: "the body did not arrive within FRAGILITY_BODY_TIMEOUT_SECONDS",
+    409: "conflicts with the stored state", 413: "body over FRAGILITY_MAX_BODY_BYTES",
+    422: "invalid input; batch errors list every bad row",
+    429: "rate limited (see Retry-After), or too many requests in progress from this address",
+    500: "internal error (quote the request id)", 503: "database unavailable"}
+"""What each error status means, as the OpenAPI schema describes it."""
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict]:
     """Return OpenAPI `responses` documenting the error body for each status."""
-    text = {400: "body is not valid JSON / UTF-8", 401: "missing or invalid API key",
-            403: "the key's scope is too narrow", 404: "not found",
-            409: "conflicts with the stored state", 413: "body over FRAGILITY_MAX_BODY_BYTES",
-            422: "invalid input; batch errors list every bad row", 429: "rate limited (see Retry-After)",
-            503: "database unavailable"}
-    return {status: {"model": ErrorOut, "description": text.get(status, "error")} for status in statuses}
+    return {status: {"model": ErrorOut, "description": ERROR_STATUS_TEXT.get(status, "error")}
+            for status in statuses}
 
 
 READ_ERRORS = error_responses(401, 403, 422, 429, 503)

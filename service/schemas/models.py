@@ -8,6 +8,9 @@ from typing import Annotated, Any, Literal
 from croniter import croniter
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from service.schemas.scenario import Scenario
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 MAX_SEED = 2**32 - 1
@@ -110,20 +113,25 @@ class ModelIn(BaseModel):
     _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
 
 
+NotNull = SkipJsonSchema[None]
+"""The default None of a patch field that cannot be sent as null: absent from the OpenAPI schema."""
+
+
 class ModelPatch(BaseModel):
     """Fields to change on a model; absent fields keep their value (`schedule: null` removes it)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    family: FamilyName | None = None
-    indicator: str | None = Field(default=None, min_length=1, max_length=100)
-    regions: list[str] | None = None
-    covariates: list[str] | None = None
-    spillover: bool | None = None
-    normalise: Literal["target", "source"] | None = None
-    horizon: int | None = Field(default=None, ge=1, le=60)
+    # `| NotNull` keeps null out of the schema: only `schedule` may be sent as null (see the validator below)
+    family: FamilyName | NotNull = None
+    indicator: str | NotNull = Field(default=None, min_length=1, max_length=100)
+    regions: list[str] | NotNull = None
+    covariates: list[str] | NotNull = None
+    spillover: bool | NotNull = None
+    normalise: Literal["target", "source"] | NotNull = None
+    horizon: int | NotNull = Field(default=None, ge=1, le=60)
     schedule: str | None = None
-    sampler: SamplerIn | None = None
+    sampler: SamplerIn | NotNull = None
 
     _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
 
@@ -267,8 +275,7 @@ class SpilloverIn(BaseModel):
     target: str
     threshold: float = Field(ge=0, allow_inf_nan=False, description="finite, not negative")
     horizon: int = Field(ge=1)
-    scenario: dict[str, Any] | list[float | None] | None = Field(default=None, description=(
-        "the source's path: values per month (null = simulated), {period: value}, or {\"scale\": factor}"))
+    scenario: Scenario = None
     version: int | None = Field(default=None, ge=1, le=2**63 - 1,
                                 description="version to ask (default: the served one)")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
@@ -24,6 +26,6 @@ def queue_backtest(name: str, body: BacktestIn, session: SessionDep, settings: S
 
 
 @router.get("/v1/backtests/{job_id}", response_model=BacktestOut)
-def get_backtest(job_id: int, session: SessionDep, _: ReadKey) -> dict:
+def get_backtest(job_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, _: ReadKey) -> dict:
     """Return a backtest job's status and, once it succeeded, its scores per forecaster/horizon and per region."""
     return crud.backtest_out(session, job_id=job_id)

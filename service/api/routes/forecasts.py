@@ -7,18 +7,23 @@ import json
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from indicators.errors import InputError
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
+from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
 from service.serving.path_export import MEDIA_TYPES, chosen_regions, encoded_paths
 from service.serving.registry import ServedVersion
 
-router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"])
+router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"],
+                   responses=error_responses(409))
 DEFAULT_QUANTILES = (0.05, 0.5, 0.95)
+LEVEL = r"(0|1|0?\.[0-9]+|0\.|1\.0*)"
+QUANTILES_PATTERN = rf"^ *{LEVEL}( *, *{LEVEL})* *$"
 
 
 async def get_path_cache(request: Request) -> PathCache:
@@ -89,7 +94,8 @@ async def forecast(
     _: ReadKey,
     region: str,
     horizon: Annotated[int, Query(ge=1)],
-    quantiles: Annotated[list[str] | None, Query()] = None,
+    quantiles: Annotated[list[Annotated[str, Field(pattern=QUANTILES_PATTERN)]] | None, Query(description=(
+        "levels in [0, 1], comma-separated or repeated (default 0.05,0.5,0.95)"))] = None,
     version: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     """Return the mean and quantiles per month of one region's forecast from the served (or asked) version.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from service.api.deps import ReadKey, SessionDep, WriteKey
 from service.api.session_route import SessionRoute
@@ -13,12 +13,14 @@ from service.crud import queue
 from service.crud.models import model_by_name
 from service.db.tables import utc_now
 from service.errors import JobFinished
+from service.schemas.data import error_responses
 from service.schemas.jobs import JobListOut, JobOut
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/jobs", tags=["jobs"])
+JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the job id returned when the job was queued")]
 
 
-@router.get("", response_model=JobListOut, response_model_exclude_unset=True)
+@router.get("", response_model=JobListOut, response_model_exclude_unset=True, responses=error_responses(404))
 def list_jobs(
     session: SessionDep,
     _: ReadKey,
@@ -33,14 +35,14 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(job_id: int, session: SessionDep, _: ReadKey) -> dict:
+def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> dict:
     """Return a job: kind, status (queued|running|succeeded|failed|cancelled|skipped), attempts, timings,
     version, error."""
     return crud.job_out(session, crud.get_job(session, job_id=job_id))
 
 
-@router.post("/{job_id}/cancel", response_model=JobOut)
-def cancel_job(job_id: int, session: SessionDep, _: WriteKey) -> dict:
+@router.post("/{job_id}/cancel", response_model=JobOut, responses=error_responses(409))
+def cancel_job(job_id: JobId, session: SessionDep, _: WriteKey) -> dict:
     """Cancel a queued or running job (a running one finishes but its result is discarded); return it."""
     job = crud.get_job(session, job_id=job_id)
     if not queue.cancel(session, job_id=job_id, now=utc_now()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
 from service.api.session_route import SessionRoute
@@ -14,14 +14,14 @@ from service.crud.models import model_by_name
 from service.crud.versions import list_versions as versions_of
 from service.crud.versions import served_number, version_by_number, version_out
 from service.errors import VersionNotFound, VersionNotServable
-from service.schemas.data import ErrorOut
+from service.schemas.data import ErrorOut, error_responses
 from service.schemas.jobs import JobAccepted, JobListOut
 from service.schemas.models import ModelIn, ModelListOut, ModelOut, ModelPatch, VersionListOut, check_schedule_interval
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"])
 
 
-@router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED)
+@router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED, responses=error_responses(409))
 def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, or a schedule
     ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows)."""
@@ -69,6 +69,7 @@ def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
 
 
 FIT_RESPONSES = {
+    **error_responses(409),
     200: {"model": JobAccepted, "description": "the model already had a fit queued: its job id, already_queued true"},
     429: {"model": ErrorOut, "description": "rate limited, or the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs "
                                              "queued (QueueFull; see Retry-After)"},
@@ -92,8 +93,10 @@ def fit_model(name: str, session: SessionDep, settings: SettingsDep, key: WriteK
     return {"job_id": fit.job_id, "already_queued": False}
 
 
-@router.post("/{name}/versions/{number}/forecast", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED)
-def rebuild_paths(name: str, number: int, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+@router.post("/{name}/versions/{number}/forecast", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED,
+             responses=error_responses(409))
+def rebuild_paths(name: str, number: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep,
+                  settings: SettingsDep, key: WriteKey) -> dict:
     """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
     a version broken by a missing or corrupt paths file); return the job id."""
     model = model_by_name(session, name)

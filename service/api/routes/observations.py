@@ -11,9 +11,10 @@ from service.api.session_route import SessionRoute
 from service.crud.observations import BatchResult, ingest_rows
 from service.db.engine import Database
 from service.observability import Metrics
-from service.schemas.data import WRITE_ERRORS, BatchResultOut, ObservationBatchIn
+from service.schemas.data import WRITE_ERRORS, BatchResultOut, ObservationBatchIn, error_responses
 
-router = APIRouter(route_class=SessionRoute, prefix="/observations", tags=["observations"], responses=WRITE_ERRORS)
+router = APIRouter(route_class=SessionRoute, prefix="/observations", tags=["observations"],
+                   responses={**WRITE_ERRORS, **error_responses(409)})
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "example": "region,indicator,period,value\nIRQ,attacks,2024-01,12\n"}}}}}
 

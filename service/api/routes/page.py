@@ -20,6 +20,7 @@ from service.api.deps import ReadKey, SessionDep
 from service.api.routes.forecasts import PathCacheDep, check_horizon
 from service.api.session_route import SessionRoute
 from service.crud.observations import read_series
+from service.schemas.data import error_responses
 from service.serving.path_cache import resolve
 from service.serving.plots import REQUIRED_QUANTILES, fan_chart_png
 
@@ -36,7 +37,7 @@ def index() -> FileResponse:
 
 
 @router.get("/v1/models/{name}/forecast.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}, "description": "fan chart"}})
+            responses={200: {"content": {"image/png": {}}, "description": "fan chart"}, **error_responses(409)})
 def forecast_png(
     name: str,
     session: SessionDep,

@@ -22,6 +22,13 @@ def test_scenario_forms(text, expected):
     ("=3", "'=3' is not key=number"),
     ("scale=2,2026-01=4", "scale=F alone"),
     ("{scale: 2}", "not valid JSON"),
+    ("scale=nan", "finite"),
+    ("2026-01=inf", "finite"),
+    ('{"scale": "x"}', '"scale" must be a number'),
+    ('{"scale": true}', '"scale" must be a number'),
+    ("[1, NaN]", "finite"),
+    ("2026-1=4", "YYYY-MM"),
+    ("scale=-2", "[0, 2**53]"),
 ])
 def test_bad_scenarios_say_what_is_accepted(text, words):
     with pytest.raises(typer.BadParameter) as caught:
