@@ -11,7 +11,6 @@ ask the served version one spillover question, Iraq -> Iran; print the page URL.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from indicators import add_months, current_month, load_demo_regions, simulate_count_panel
+from indicators import add_months, current_month, load_demo_regions, simulate_count_panel, suggested_thresholds
 from indicators.errors import FragilityError
 from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
 from service.cli.data import serve as serve_command
@@ -92,9 +91,10 @@ def demo_rows(regions: list[dict], *, n_periods: int, seed: int, end: str) -> li
 
 
 def demo_threshold(rows: list[dict], region: str) -> int:
-    """Return a threshold worth asking about: just above the region's 75th percentile of the last 2 years."""
-    values = [r["value"] for r in rows if r["region"] == region][-24:]
-    return int(math.floor(float(np.percentile(values, 75)))) + 1
+    """Return a threshold worth asking about: the API's suggested threshold at the 75th percentile of the
+    region's last 24 months (`indicators.suggested_thresholds`, as `GET /v1/series/thresholds` gives it)."""
+    values = [r["value"] for r in rows if r["region"] == region]
+    return int(suggested_thresholds(values, kind=INDICATOR["kind"], levels=(0.75,), months=24)[0].threshold)
 
 
 def store_model(session, config: dict) -> None:
