@@ -258,6 +258,9 @@ def demo_command(
     except FragilityError as exc:
         raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
+    if not as_json and not settings.public_read:
+        typer.echo("      (reads need a key here: run `fragility keys create --scope read` and paste the key into the "
+                   "page's Read key field, or set FRAGILITY_PUBLIC_READ=1 before `fragility serve`)")
     if not result.promoted:
         raise fail("the demo fit did not pass the gate, so nothing is served",
                    "Run again with more --draws (or without --strict-gate).", EXIT_INPUT)

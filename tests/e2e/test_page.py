@@ -113,6 +113,11 @@ def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
     assert re.search(r'<path class="median" d="M[\d.,]+(L[\d.,]+){6}"', dom)
     assert re.search(r'<path class="history" d="M', dom)
     assert len(re.findall(r"<tr><td>20\d\d-\d\d</td>", dom)) == 6, "forecast table: one row per month"
+    forecast_table = dom.split('id="forecast-table"', 1)[1].split("</table>")[0]
+    cells = re.findall(r"<td>([\d,.]+(?: – [\d,.]+)?)</td>", forecast_table)
+    numbers = [n for cell in cells for n in cell.split(" – ")]
+    decimals = {len(n.split(".")[1]) if "." in n else 0 for n in numbers}
+    assert len(numbers) == 6 * 6 and len(decimals) == 1, f"one number of decimals in the table: {cells}"
 
     answer = text_of(dom, "spill-answer")
     headline = text_of(dom, "spill-headline")

@@ -107,11 +107,13 @@ def test_the_threshold_the_readme_names_is_the_demos():
 def test_first_question_commands_run_as_written_after_the_demo(live_server, tmp_path):
     env = {**os.environ, "FRAGILITY_DATABASE_URL": f"sqlite:///{tmp_path / 'fragility.db'}",
            "FRAGILITY_ARTIFACTS": str(tmp_path / "artifacts"), "FRAGILITY_GATE__MAX_RHAT": "100",
-           "FRAGILITY_GATE__MIN_ESS_BULK": "1", "FRAGILITY_GATE__MAX_DIVERGENCES": "1000000"}
+           "FRAGILITY_GATE__MIN_ESS_BULK": "1", "FRAGILITY_GATE__MAX_DIVERGENCES": "1000000",
+           "FRAGILITY_PUBLIC_READ": "0"}
     demo = subprocess.run([str(FRAGILITY), "demo", "--periods", "40", "--draws", "60", "--tune", "60",
                            "--strict-gate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "P(Iran >=" in demo.stdout and "page: http://" in demo.stdout
+    assert "fragility keys create --scope read" in demo.stdout, "reads are not public: the demo says how to read"
     server = live_server(env["FRAGILITY_DATABASE_URL"], tmp_path / "artifacts", env={"FRAGILITY_PUBLIC_READ": "1"})
 
     outputs = []
