@@ -147,8 +147,8 @@
     const record = indicatorOf(indicator), box = $("synthetic-note");
     const synthetic = /synthetic/i.test(record?.description || "");
     box.hidden = !synthetic;
-    box.textContent = synthetic ? `Synthetic data: ${record.description}. The series and every answer on this ` +
-      "page come from simulated history and say nothing about real events." : "";
+    box.textContent = synthetic ? `Synthetic data: the series of ${indicator} (“${record.description}”) are ` +
+      "simulated, so the answers on this page say nothing about real events." : "";
   }
 
   // Suggested thresholds: the target's own 50th/75th/90th percentile of its last 24 months (GET /v1/series/thresholds).
@@ -160,7 +160,7 @@
     const t = await api("/v1/series/thresholds?" + q).catch(() => null);
     if (!t) { box.replaceChildren(); return; }
     const name = (level) => level === 0.5 ? "median" : `${Math.round(100 * level)}th percentile`;
-    box.replaceChildren(`Suggested thresholds for ${regionName(target)} (its last ${t.months} months): `,
+    box.replaceChildren(`Suggested thresholds for ${regionName(target)} (from its last ${t.months} months): `,
       ...t.suggestions.map((s) => el("button", { type: "button", class: "secondary suggestion", "data-threshold": s.threshold,
         title: `${name(s.level)} of ${t.start} to ${t.end} is ${+s.quantile.toFixed(2)}` }, `${name(s.level)}: ${s.threshold}`)));
     for (const button of box.querySelectorAll("button")) {
@@ -253,7 +253,7 @@
             a.channel_share ?? 0)),
         el("p", { class: "muted small" }, `Model ${a.model} v${a.version} · weights normalised by ${a.normalise}` +
           ` · ${a.interval_method || ""}` + (a.mc_standard_error ?
-          ` · Monte Carlo error of the attributable difference ±${pts(a.mc_standard_error.attributable)} pts` : "")));
+          ` · Monte Carlo error of the attributable difference ±${(100 * a.mc_standard_error.attributable).toFixed(1)} pts` : "")));
     } catch (e) {
       box.replaceChildren(el("p", { class: "reasons" }, e.text || String(e)));
     } finally {
