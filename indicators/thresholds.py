@@ -3,7 +3,7 @@
 A threshold is in the indicator's unit (deaths per month, a share in 0..1, kg, ...) and asks
 "does some month reach at least this value?". Without a view of one's own, a useful threshold is
 one the region reaches in some months but not most: its 75th or 90th percentile of recent months.
-This is the one rule used by the API (`GET /v1/series/thresholds`), the page and `fragility demo`.
+This is the one rule: the service's thresholds route, its page and its demo all call it.
 """
 
 from __future__ import annotations
