@@ -153,7 +153,8 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
     return {k: answer[k] for k in ("probability", "probability_interval", "probability_without_source",
                                    "attributable", "attributable_interval", "channel_share", "mc_standard_error",
                                    "interval_method")} | {
-        "source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON, "version": served.number}
+        "source": SOURCE, "target": TARGET, "threshold": threshold, "unit": served.unit, "horizon": HORIZON,
+        "version": served.number}
 
 
 def page_url(settings: Settings, threshold: int) -> str:

@@ -86,6 +86,7 @@ def test_the_tiny_demo_served_a_model_and_answered_iraq_to_iran(fitted):
     answer = result.spillover
     assert (answer["source"], answer["target"], answer["horizon"]) == ("IRQ", "IRN", 6)
     assert 0 <= answer["probability_without_source"] <= answer["probability"] <= 1
+    assert answer["unit"] == "deaths per month"
     assert "P(Iran >=" in describe(result) and result.url.startswith("http://127.0.0.1:")
 
 
