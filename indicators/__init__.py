@@ -34,6 +34,7 @@ from indicators.synthetic import (
     simulate_count_panel,
     simulate_share_panel,
 )
+from indicators.thresholds import SuggestedThreshold, suggested_thresholds
 from indicators.validation import Catalogue, Observation, validate_batch
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "RegionError",
     "RowError",
     "ShareTruth",
+    "SuggestedThreshold",
     "UnknownIndicator",
     "UnknownRegion",
     "add_months",
@@ -71,6 +73,7 @@ __all__ = [
     "simulate_share_panel",
     "spatial_lag",
     "spatial_lag_by_source",
+    "suggested_thresholds",
     "validate_batch",
     "validate_regions",
     "weights_matrix",

@@ -52,7 +52,8 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
     configure_logging(settings.log_level)
     app = FastAPI(title="fragility-forecast", version="0.1.0", lifespan=lifespan,
                   description="Bayesian early-warning service for state-failure indicators.",
-                  generate_unique_id_function=operation_id)
+                  generate_unique_id_function=operation_id,
+                  docs_url=None, redoc_url=None)  # served offline by service/api/routes/docs.py
     app.state.settings = settings
     app.state.db = Database(settings.database_url, settings.db)
     app.state.metrics = Metrics()

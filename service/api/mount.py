@@ -1,5 +1,6 @@
 """The one place routes are mounted: health at the root, the data routers under /v1, the registry
-routers (models, forecasts, jobs, backtests), the page with its static files, and a start-up warm-up
+routers (models, forecasts, jobs, backtests), the page with its static files, the offline /docs and /redoc
+with their assets, and a start-up warm-up
 of the path cache with the served versions (so a first forecast does not load files)."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 
 from service.api.routes import (
     backtests,
+    docs,
     forecasts,
     health,
     indicators,
@@ -69,7 +71,8 @@ def mount_routes(app: FastAPI) -> None:
     """Add every router of the service, the page's static files and the path-cache warm-up to `app`; returns nothing."""
     app.include_router(health.router)
     app.include_router(data_router())
-    for module in (models, forecasts, jobs, backtests, page):
+    for module in (models, forecasts, jobs, backtests, page, docs):
         app.include_router(module.router)
     app.mount("/static", page.RevalidatedStaticFiles(directory=page.WEB_DIR), name="static")
+    app.mount(docs.ASSETS_URL, docs.docs_assets(), name="docs-assets")
     warm_path_cache_on_start(app)

@@ -11,7 +11,6 @@ ask the served version one spillover question, Iraq -> Iran; print the page URL.
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from indicators import add_months, current_month, load_demo_regions, simulate_count_panel
+from indicators import add_months, current_month, load_demo_regions, simulate_count_panel, suggested_thresholds
 from indicators.errors import FragilityError
 from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
 from service.cli.data import serve as serve_command
@@ -92,9 +91,10 @@ def demo_rows(regions: list[dict], *, n_periods: int, seed: int, end: str) -> li
 
 
 def demo_threshold(rows: list[dict], region: str) -> int:
-    """Return a threshold worth asking about: just above the region's 75th percentile of the last 2 years."""
-    values = [r["value"] for r in rows if r["region"] == region][-24:]
-    return int(math.floor(float(np.percentile(values, 75)))) + 1
+    """Return a threshold worth asking about: the API's suggested threshold at the 75th percentile of the
+    region's last 24 months (`indicators.suggested_thresholds`, as `GET /v1/series/thresholds` gives it)."""
+    values = [r["value"] for r in rows if r["region"] == region]
+    return int(suggested_thresholds(values, kind=INDICATOR["kind"], levels=(0.75,), months=24)[0].threshold)
 
 
 def store_model(session, config: dict) -> None:
@@ -153,7 +153,8 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
     return {k: answer[k] for k in ("probability", "probability_interval", "probability_without_source",
                                    "attributable", "attributable_interval", "channel_share", "mc_standard_error",
                                    "interval_method")} | {
-        "source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON, "version": served.number}
+        "source": SOURCE, "target": TARGET, "threshold": threshold, "unit": served.unit, "horizon": HORIZON,
+        "version": served.number}
 
 
 def page_url(settings: Settings, threshold: int) -> str:
@@ -258,6 +259,9 @@ def demo_command(
     except FragilityError as exc:
         raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
+    if not as_json and not settings.public_read:
+        typer.echo("      (reads need a key here: run `fragility keys create --scope read` and paste the key into the "
+                   "page's Read key field, or set FRAGILITY_PUBLIC_READ=1 before `fragility serve`)")
     if not result.promoted:
         raise fail("the demo fit did not pass the gate, so nothing is served",
                    "Run again with more --draws (or without --strict-gate).", EXIT_INPUT)

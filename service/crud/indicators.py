@@ -19,6 +19,12 @@ def list_indicators(*, session: Session) -> list[dict]:
     return [{"id": r.id, "kind": r.kind, "unit": r.unit, "description": r.description} for r in rows]
 
 
+def indicator_record(*, session: Session, indicator: str) -> dict | None:
+    """Return one indicator as {"id","kind","unit","description"}, or None when it is not stored."""
+    row = session.get(Indicator, indicator)
+    return None if row is None else {"id": row.id, "kind": row.kind, "unit": row.unit, "description": row.description}
+
+
 def load_catalogue(*, session: Session) -> Catalogue:
     """Return the known region ids and indicator kinds, for validating observations."""
     region_ids = session.execute(select(Region.id)).scalars().all()

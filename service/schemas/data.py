@@ -176,6 +176,27 @@ class RevisionListOut(BaseModel):
     count: int
 
 
+class SuggestedThresholdOut(BaseModel):
+    """One suggested threshold: the quantile level, the region's quantile there, and the threshold to ask."""
+
+    level: float = Field(description="quantile level, e.g. 0.75")
+    quantile: float = Field(description="the region's quantile of the window's observed months, in `unit`")
+    threshold: float = Field(description="threshold to ask (counts: the smallest whole number above the quantile)")
+
+
+class ThresholdsOut(BaseModel):
+    """Suggested thresholds for a probability or spillover question: the region's own recent quantiles."""
+
+    region: str
+    indicator: str
+    kind: str
+    unit: str | None
+    months: int = Field(description="observed months the quantiles were taken over (at most the asked window)")
+    start: str
+    end: str
+    suggestions: list[SuggestedThresholdOut]
+
+
 class RowErrorOut(BaseModel):
     """One bad row or field: its 0-based row index (null when not in a list), the field and why; for a CSV body,
     also the file line where the row starts (the header is line 1)."""

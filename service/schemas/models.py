@@ -223,6 +223,8 @@ class ForecastOut(BaseModel):
     version: int
     region: str
     indicator: str
+    unit: str | None = Field(default=None, description=(
+        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
     normalise: str
     covariates_mode: str | None = Field(description=(
         "none (no covariates), held (kept at their last value), modelled (moved by their own served model) or mixed"))
@@ -252,7 +254,10 @@ class ProbabilityOut(BaseModel):
     model: str
     version: int
     region: str
-    threshold: float
+    indicator: str | None = None
+    unit: str | None = Field(default=None, description=(
+        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
+    threshold: float = Field(description="k in y >= k, in `unit`")
     horizon: int
     within: bool
     probability: float | list[float] = Field(description="predictive probability: the mean over the posterior")
@@ -287,7 +292,10 @@ class SpilloverOut(BaseModel):
     version: int
     source: str
     target: str
-    threshold: float
+    indicator: str | None = None
+    unit: str | None = Field(default=None, description=(
+        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
+    threshold: float = Field(description="k in target >= k, in `unit`")
     horizon: int
     normalise: str
     scenario: dict[str, Any] | list[float | None] | None

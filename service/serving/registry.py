@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from service.crud.indicators import indicator_record
 from service.crud.models import model_by_name
 from service.crud.versions import last_promoted, list_versions, version_by_number
 from service.db.tables import ModelVersion, RegisteredModel
@@ -36,10 +37,11 @@ class ServedVersion:
     paths_horizon: int
     paths_draws: int
     paths_seed: int
+    unit: str | None = None
 
     @classmethod
-    def of(cls, model: RegisteredModel, version: ModelVersion) -> ServedVersion:
-        """Return the served view of `version` of `model`."""
+    def of(cls, model: RegisteredModel, version: ModelVersion, unit: str | None = None) -> ServedVersion:
+        """Return the served view of `version` of `model` (`unit`: the indicator's stored unit)."""
         return cls(
             model=model.name, model_id=model.id, indicator=model.indicator, version_id=version.id,
             number=version.number, regions=tuple(version.regions), last_period=version.last_period,
@@ -47,7 +49,7 @@ class ServedVersion:
             posterior_file=version.posterior_file, posterior_sha256=version.posterior_sha256,
             paths_file=version.paths_file, paths_sha256=version.paths_sha256,
             paths_horizon=version.paths_horizon or 0, paths_draws=version.paths_draws or 0,
-            paths_seed=version.paths_seed or 0,
+            paths_seed=version.paths_seed or 0, unit=unit,
         )
 
 
@@ -67,11 +69,17 @@ def served_version(session: Session, name: str, number: int | None = None) -> Se
             raise VersionNotServable(
                 f"version {number} of {name!r} was not promoted: {'; '.join(version.gate_reasons) or 'no paths'}"
             )
-        return ServedVersion.of(model, version)
+        return ServedVersion.of(model, version, unit_of(session, model.indicator))
     version = last_promoted(session, model.id)
     if version is None:
         raise NoServedVersion(f"model {name!r} has no promoted version to serve yet{why_none(session, model)}")
-    return ServedVersion.of(model, version)
+    return ServedVersion.of(model, version, unit_of(session, model.indicator))
+
+
+def unit_of(session: Session, indicator: str) -> str | None:
+    """Return the stored unit of `indicator` (None when it has none)."""
+    record = indicator_record(session=session, indicator=indicator)
+    return record["unit"] if record else None
 
 
 def why_none(session: Session, model: RegisteredModel) -> str:

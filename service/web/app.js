@@ -9,7 +9,7 @@
   const HISTORY_MONTHS = 48;
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
-  const state = { models: [], regions: new Map(), model: null, indicators: [] };
+  const state = { models: [], regions: new Map(), model: null, indicators: [], thresholdChosen: params.has("threshold") };
 
   // ---------------------------------------------------------------- helpers
   function el(tag, attrs, ...children) {
@@ -24,6 +24,8 @@
   const pts = (p) => (p >= 0 ? "+" : "") + (100 * p).toFixed(1);
   const num = (v, d = 3) => (v === null || v === undefined) ? "–" : (typeof v === "number" ? +v.toFixed(d) : String(v));
   const when = (s) => s ? new Date(s).toISOString().slice(0, 16).replace("T", " ") : "–";
+  const indicatorOf = (id) => state.indicators.find((i) => i.id === id) || null;
+  const unitOf = (id) => indicatorOf(id)?.unit || "";
   const regionName = (id) => (state.regions.get(id)?.name ? `${state.regions.get(id).name} (${id})` : id);
 
   function addMonths(period, n) {
@@ -59,11 +61,23 @@
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const err = new ApiError(response.status, body);
-      if (response.status === 401) notice("This server needs a read key: paste one above and press Save. " + err.text);
+      if (response.status === 401) keyNeeded(err);
       throw err;
     }
     return body;
   }
+  // A server whose reads need a key: say exactly how to get one, and stop every panel's "Loading…".
+  function keyNeeded(err) {
+    $("key-needed").hidden = false;
+    $("key-refused").textContent = localStorage.getItem(KEY_STORE)
+      ? ` The saved key was refused (${err.message}): create a new one as above and save it.` : "";
+    $("chart").replaceChildren(el("p", { class: "muted", id: "chart-needs-key" },
+      "Needs a read key: run fragility keys create --scope read and paste the key above."));
+    for (const id of ["versions", "jobs", "backtest", "spill-answer"]) {
+      $(id).replaceChildren(el("p", { class: "muted" }, "Needs a read key (see above)."));
+    }
+  }
+
   const listOf = (body) => Array.isArray(body) ? body : (body?.data || []);
 
   function fillSelect(select, items, selected) {
@@ -113,7 +127,7 @@
         `${m.spillover ? ", with spillover between neighbours" : ", no spillover"}` +
         ` · serving version ${m.served_version ?? "none yet"}${m.schedule ? ` · refits ${m.schedule}` : ""}`
       : "";
-    await Promise.all([drawForecast(), loadVersions(), loadJobs()]);
+    await Promise.all([drawForecast(), loadVersions(), loadJobs(), loadSuggestions()]);
     if (params.get("source") && params.get("target") && m) {
       await askSpillover();
       params.delete("source");  // ask on load once only
@@ -126,6 +140,34 @@
     const source = params.get("source") || neighboursOf(target).find((n) => inModel.has(n));
     if (target) $("spill-target").value = target;
     if (source) $("spill-source").value = source;
+  }
+
+  // Synthetic data are flagged (an indicator whose description says "synthetic", as the demo's does).
+  function showDataNote(indicator) {
+    const record = indicatorOf(indicator), box = $("synthetic-note");
+    const synthetic = /synthetic/i.test(record?.description || "");
+    box.hidden = !synthetic;
+    box.textContent = synthetic ? `Synthetic data: the series of ${indicator} (“${record.description}”) are ` +
+      "simulated, so the answers on this page say nothing about real events." : "";
+  }
+
+  // Suggested thresholds: the target's own 50th/75th/90th percentile of its last 24 months (GET /v1/series/thresholds).
+  async function loadSuggestions() {
+    const box = $("threshold-suggestions"), m = state.model, target = $("spill-target").value;
+    $("threshold-unit").textContent = m && unitOf(m.indicator) ? `(${unitOf(m.indicator)})` : "";
+    if (!m || !target) { box.replaceChildren(); return; }
+    const q = new URLSearchParams({ region: target, indicator: m.indicator });
+    const t = await api("/v1/series/thresholds?" + q).catch(() => null);
+    if (!t) { box.replaceChildren(); return; }
+    const name = (level) => level === 0.5 ? "median" : `${Math.round(100 * level)}th percentile`;
+    box.replaceChildren(`Suggested thresholds for ${regionName(target)} (from its last ${t.months} months): `,
+      ...t.suggestions.map((s) => el("button", { type: "button", class: "secondary suggestion", "data-threshold": s.threshold,
+        title: `${name(s.level)} of ${t.start} to ${t.end} is ${+s.quantile.toFixed(2)}` }, `${name(s.level)}: ${s.threshold}`)));
+    for (const button of box.querySelectorAll("button")) {
+      button.onclick = () => { $("spill-threshold").value = button.dataset.threshold; state.thresholdChosen = true; };
+    }
+    const usual = t.suggestions.find((s) => s.level === 0.75);
+    if (!state.thresholdChosen && usual) $("spill-threshold").value = usual.threshold;
   }
 
   // ---------------------------------------------------------------- chart
@@ -145,7 +187,9 @@
     const region = $("region-select").value, horizon = Number($("horizon-input").value);
     const m = state.model;
     const indicator = m?.indicator || params.get("indicator") || state.indicators[0]?.id;
-    $("chart-title").textContent = region ? `${regionName(region)} · ${indicator || ""}` : "Forecast";
+    const unit = unitOf(indicator);
+    $("chart-title").textContent = region ? `${regionName(region)} · ${indicator || ""}${unit ? ` (${unit})` : ""}` : "Forecast";
+    showDataNote(indicator);
     const chart = $("chart"), table = $("forecast-table");
     if (!region || !indicator) { chart.replaceChildren(el("p", { class: "muted" }, "No region or indicator yet.")); return; }
     const q = new URLSearchParams({ region, indicator });
@@ -156,8 +200,8 @@
       forecast = await api(`/v1/models/${encodeURIComponent(m.name)}/forecast?` + fq).catch((e) => { why = e.text; return null; });
     }
     const series = await seriesP;
-    const unit = state.indicators.find((i) => i.id === indicator)?.unit || indicator;
-    window.FanChart.render(chart, { history: withGaps(series.points || []), steps: forecast?.steps || [], unit });
+    window.FanChart.render(chart, { history: withGaps(series.points || []), steps: forecast?.steps || [],
+      unit: forecast?.unit || unit || indicator });
     if (why) chart.append(el("p", { class: "muted small" }, "No forecast: " + why));
     const png = $("png-link");
     png.hidden = !forecast;
@@ -165,11 +209,14 @@
       png.href = `/v1/models/${encodeURIComponent(m.name)}/forecast.png?` + new URLSearchParams({ region, horizon });
       chart.append(el("p", { class: "muted small" },
         `Version ${forecast.version} · ${forecast.draws} simulated paths · covariates ${forecast.covariates_mode || "none"}`));
-      const f = window.FanChart.fmt, qv = window.FanChart.quantile;
+      const { quantile: qv, decimalsFor, fixed } = window.FanChart;
+      const levels = [0.05, 0.25, 0.5, 0.75, 0.95];
+      const d = decimalsFor(forecast.steps.flatMap((s) => [s.mean, ...levels.map((l) => qv(s.quantiles, l))]));
+      const f = (v) => fixed(v, d), range = (s, lo, hi) => `${f(qv(s.quantiles, lo))} – ${f(qv(s.quantiles, hi))}`;
       table.tBodies[0].replaceChildren(...forecast.steps.map((s) => el("tr", {},
         el("td", {}, s.period), el("td", {}, f(qv(s.quantiles, 0.5))), el("td", {}, f(s.mean)),
-        el("td", {}, `${f(qv(s.quantiles, 0.25))} – ${f(qv(s.quantiles, 0.75))}`),
-        el("td", {}, `${f(qv(s.quantiles, 0.05))} – ${f(qv(s.quantiles, 0.95))}`))));
+        el("td", {}, range(s, 0.25, 0.75)), el("td", {}, range(s, 0.05, 0.95)))));
+      $("forecast-caption").textContent = `Values in ${forecast.unit || unit || indicator} per region and month.`;
     }
     table.hidden = !forecast;
   }
@@ -193,7 +240,8 @@
           el("div", { class: "bar" }, el("span", { style: `width:${Math.max(0, Math.min(100, 100 * bar)).toFixed(1)}%` })));
       box.replaceChildren(
         el("p", { class: "headline", id: "spill-headline" },
-          `P(${regionName(a.target)} ≥ ${a.threshold} in some month of the next ${a.horizon}) = ${pct(a.probability)}; ` +
+          `P(${regionName(a.target)} ≥ ${a.threshold}${a.unit ? " " + a.unit : ""} in some month of the next ${a.horizon}) = ` +
+          `${pct(a.probability)}; ` +
           `without ${regionName(a.source)}'s channel ${pct(a.probability_without_source)}.`),
         el("div", { class: "figures" },
           figure(pct(a.probability), `probability, all channels${credible(a.probability_interval)}`, a.probability),
@@ -205,7 +253,7 @@
             a.channel_share ?? 0)),
         el("p", { class: "muted small" }, `Model ${a.model} v${a.version} · weights normalised by ${a.normalise}` +
           ` · ${a.interval_method || ""}` + (a.mc_standard_error ?
-          ` · Monte Carlo error of the attributable difference ±${pts(a.mc_standard_error.attributable)} pts` : "")));
+          ` · Monte Carlo error of the attributable difference ±${(100 * a.mc_standard_error.attributable).toFixed(1)} pts` : "")));
     } catch (e) {
       box.replaceChildren(el("p", { class: "reasons" }, e.text || String(e)));
     } finally {
@@ -277,8 +325,9 @@
     const best = new Map();  // horizon -> lowest CRPS
     for (const r of scores) if (isFinite(r.crps) && !(best.get(r.horizon) <= r.crps)) best.set(r.horizon, r.crps);
     const columns = SCORE_COLUMNS.filter(([key]) => scores.some((r) => key in r));
+    const cell = (r, key) => key.startsWith("coverage") ? pct(r[key]) : key === "n" ? num(r[key], 0) : num(r[key]);
     const rows = scores.map((r) => columns.map(([key]) => key === "crps" && r.crps === best.get(r.horizon)
-      ? el("strong", { title: "lowest CRPS at this horizon" }, num(r[key])) : num(r[key])));
+      ? el("strong", { title: "lowest CRPS at this horizon" }, cell(r, key)) : cell(r, key)));
     box.replaceChildren(el("p", { class: "muted small" }, `Job #${b.id}: ${b.origins} origins, ${b.step}-month step, ` +
       `horizon ${b.horizon}. Lower CRPS is better (bold: best per horizon); a calibrated forecaster covers 50% and 90%.`),
       el("div", { class: "scroll" }, table(columns.map(([, label]) => label), rows,
@@ -301,11 +350,15 @@
     $("key-form").addEventListener("submit", (e) => {
       e.preventDefault();
       localStorage.setItem(KEY_STORE, $("api-key").value.trim());
-      notice(""); load();
+      notice(""); $("key-needed").hidden = true;
+      $("chart").replaceChildren(el("p", { class: "muted" }, "Loading…"));
+      load();
     });
     $("key-forget").addEventListener("click", () => { localStorage.removeItem(KEY_STORE); $("api-key").value = ""; });
     $("model-select").onchange = () => selectModel();
-    $("region-select").onchange = () => { defaultSpillPair(); drawForecast(); };
+    $("region-select").onchange = () => { defaultSpillPair(); drawForecast(); loadSuggestions(); };
+    $("spill-target").onchange = () => loadSuggestions();
+    $("spill-threshold").oninput = () => { state.thresholdChosen = true; };
     $("horizon-input").onchange = () => drawForecast();
     $("spill-form").onsubmit = askSpillover;
     load();

@@ -37,6 +37,20 @@
     return a >= 1000 ? Math.round(v).toLocaleString("en") : a >= 10 ? v.toFixed(0) : v.toFixed(1);
   }
 
+  // One number of decimals for a whole set of values (a table, a tooltip), so intervals read alike:
+  // "8.8 – 18" never sits beside "4 – 30". Whole numbers: 0; anything reaching 10: 0; 1 to 10: 1; below 1: 2.
+  function decimalsFor(values) {
+    const finite = values.filter((v) => v !== null && isFinite(v));
+    if (!finite.length || finite.every(Number.isInteger)) return 0;
+    const top = Math.max(...finite.map(Math.abs));
+    return top >= 10 ? 0 : top >= 1 ? 1 : 2;
+  }
+
+  function fixed(v, decimals) {
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    return Number(v).toLocaleString("en", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  }
+
   function pathOf(points) {
     let d = "", pen = false;
     for (const [x, y] of points) {
@@ -117,11 +131,13 @@
         y: M.top, width: colW, height: H - M.top - M.bottom }));
       r.appendChild(node("title", {}, `${p.period}: observed ${p.value === null ? "missing" : fmt(p.value)}`));
     });
+    const d = decimalsFor([].concat(lv.q05, lv.q25, lv.q50, lv.q75, lv.q95));
+    const f = (v) => fixed(v, d);
     steps.forEach((s, i) => {
       const r = svg.appendChild(node("rect", { class: "hover", x: fx[i] - colW / 2, y: M.top,
         width: colW, height: H - M.top - M.bottom }));
-      r.appendChild(node("title", {}, `${s.period}: median ${fmt(lv.q50[i])}, 50% ${fmt(lv.q25[i])}–${fmt(lv.q75[i])}, ` +
-        `90% ${fmt(lv.q05[i])}–${fmt(lv.q95[i])}`));
+      r.appendChild(node("title", {}, `${s.period}: median ${f(lv.q50[i])}, 50% ${f(lv.q25[i])} – ${f(lv.q75[i])}, ` +
+        `90% ${f(lv.q05[i])} – ${f(lv.q95[i])}${data.unit ? " " + data.unit : ""}`));
     });
 
     const legend = svg.appendChild(node("g", { class: "legend" }));
@@ -137,5 +153,5 @@
     return svg;
   }
 
-  window.FanChart = { render, quantile, fmt };
+  window.FanChart = { render, quantile, fmt, decimalsFor, fixed };
 })();

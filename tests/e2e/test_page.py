@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 import time
 from html import unescape
-from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -27,63 +23,11 @@ from matplotlib import image as mpimg
 from service.cli.demo import MODEL_NAME, describe, run_demo
 from service.serving.plots import BAND_50_COLOUR, BAND_90_COLOUR
 from service.settings import GateThresholds, Settings
+from tests.e2e.browser import chromium, text_of
 
 pytestmark = pytest.mark.e2e
 MODEL = MODEL_NAME
 DEMO_PERIODS = 40
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--hide-scrollbars", "--window-size=1280,1800"]
-
-
-def chromium(url: str, profile: Path, *, screenshot: Path | None = None, budget_ms: int = 20000) -> str:
-    """Return the DOM of `url` after its scripts ran (or write a screenshot and return its log)."""
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run installs it)")
-    profile.mkdir(parents=True, exist_ok=True)
-    action = [f"--screenshot={screenshot}"] if screenshot else ["--dump-dom"]
-    done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                           f"--virtual-time-budget={budget_ms}", *action, url],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout if not screenshot else done.stderr
-
-
-class TextById(HTMLParser):
-    """Collects the text inside the element with a given id (nested elements included)."""
-
-    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
-
-    def __init__(self, element_id: str) -> None:
-        super().__init__()
-        self.element_id, self.depth, self.found, self.parts = element_id, 0, False, []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in self.VOID:
-            return
-        if self.depth:
-            self.depth += 1
-        elif dict(attrs).get("id") == self.element_id:
-            self.depth, self.found = 1, True
-
-    def handle_endtag(self, tag):
-        if self.depth and tag not in self.VOID:
-            self.depth -= 1
-
-    def handle_data(self, data):
-        if self.depth:
-            self.parts.append(data)
-
-
-def text_of(dom: str, element_id: str) -> str:
-    """Return the text inside the element with this id, whitespace collapsed."""
-    parser = TextById(element_id)
-    parser.feed(dom)
-    assert parser.found, f"no element #{element_id} in the DOM"
-    return " ".join(" ".join(parser.parts).split())
-
-
 def pct(p: float) -> str:
     """Return a probability formatted like the page does (one decimal, percent)."""
     return f"{100 * p:.1f}%"
@@ -142,6 +86,7 @@ def test_the_tiny_demo_served_a_model_and_answered_iraq_to_iran(fitted):
     answer = result.spillover
     assert (answer["source"], answer["target"], answer["horizon"]) == ("IRQ", "IRN", 6)
     assert 0 <= answer["probability_without_source"] <= answer["probability"] <= 1
+    assert answer["unit"] == "deaths per month"
     assert "P(Iran >=" in describe(result) and result.url.startswith("http://127.0.0.1:")
 
 
@@ -152,7 +97,7 @@ def test_page_draws_the_observed_history_from_the_data_endpoints(fitted, tmp_pat
     assert svg and int(svg.group(1)) == DEMO_PERIODS, "every observed month (up to 48) is drawn"
     history = re.search(r'<path class="history" d="(M[^"]+)"', dom)
     assert history and history.group(1).count("L") >= DEMO_PERIODS - 5
-    assert "Syria (SYR) · conflict_deaths" in text_of(dom, "chart-title")
+    assert "Syria (SYR) · conflict_deaths (deaths per month)" in text_of(dom, "chart-title")
 
 
 def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
@@ -169,14 +114,27 @@ def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
     assert re.search(r'<path class="median" d="M[\d.,]+(L[\d.,]+){6}"', dom)
     assert re.search(r'<path class="history" d="M', dom)
     assert len(re.findall(r"<tr><td>20\d\d-\d\d</td>", dom)) == 6, "forecast table: one row per month"
+    forecast_table = dom.split('id="forecast-table"', 1)[1].split("</table>")[0]
+    cells = re.findall(r"<td>([\d,.]+(?: – [\d,.]+)?)</td>", forecast_table)
+    numbers = [n for cell in cells for n in cell.split(" – ")]
+    decimals = {len(n.split(".")[1]) if "." in n else 0 for n in numbers}
+    assert len(numbers) == 6 * 6 and len(decimals) == 1, f"one number of decimals in the table: {cells}"
 
     answer = text_of(dom, "spill-answer")
     headline = text_of(dom, "spill-headline")
-    assert f"≥ {threshold} in some month of the next 6" in headline, headline
+    assert f"≥ {threshold} deaths per month in some month of the next 6" in headline, headline
     assert pct(expected["probability"]) in headline and pct(expected["probability_without_source"]) in headline
     assert f"{100 * expected['attributable']:+.1f} pts" in answer, answer
     low, high = expected["attributable_interval"]
     assert f"90% credible interval {100 * low:+.1f} to {100 * high:+.1f} pts" in answer, answer
+
+    assert "Synthetic data" in text_of(dom, "synthetic-note") and not re.search(r'id="synthetic-note"[^>]*hidden', dom)
+    assert f"75th percentile: {threshold}" in text_of(dom, "threshold-suggestions")
+    assert "deaths per month" in text_of(dom, "threshold-unit")
+    reading = text_of(dom, "how-to-read")
+    for term in ("Attributable", "Channel share", "credible interval", "Monte Carlo error", 'normalise: "target"'):
+        assert term in reading, term
+    assert "Values in deaths per month" in text_of(dom, "forecast-caption")
 
     versions = text_of(dom, "versions")
     assert "v1" in versions and "passed" in versions and "serving" in versions, versions
@@ -224,11 +182,33 @@ def test_model_job_list_is_newest_first(fitted):
     assert httpx.get(f"{fitted}/v1/models/nope/jobs").status_code == 404
 
 
-def test_page_asks_for_a_read_key_when_reads_are_not_public(live_server, tmp_path):
+def test_answers_carry_the_indicators_unit_and_the_suggested_threshold_is_the_demos(fitted):
+    unit = "deaths per month"
+    forecast = httpx.get(f"{fitted}/v1/models/{MODEL}/forecast", params={"region": "IRN", "horizon": 3}).json()
+    assert forecast["unit"] == unit and forecast["indicator"] == "conflict_deaths"
+    probability = httpx.post(f"{fitted}/v1/models/{MODEL}/probability", timeout=120,
+                             json={"region": "IRN", "threshold": fitted.threshold, "horizon": 3}).json()
+    assert probability["unit"] == unit, probability
+    spill = httpx.post(f"{fitted}/v1/models/{MODEL}/spillover", timeout=120,
+                       json={"source": "IRQ", "target": "IRN", "threshold": fitted.threshold, "horizon": 3}).json()
+    assert spill["unit"] == unit and spill["indicator"] == "conflict_deaths", spill
+    suggested = httpx.get(f"{fitted}/v1/series/thresholds", params={"region": "IRN", "indicator": "conflict_deaths"})
+    assert suggested.status_code == 200, suggested.text
+    by_level = {s["level"]: s["threshold"] for s in suggested.json()["suggestions"]}
+    assert by_level[0.75] == fitted.threshold, "the demo asks at the API's 75th-percentile suggestion (one rule)"
+
+
+def test_page_with_a_required_key_says_how_to_get_one_and_stops_loading(live_server, tmp_path):
     private = live_server(f"sqlite:///{tmp_path / 'private.db'}")
     dom = chromium(f"{private}/", tmp_path / "profile")
-    notice = text_of(dom, "notice")
-    assert "needs a read key" in notice and "paste one above" in notice, notice
+    instruction = text_of(dom, "key-needed")
+    assert "fragility keys create --scope read" in instruction and "paste it into the Read key field" in instruction
+    assert not re.search(r'id="key-needed"[^>]*hidden', dom), "the instruction is shown"
+    assert re.search(r'id="notice"[^>]*hidden', dom), "no red error banner besides it"
+    chart = text_of(dom, "chart")
+    assert "Loading" not in chart and "fragility keys create --scope read" in chart, chart
+    assert "Loading" not in text_of(dom, "versions") and 'data-ready="1"' in dom
+    assert "not needed when reads are public" not in dom
     assert httpx.get(f"{private}/v1/models/x/forecast.png", params={"region": "IRN"}).status_code == 401
 
 

@@ -79,8 +79,8 @@ def forecast_body(session, cache: PathCache, name: str, number: int | None, regi
             for i, row in enumerate(table.to_dict("records"))
         ]
         return json.dumps({"model": name, "version": served.number, "region": region, "indicator": served.indicator,
-                           "normalise": served.normalise, "covariates_mode": stored.covariates_mode,
-                           "covariates": stored.covariates_detail,
+                           "unit": served.unit, "normalise": served.normalise,
+                           "covariates_mode": stored.covariates_mode, "covariates": stored.covariates_detail,
                            "draws": int(stored.paths.shape[0]), "steps": steps}, separators=(",", ":")).encode()
 
     return cache.get(("forecast", served.version_id, region, horizon, levels), answer)
@@ -122,7 +122,8 @@ def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: Path
     def answer() -> dict:
         result = probability_from_paths(cache, served, stored, fit_of(session, cache, served), region=body.region,
                                         threshold=body.threshold, horizon=body.horizon, within=body.within)
-        return {"model": name, "version": served.number, "region": body.region, "threshold": body.threshold,
+        return {"model": name, "version": served.number, "region": body.region, "indicator": served.indicator,
+                "unit": served.unit, "threshold": body.threshold,
                 "horizon": body.horizon, "within": body.within, **{k: result[k] for k in (
                     "probability", "interval", "credible_interval", "mc_standard_error", "interval_method")}}
 
@@ -142,7 +143,8 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
                                       target=body.target, threshold=body.threshold, horizon=body.horizon,
                                       scenario=body.scenario)
         return {"model": name, "version": served.number, "source": body.source, "target": body.target,
-                "threshold": body.threshold, "horizon": body.horizon, "normalise": result["normalise"],
+                "indicator": served.indicator, "unit": served.unit, "threshold": body.threshold,
+                "horizon": body.horizon, "normalise": result["normalise"],
                 "scenario": body.scenario, **{k: result[k] for k in (
                     "probability", "probability_interval", "probability_without_source",
                     "probability_without_source_interval", "attributable", "attributable_interval",

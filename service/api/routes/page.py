@@ -64,7 +64,7 @@ def forecast_png(
             history_values = [observed.get(period) for period in history_periods]
     png = fan_chart_png(history_periods, history_values, list(forecast.periods), rows,
                         title=f"{region}: {served.indicator} · {name} v{served.number}",
-                        ylabel=served.indicator)
+                        ylabel=f"{served.indicator} ({served.unit})" if served.unit else served.indicator)
     return Response(content=png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=60"})
 
