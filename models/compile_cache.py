@@ -51,7 +51,7 @@ def notice_compiling(shape: str) -> None:
         f"compiling the model (first nutpie fit of this shape in this process: {shape}); this takes a while "
         f"(about 20-60 s on 2 cores). PyTensor's compiled pieces are cached in {compile_cache_dir()} for next "
         "time; nutpie's sampler wrapper is compiled again in every new process, then the model is reused with "
-        "new data for the rest of the process"), stacklevel=4)
+        "new data for the rest of the process"), stacklevel=5)
 
 
 use_default_compile_cache()
