@@ -8,6 +8,7 @@ its own family on import), so that spawned worker processes know the same famili
 
 import os
 
+from models import compile_cache  # noqa: F401  first: sets the default PyTensor cache before PyTensor loads
 from models.amount import AmountModel
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
 from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast

@@ -49,3 +49,8 @@ class SamplingFailed(ModelError):
 
 class GateWarning(UserWarning):
     """A library fit that misses the serving gate (its forecasts may not be trustworthy): warned, not raised."""
+
+
+class CompileNotice(UserWarning):
+    """A nutpie fit is compiling its model (the first fit of a shape in a process): it says how long and where
+    the compiled pieces are cached. Silence it with warnings.filterwarnings("ignore", category=CompileNotice)."""

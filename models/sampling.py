@@ -13,6 +13,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from models.compile_cache import notice_compiling
 from models.errors import SamplingFailed, SpecError
 from models.spec import SamplerConfig
 
@@ -97,6 +98,7 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
     start = time.perf_counter()
     compiled = _COMPILED.get(cache_key)
     if compiled is None:
+        notice_compiling(cache_key)
         compiled = nutpie.compile_pymc_model(build())
         _COMPILED[cache_key] = compiled
     else:

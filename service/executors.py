@@ -7,10 +7,11 @@ Tasks are plain module-level functions taking plain values (frames, dicts, paths
 from __future__ import annotations
 
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
+from indicators.errors import InputError
 from service.settings import Settings
 
 
@@ -55,7 +56,7 @@ class LocalExecutor:
 
     def close(self) -> None:
         """Shut the pool down, ending running tasks (their jobs' leases expire and they are retried)."""
-        processes = list(getattr(self.pool, "_processes", {}).values())
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())  # None once shut down
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():
@@ -80,8 +81,36 @@ class DaskExecutor:
         self.client.close()
 
 
-def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor:
-    """Return a DaskExecutor when `settings.dask_scheduler` is set, else a LocalExecutor."""
+class InProcessExecutor:
+    """Threads of this process: for an in-memory artifact store (memory://), which other processes cannot see."""
+
+    def __init__(self, threads: int = 1) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fragility-task")
+
+    def submit(self, fn, *args) -> TaskFuture:
+        """Return a concurrent.futures.Future for `fn(*args)` run in a thread of this process."""
+        return self.pool.submit(fn, *args)
+
+    def close(self) -> None:
+        """Shut the threads down once their running tasks end (a thread cannot be killed)."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor | InProcessExecutor:
+    """Return a DaskExecutor when `settings.dask_scheduler` is set, an InProcessExecutor when the artifact store
+    is memory:// (tasks must write where this process reads), else a LocalExecutor.
+
+    Raises InputError for memory:// with a Dask scheduler: a Dask worker's writes would never reach this process.
+    """
+    from service.serving.artifacts import settings_store
+
+    in_memory = settings_store(settings).in_process_only
     if settings.dask_scheduler:
+        if in_memory:
+            raise InputError("FRAGILITY_ARTIFACTS is memory://, which only this process sees, but "
+                             "FRAGILITY_DASK_SCHEDULER sends tasks to other processes; use a file://, s3:// or "
+                             "gs:// artifact store shared by the API, the job workers and the Dask workers")
         return DaskExecutor(settings.dask_scheduler)
+    if in_memory:
+        return InProcessExecutor(settings.worker_processes)
     return LocalExecutor(settings.worker_processes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,7 +53,11 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///fragility.db"
-    artifacts: Path = Path("artifacts")
+    artifacts: str = "artifacts"
+    """Where posteriors and forecast paths live: a path or file:// URL, s3://bucket/prefix, gs://bucket/prefix,
+    or memory:// (one process only: tests). Shared by the API, the job workers and the Dask workers."""
+    artifacts_options: dict[str, Any] = {}
+    """fsspec options of the artifact store as JSON, e.g. {"client_kwargs": {"endpoint_url": "http://minio:9000"}}."""
     dask_scheduler: str | None = None
     public_read: bool = False
     host: str = "127.0.0.1"
@@ -81,6 +85,12 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
+
+    @field_validator("artifacts", mode="before")
+    @classmethod
+    def artifacts_as_text(cls, value: Any) -> str:
+        """Return the artifact location as text (a pathlib.Path is accepted as before)."""
+        return str(value)
 
     @field_validator("rate_limit")
     @classmethod

@@ -166,7 +166,8 @@ def test_compose_start_order_is_health_gated():
     assert "dask-scheduler" in services["dask-worker"]["depends_on"]
 
 
-def test_compose_wires_database_scheduler_and_shared_artifacts():
+def test_compose_wires_database_scheduler_and_the_artifact_bucket():
+    """The application services share only the database and the bucket (no artifact volume)."""
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
     app_services = ["api", "worker", "dask-scheduler", "dask-worker"]
@@ -175,13 +176,21 @@ def test_compose_wires_database_scheduler_and_shared_artifacts():
         assert env["FRAGILITY_DATABASE_URL"].startswith("postgresql://")
         assert "@postgres:5432/" in env["FRAGILITY_DATABASE_URL"]
         assert env["FRAGILITY_DASK_SCHEDULER"] == "tcp://dask-scheduler:8786"
-        assert "artifacts:/data/artifacts" in services[name]["volumes"]
+        assert env["FRAGILITY_ARTIFACTS"] == "s3://fragility-artifacts/fragility"
+        options = json.loads(env["FRAGILITY_ARTIFACTS_OPTIONS"])
+        assert options["client_kwargs"]["endpoint_url"] == "http://minio:9000"
+        assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
+        assert not any("artifacts" in volume for volume in services[name].get("volumes", [])), name
         assert services[name]["image"] == "fragility-forecast:latest"
+        if name != "dask-scheduler":
+            assert services[name]["depends_on"]["minio"] == {"condition": "service_healthy"}, name
+    assert services["minio"]["image"].startswith("minio/minio:")
+    assert "fragility-artifacts" in " ".join(services["minio-bucket"]["command"])
     assert services["worker"]["command"] == ["fragility", "worker"]
     assert services["api"]["command"][:2] == ["fragility", "serve"]
     assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
-    assert {"pgdata", "artifacts"} <= set(compose["volumes"])
+    assert {"pgdata", "objects"} <= set(compose["volumes"])
 
 
 # ----------------------------------------------------------------------------- live runs

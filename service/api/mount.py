@@ -26,6 +26,7 @@ from service.api.routes import (
 )
 from service.crud.models import model_names
 from service.errors import NoServedVersion
+from service.serving.artifacts import settings_store
 from service.serving.path_cache import PathCache, resolve
 
 log = logging.getLogger("fragility.registry")
@@ -42,7 +43,7 @@ def data_router() -> APIRouter:
 def warm_path_cache(app: FastAPI) -> None:
     """Load the forecast paths of every model's served version into the app's path cache; returns nothing."""
     if getattr(app.state, "path_cache", None) is None:
-        app.state.path_cache = PathCache(app.state.settings.artifacts)
+        app.state.path_cache = PathCache(settings_store(app.state.settings))
     try:
         with app.state.db.session() as session:
             for name in model_names(session):

@@ -34,6 +34,7 @@ from service.db.engine import Database, run_migrations
 from service.errors import ModelNotFound, hint_for
 from service.jobs.worker import Worker
 from service.schemas.models import ModelIn
+from service.serving.artifacts import redacted, settings_store
 from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from service.settings import GateThresholds, Settings
 
@@ -145,7 +146,7 @@ def run_fit_job(database: Database, settings: Settings, *, echo: Callable[[str],
 
 def ask_spillover(database: Database, settings: Settings, threshold: int) -> dict:
     """Return the spillover answer Iraq -> Iran of the served version, read as the HTTP route reads it."""
-    cache = PathCache(settings.artifacts)
+    cache = PathCache(settings_store(settings))
     with database.session() as session:
         served, stored = resolve(session, cache, MODEL_NAME)
         answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
@@ -176,7 +177,7 @@ def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune:
     began = time.monotonic()
     if gate is not None:
         settings = settings.model_copy(update={"gate": gate})
-    echo(f"demo: database {settings.database_url.split('@')[-1]}, artifacts {settings.artifacts}")
+    echo(f"demo: database {settings.database_url.split('@')[-1]}, artifacts {redacted(settings.artifacts)}")
     run_migrations(settings.database_url)
     database = Database(settings.database_url, settings.db)
     try:

@@ -22,7 +22,7 @@ from service.db.engine import Database
 from service.db.tables import ModelVersion, utc_now
 from service.executors import Executor
 from service.jobs import tasks
-from service.serving.artifacts import attempt_dir, checked_file, relative_to_root
+from service.serving.artifacts import attempt_prefix, settings_store
 from service.serving.covariate_sources import covariate_sources
 from service.serving.registry import promote
 from service.settings import Settings
@@ -69,7 +69,7 @@ def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict],
             raise InputError(f"job {job.id}: its model no longer exists")
         config = model_config(model)
         frame, regions = load_fit_inputs(session, config=config)
-        sources = covariate_sources(session, config, ctx.settings.artifacts)
+        sources = covariate_sources(session, config, settings_store(ctx.settings))
         return config, frame, regions, last_promoted(session, model.id), sources
 
 
@@ -82,11 +82,10 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
         if data_hash == served.data_hash:
             reason = f"skipped: data hash and model spec unchanged since version {served.number}"
             return Outcome({"skipped": True, "reason": reason, "version": served.number})
-    out_dir = attempt_dir(ctx.settings.artifacts, config["name"], job.id, job.attempts)
+    prefix = attempt_prefix(config["name"], job.id, job.attempts)
     gate_thresholds = ctx.settings.gate.model_dump()
-    record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds, str(out_dir),
-                                          sources))
-    root = ctx.settings.artifacts
+    record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds,
+                                          settings_store(ctx.settings), prefix, sources))
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
         number = next_version_number(session, job.model_id)
@@ -96,9 +95,9 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             sampler=config["sampler"], regions=record["regions"], last_period=record["last_period"],
             diagnostics=record["diagnostics"], gate_passed=record["gate_passed"],
             gate_reasons=record["gate_reasons"],
-            posterior_file=relative_to_root(root, record["posterior_file"]),
+            posterior_file=record["posterior_file"],
             posterior_sha256=record["posterior_sha256"],
-            paths_file=relative_to_root(root, record["paths_file"]) if record.get("paths_file") else None,
+            paths_file=record.get("paths_file"),
             paths_sha256=record.get("paths_sha256"), paths_horizon=record.get("paths_horizon"),
             paths_draws=record.get("paths_draws"), paths_seed=record.get("paths_seed"),
         )
@@ -124,17 +123,18 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
             raise InputError(f"job {job.id}: model or version {number} no longer exists")
         if not version.gate_passed:
             raise InputError(f"version {number} did not pass the gate; its paths are never served")
-        posterior = str(checked_file(ctx.settings.artifacts, version.posterior_file, version.posterior_sha256,
-                                     what=f"posterior of {model.name} v{number}"))
+        store = settings_store(ctx.settings)
+        posterior = {"file": version.posterior_file, "sha256": version.posterior_sha256,
+                     "what": f"posterior of {model.name} v{number}"}
+        store.verify(posterior["file"], posterior["sha256"], what=posterior["what"])
         horizon, seed, name = model.horizon, int(version.sampler.get("seed", 1)), model.name
-        sources = covariate_sources(session, model_config(model), ctx.settings.artifacts)
-    out_dir = attempt_dir(ctx.settings.artifacts, name, job.id, job.attempts)
-    record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, str(out_dir), sources))
-    root = ctx.settings.artifacts
+        sources = covariate_sources(session, model_config(model), store)
+    prefix = attempt_prefix(name, job.id, job.attempts)
+    record = ctx.wait(ctx.executor.submit(tasks.forecast_paths_task, posterior, horizon, seed, store, prefix, sources))
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
         row = version_by_number(session, job.model_id, number)
-        row.paths_file = relative_to_root(root, record["paths_file"])
+        row.paths_file = record["paths_file"]
         row.paths_sha256, row.paths_horizon = record["paths_sha256"], record["paths_horizon"]
         row.paths_draws, row.paths_seed = record["paths_draws"], record["paths_seed"]
         row.broken = None

@@ -1,12 +1,13 @@
-"""Executor tasks: plain module-level functions of plain values (frames, dicts, paths), picklable for
-process pools and Dask. They never touch the database; the worker records what they return.
+"""Executor tasks: plain module-level functions of plain values (frames, dicts, artifact keys and the
+ArtifactStore, which pickles as its URL), picklable for process pools and Dask. They never touch the
+database; the worker records what they return. Artifacts are written to a local scratch directory and
+then put into the store, so a Dask worker on another host needs nothing but the store's URL.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from service.serving.artifacts import file_sha256
+from service.serving.artifacts import ArtifactStore
 
 PATHS_DRAWS = 1000
 FIT_RUNS = 3
@@ -41,28 +42,26 @@ def build_panel(frame, regions: list[dict], normalise: str):
     return Panel.from_frame(frame, regions=regions, normalise=normalise)
 
 
-def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, out_dir: str,
+def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, store: ArtifactStore, prefix: str,
              covariate_sources: dict | None = None) -> dict:
-    """Return the record of one fit: diagnostics, gate verdict, spec, data hash and artifact files with sha256.
+    """Return the record of one fit: diagnostics, gate verdict, spec, data hash and artifact keys with sha256.
 
-    Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF in `out_dir`, applies
-    the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and saves
-    them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the fitted
+    Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF under `prefix` in `store`,
+    applies the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and
+    saves them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the fitted
     models that move the covariates forward in those paths.
     """
     from models.families import family
     from models.gate import gate
 
     began = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     panel = build_panel(frame, regions, config["normalise"])
     model = family(config["family"]).model(indicator=config["indicator"], covariates=list(config["covariates"]),
                                            spillover=config["spillover"], normalise=config["normalise"])
     fit, runs = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
     sampler = config["sampler"]
-    posterior = out / "posterior.nc"
-    save_posterior(fit, posterior)
+    posterior = f"{prefix}/posterior.nc"
+    posterior_sha256 = save_posterior(fit, store, posterior)
     verdict = gate(fit.diagnostics, **gate_thresholds)
     record: dict[str, Any] = {
         "diagnostics": json_value({**dict(fit.diagnostics), "runs": runs}),
@@ -72,12 +71,12 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, ou
         "last_period": fit.last_period,
         "gate_passed": bool(verdict.passed),
         "gate_reasons": [str(r) for r in verdict.reasons],
-        "posterior_file": str(posterior),
-        "posterior_sha256": file_sha256(posterior),
+        "posterior_file": posterior,
+        "posterior_sha256": posterior_sha256,
         "pid": os.getpid(),
     }
     if verdict.passed:
-        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], out=out,
+        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], store=store, prefix=prefix,
                                  covariate_sources=covariate_sources))
     record["task_seconds"] = round(time.perf_counter() - began, 3)
     return record
@@ -97,52 +96,56 @@ def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tu
     return fit, [{k: json_value(a[k]) for k in keys} for a in attempts]
 
 
-def save_posterior(fit, posterior: Path) -> None:
-    """Write the fit's NetCDF to a scratch file, then copy it to `posterior`; returns nothing.
+def save_posterior(fit, store: ArtifactStore, key: str) -> str:
+    """Return the sha256 of the fit's NetCDF after writing it to a scratch file and putting it at `key` in `store`.
 
     HDF5 kills the whole task process when a write fails (a full artifact disk), which the worker can only
-    report as a broken pool; a copy fails with a plain OSError that names the file and the reason.
+    report as a broken pool; a copy or upload fails with a plain OSError that names the file and the reason.
     """
     with tempfile.TemporaryDirectory(prefix="fragility-fit-") as scratch:
-        staged = Path(scratch) / posterior.name
+        staged = Path(scratch) / "posterior.nc"
         fit.save(staged)
-        try:
-            shutil.copyfile(staged, posterior)
-        except OSError as exc:
-            raise OSError(exc.errno, f"cannot write the posterior to {posterior}: {exc.strerror}; free space in "
-                          "FRAGILITY_ARTIFACTS (or point it at a writable disk) and refit") from None
+        return store.put(staged, key, what="posterior")
 
 
-def save_paths(fit, *, horizon: int, seed: int, out: Path, covariate_sources: dict | None = None) -> dict:
-    """Return the paths record (file, sha256, horizon, draws, seed, covariates) after simulating and saving them.
+def save_paths(fit, *, horizon: int, seed: int, store: ArtifactStore, prefix: str,
+               covariate_sources: dict | None = None) -> dict:
+    """Return the paths record (key, sha256, horizon, draws, seed, covariates) after simulating them and putting
+    them at `prefix`/paths.npz in `store`.
 
     Covariates with a usable source model move with it; the others are held, and the stored detail of
     each covariate says which model moved it or why it was held.
     """
     from service.serving.covariate_sources import load_covariate_fits
 
-    covariate_fits, notes = load_covariate_fits(fit, covariate_sources or {})
+    covariate_fits, notes = load_covariate_fits(fit, covariate_sources or {}, store)
     forecast = fit.forecast(horizon=horizon, draws=PATHS_DRAWS, seed=seed, covariates=covariate_fits)
     for name, note in notes.items():
         forecast.covariates.detail[name].update(note)
-    paths = out / "paths.npz"
-    forecast.save(paths)
+    paths = f"{prefix}/paths.npz"
+    with tempfile.TemporaryDirectory(prefix="fragility-paths-") as scratch:
+        staged = Path(scratch) / "paths.npz"
+        forecast.save(staged)
+        paths_sha256 = store.put(staged, paths, what="forecast paths")
     return {
-        "paths_file": str(paths), "paths_sha256": file_sha256(paths), "paths_horizon": int(horizon),
+        "paths_file": paths, "paths_sha256": paths_sha256, "paths_horizon": int(horizon),
         "paths_draws": int(np.asarray(forecast.paths).shape[0]), "paths_seed": int(seed),
         "covariates_mode": forecast.covariates_mode, "covariates": json_value(forecast.covariates_detail),
     }
 
 
-def forecast_paths_task(posterior_file: str, horizon: int, seed: int, out_dir: str,
+def forecast_paths_task(posterior: dict, horizon: int, seed: int, store: ArtifactStore, prefix: str,
                         covariate_sources: dict | None = None) -> dict:
-    """Return the paths record after re-simulating a stored posterior's forecast paths into `out_dir`."""
+    """Return the paths record after re-simulating a stored posterior's forecast paths under `prefix` in `store`.
+
+    `posterior` is {"file": key, "sha256": ..., "what": "posterior of m v1"}; it is checked again after loading.
+    """
     from models.fit import Fit
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    fit = Fit.load(posterior_file)
-    return save_paths(fit, horizon=horizon, seed=seed, out=out, covariate_sources=covariate_sources)
+    with store.local_copy(posterior["file"], posterior["sha256"], what=posterior["what"]) as path:
+        fit = Fit.load(path)
+    return save_paths(fit, horizon=horizon, seed=seed, store=store, prefix=prefix,
+                      covariate_sources=covariate_sources)
 
 
 def backtest_forecasters(config: dict, covariate_families: dict[str, str] | None = None) -> dict:

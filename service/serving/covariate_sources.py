@@ -16,12 +16,15 @@ from sqlalchemy.orm import Session
 from service.crud.models import models_of_indicator
 from service.crud.versions import last_promoted
 from service.errors import ArtifactBroken
-from service.serving.artifacts import checked_file
+from service.serving.artifacts import ArtifactStore, as_store
 
 
-def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> dict[str, dict[str, Any]]:
-    """Return per covariate of `config` either {"model", "family", "version", "posterior"} (absolute path,
-    checksum verified) of the served version that moves it, or {"reason"} saying why it is held."""
+def covariate_sources(session: Session, config: dict[str, Any], store: ArtifactStore | Path | str
+                      ) -> dict[str, dict[str, Any]]:
+    """Return per covariate of `config` either {"model", "family", "version", "posterior", "posterior_sha256"}
+    (the posterior's key in the artifact store, checksum verified) of the served version that moves it, or
+    {"reason"} saying why it is held."""
+    store = as_store(store)
     sources: dict[str, dict[str, Any]] = {}
     for name in config.get("covariates", []):
         candidates = []
@@ -35,19 +38,21 @@ def covariate_sources(session: Session, config: dict[str, Any], root: Path) -> d
             continue
         _, _, model, version = max(candidates, key=lambda c: (c[0], c[1]))
         try:
-            posterior = checked_file(root, version.posterior_file, version.posterior_sha256,
-                                     what=f"posterior of {model.name} v{version.number}")
+            store.verify(version.posterior_file, version.posterior_sha256,
+                         what=f"posterior of {model.name} v{version.number}")
         except ArtifactBroken as exc:
             sources[name] = {"reason": f"the served version of {model.name!r} cannot be read: {exc.message}"}
             continue
         sources[name] = {"model": model.name, "family": model.family, "version": version.number,
-                         "posterior": str(posterior)}
+                         "posterior": version.posterior_file, "posterior_sha256": version.posterior_sha256}
     return sources
 
 
-def load_covariate_fits(fit, sources: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def load_covariate_fits(fit, sources: dict[str, dict[str, Any]], store: ArtifactStore | Path | str
+                        ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Return (usable covariate Fits by name, extra detail per covariate: the source model and version, or
-    why the covariate is held). Runs in the executor: reads the posterior files named in `sources`."""
+    why the covariate is held). Runs in the executor: reads the posteriors named in `sources` from `store`."""
+    store = as_store(store)
     from models.covariates import source_problem
     from models.errors import ModelError
     from models.fit import Fit
@@ -59,8 +64,10 @@ def load_covariate_fits(fit, sources: dict[str, dict[str, Any]]) -> tuple[dict[s
             continue
         label = {"model": source["model"], "version": source["version"]}
         try:
-            covariate_fit = Fit.load(source["posterior"])
-        except (ModelError, OSError) as exc:
+            with store.local_copy(source["posterior"], source["posterior_sha256"],
+                                  what=f"posterior of {source['model']} v{source['version']}") as path:
+                covariate_fit = Fit.load(path)
+        except (ModelError, OSError, ArtifactBroken) as exc:
             notes[name] = {**label, "reason": f"its posterior cannot be loaded: {exc}"}
             continue
         problem = source_problem(fit, name, covariate_fit)

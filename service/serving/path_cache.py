@@ -2,8 +2,9 @@
 
 Keys are tuples such as ("paths", version_id), ("fit", version_id), ("cut", version_id, source,
 target, horizon, scenario) or ("answer", ...). A file is checked against its recorded sha256 when it
-is loaded (once per process and key); a missing or corrupt file marks the version broken, and the
-served version falls back to the previous good one. Concurrent first asks for one key load it once.
+is loaded (once per process and key; a remote one after download); a missing or corrupt file marks the
+version broken, and the served version falls back to the previous good one. Concurrent first asks for
+one key load it once.
 Which version serves is remembered for one second per process, so a hot forecast path does not
 touch the database; a promotion is seen by every server within that second.
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from service.crud.versions import mark_broken
 from service.errors import ArtifactBroken, VersionBroken
-from service.serving.artifacts import checked_file
+from service.serving.artifacts import ArtifactStore, as_store
 from service.serving.registry import ServedVersion, served_version
 
 SERVED_TTL_SECONDS = 1.0
@@ -31,8 +32,8 @@ SERVED_TTL_SECONDS = 1.0
 class PathCache:
     """A thread-safe LRU of loaded artifacts and computed answers, each computed once per key."""
 
-    def __init__(self, root: Path, capacity: int = 256) -> None:
-        self.root = Path(root)
+    def __init__(self, store: ArtifactStore | Path | str, capacity: int = 256) -> None:
+        self.store = as_store(store)
         self.capacity = capacity
         self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()
@@ -75,9 +76,9 @@ class PathCache:
         def load():
             from models.forecast import Forecast
 
-            path = checked_file(self.root, version.paths_file or "", version.paths_sha256 or "",
-                                what=f"forecast paths of {version.model} v{version.number}")
-            return Forecast.load(path)
+            with self.store.local_copy(version.paths_file or "", version.paths_sha256 or "",
+                                       what=f"forecast paths of {version.model} v{version.number}") as path:
+                return Forecast.load(path)
 
         return self.get(("paths", version.version_id), load)
 
@@ -89,9 +90,9 @@ class PathCache:
         def load():
             from models.fit import Fit
 
-            path = checked_file(self.root, version.posterior_file, version.posterior_sha256,
-                                what=f"posterior of {version.model} v{version.number}")
-            return Fit.load(path)
+            with self.store.local_copy(version.posterior_file, version.posterior_sha256,
+                                       what=f"posterior of {version.model} v{version.number}") as path:
+                return Fit.load(path)
 
         return self.get(("fit", version.version_id), load)
 

@@ -5,6 +5,7 @@ broken artifacts. No HTTP here; tests/e2e/ drives the same path through a real s
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_fit_is_promoted_then_a_starved_fit_fails_the_gate_and_v1_keeps_serving(
     with database.session() as session:
         served = served_version(session, "m")
         assert served.number == 1 and served.paths_horizon == 6
-        assert (settings.artifacts / served.paths_file).is_file()
+        assert (Path(settings.artifacts) / served.paths_file).is_file()
         update_model(session, name="m", changes={"sampler": STARVED_SAMPLER})
     job = run_job(database, worker, model_id)
     assert job.status == "succeeded", job.error
@@ -99,7 +100,7 @@ def test_a_corrupt_paths_file_marks_the_version_broken(setup):
     cache = PathCache(settings.artifacts)
     with database.session() as session:
         served = served_version(session, "m")
-        path = settings.artifacts / served.paths_file
+        path = Path(settings.artifacts) / served.paths_file
         path.write_bytes(path.read_bytes()[:-10] + b"corrupted!")
         with pytest.raises(ArtifactCorrupt):
             cache.forecast(served)

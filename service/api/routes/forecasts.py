@@ -15,6 +15,7 @@ from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
 from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
+from service.serving.artifacts import settings_store
 from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
 from service.serving.path_export import MEDIA_TYPES, chosen_regions, encoded_paths
 from service.serving.registry import ServedVersion
@@ -33,7 +34,7 @@ async def get_path_cache(request: Request) -> PathCache:
     """
     cache = getattr(request.app.state, "path_cache", None)
     if cache is None:
-        cache = request.app.state.path_cache = PathCache(request.app.state.settings.artifacts)
+        cache = request.app.state.path_cache = PathCache(settings_store(request.app.state.settings))
     return cache
 
 
