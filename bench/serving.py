@@ -179,7 +179,8 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            forecast = ("/v1/models/bench/forecast", {"region": "R01", "horizon": 6, "quantiles": "0.05,0.5,0.95"})
+            forecast = ("/v1/models/bench/forecast", {"region": PANELS[args.panel]["source"], "horizon": 6,
+                                                      "quantiles": "0.05,0.5,0.95"})
             first = httpx.get(base + forecast[0], params=forecast[1], timeout=60, headers=headers)
             assert first.status_code == 200, first.text
             results: dict[str, list[dict]] = {"/healthz": [], forecast[0]: []}
