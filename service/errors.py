@@ -201,9 +201,15 @@ def answer_fragility_error(request: Request, exc: FragilityError) -> JSONRespons
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+UNION_TAG = re.compile(r"^([A-Z]\w*|int|str|bool|float|none|function-.*|.*\[.*)$")
+"""A pydantic union member's tag in an error location (`SamplerIn`, `list[str]`, `none`): not a field name
+(ours are snake_case)."""
+
+
 def row_error_from_loc(loc: tuple | list, message: str) -> dict:
-    """Return `{"row","field","reason"}` for a pydantic error location such as ("body","observations",3,"value")."""
-    parts = [p for p in loc if p != "body"]
+    """Return `{"row","field","reason"}` for a pydantic error location such as ("body","observations",3,"value")
+    (union members' tags left out: ("body","sampler","SamplerIn","seed") is field `sampler.seed`)."""
+    parts = [p for p in loc if p != "body" and not (isinstance(p, str) and UNION_TAG.match(p))]
     row = next((p for p in parts if isinstance(p, int)), None)
     if row is not None:
         after = [p for p in parts[parts.index(row) + 1:] if isinstance(p, str)]
@@ -247,7 +253,10 @@ def answer_validation_error(request: Request, exc: RequestValidationError) -> JS
     if malformed is not None:
         return malformed
     merged: dict[tuple, dict] = {}
-    for raw in exc.errors():
+    raws = exc.errors()
+    if any(raw.get("type") != "none_required" for raw in raws):  # "should be None": a patch field's absent default
+        raws = [raw for raw in raws if raw.get("type") != "none_required"]
+    for raw in raws:
         error = row_error_from_loc(tuple(raw.get("loc", ())), raw.get("msg", "invalid"))
         known = merged.setdefault((error["row"], error["field"]), error)
         if known is not error and error["reason"] not in known["reason"]:

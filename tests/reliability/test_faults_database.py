@@ -134,8 +134,8 @@ def hammer(base_url: str, key: str, stop: threading.Event, log: list, worker: in
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=15) as client:
         while not stop.is_set():
             i += 1
-            period = (f"{1000 + worker}-{i % 12 + 1:02d}" if i <= 12
-                      else f"{1100 + i // 12 + worker * 100}-{i % 12 + 1:02d}")
+            # each worker its own 20 years from 1900 (the earliest month accepted), cycled
+            period = f"{1900 + worker * 20 + (i // 12) % 20}-{i % 12 + 1:02d}"
             kind, call = [("read", lambda: client.get("/v1/regions")),
                           ("series", lambda: client.get("/v1/series",
                                                         params={"region": "IRQ", "indicator": "attacks"})),
