@@ -150,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
 
     last_print = [0.0]
 
-    def progress(done: int, total: int) -> None:
+    def progress(done: int, total: int, outcome) -> None:
         now = time.perf_counter() - began
         if done == total or now - last_print[0] >= 2.0:
             last_print[0] = now
-            print(f"[{done:>3}/{total} tasks] {now:7.1f} s", file=sys.stderr, flush=True)
+            print(f"[{done:>3}/{total} tasks] {now:7.1f} s (last: {outcome.forecaster} at {outcome.origin} "
+                  f"on {outcome.worker or 'a lost worker'})", file=sys.stderr, flush=True)
 
     with executor(args.workers) as submit:
         result = run_backtest(panel, args.indicator, forecasters, origins, horizon, submit=submit,

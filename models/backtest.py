@@ -3,9 +3,11 @@
 Each (forecaster, origin) pair is an independent task run by ``run_task`` (a picklable
 module-level function), so the tasks can go to any executor whose ``submit(fn, *args)``
 returns an object with ``.result()``: ``concurrent.futures`` pools and dask's ``Client``
-both fit. Scores are averaged over the SAME cells for every forecaster: a (origin, month,
-region) cell counts only when it was observed and every forecaster gave finite samples
-for it, so the model and its baselines are compared month for month.
+both fit, so the origins run at once on as many workers as the executor has. Every outcome says
+where it ran (the Dask worker's address, else host:pid) and when (wall-clock start and end).
+Scores are averaged over the SAME cells for every forecaster: a (origin, month, region) cell
+counts only when it was observed and every forecaster gave finite samples for it, so the
+model and its baselines are compared month for month.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import math
+import os
+import socket
+import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,13 +73,35 @@ def task_seed(seed: int, origin: str) -> int:
 
 @dataclass(frozen=True)
 class TaskOutcome:
-    """Per-cell scores of one forecaster at one origin: arrays (horizon, n_regions), or the error."""
+    """Per-cell scores of one forecaster at one origin: arrays (horizon, n_regions), or the error; where the
+    task ran (``worker``) and its wall-clock ``started``/``ended`` (Unix seconds)."""
 
     forecaster: str
     origin: str
     cells: dict[str, np.ndarray] | None
     seconds: float
     error: str | None = None
+    worker: str = ""
+    started: float = float("nan")
+    ended: float = float("nan")
+
+    def task_record(self) -> dict[str, Any]:
+        """Return the JSON-able record of where and when this task ran, and its error if any."""
+        return {"forecaster": self.forecaster, "origin": self.origin, "worker": self.worker,
+                "started": _json_number(self.started), "ended": _json_number(self.ended),
+                "seconds": _json_number(round(self.seconds, 3)), "error": self.error}
+
+
+def task_location() -> str:
+    """Return where the calling task runs: its Dask worker's address inside a Dask worker, else host:pid."""
+    if "distributed" in sys.modules:  # only a process that imported Dask can be a Dask worker
+        from distributed import get_worker
+
+        try:
+            return get_worker().address
+        except ValueError:  # not inside a worker's task
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def observed_after(panel, indicator: str, origin: str, horizon: int) -> np.ndarray:
@@ -98,8 +125,9 @@ def run_task(
     seed: int,
     k: Sequence[int],
 ) -> TaskOutcome:
-    """Return the scores of ``forecaster`` fitted on ``panel`` up to ``origin`` (errors are caught and kept)."""
-    began = time.perf_counter()
+    """Return the scores of ``forecaster`` fitted on ``panel`` up to ``origin`` (errors are caught and kept),
+    with where and when it ran."""
+    began, started, worker = time.perf_counter(), time.time(), task_location()
     try:
         paths = np.asarray(forecaster(panel.until(origin), indicator, horizon, seed), dtype=float)
         expected = (horizon, len(panel.regions))
@@ -109,8 +137,8 @@ def run_task(
         cells = score_paths(paths, observed_after(panel, indicator, origin, horizon), k=k)
     except Exception as exc:  # a failed fit is recorded, the other tasks go on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return TaskOutcome(name, origin, None, time.perf_counter() - began, detail)
-    return TaskOutcome(name, origin, cells, time.perf_counter() - began)
+        return TaskOutcome(name, origin, None, time.perf_counter() - began, detail, worker, started, time.time())
+    return TaskOutcome(name, origin, cells, time.perf_counter() - began, None, worker, started, time.time())
 
 
 def _json_number(value: float) -> float | None:
@@ -136,6 +164,8 @@ class BacktestResult:
     seconds: dict[str, list[float]] = field(default_factory=dict)
     pooled: list[dict[str, Any]] = field(default_factory=list)
     tail: dict[str, Any] = field(default_factory=dict)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    """Where and when each (forecaster, origin) task ran: TaskOutcome.task_record, in submission order."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict of the whole result."""
@@ -144,41 +174,33 @@ class BacktestResult:
             "horizons": self.horizons, "forecasters": self.forecasters, "scores": self.scores,
             "by_region": self.by_region, "within": self.within, "failures": self.failures,
             "seconds": self.seconds, "pooled": self.pooled, "tail": self.tail,
+            "tasks": self.tasks,
         }
 
 
-def _wait_all(futures: list, progress: Callable[[int, int], None] | None) -> list:
-    """Return the results of ``futures`` in their order, calling ``progress`` as each completes."""
-    total = len(futures)
-    results: list = [None] * total
+def _as_completed(futures: list) -> Iterator[tuple[int, Any]]:
+    """Yield (index, result) of ``futures`` as each completes; a task whose worker was lost yields its exception."""
 
-    def collect(index: int) -> None:
+    def result(index: int) -> Any:
         try:
-            results[index] = futures[index].result()
+            return futures[index].result()
         except Exception as exc:  # a lost worker: recorded by the caller as that task's error
-            results[index] = exc
+            return exc
 
     if futures and all(isinstance(f, cf.Future) for f in futures):
         order = {id(f): i for i, f in enumerate(futures)}
-        for done, future in enumerate(cf.as_completed(futures), start=1):
-            collect(order[id(future)])
-            if progress:
-                progress(done, total)
-        return results
-    pending = set(range(total))
-    done = 0
+        for future in cf.as_completed(futures):
+            yield order[id(future)], result(order[id(future)])
+        return
+    pending = set(range(len(futures)))
     while pending:
         ready = [i for i in pending if not hasattr(futures[i], "done") or futures[i].done()]
         if not ready:
             time.sleep(0.2)
             continue
         for index in sorted(ready):
-            collect(index)
             pending.discard(index)
-            done += 1
-            if progress:
-                progress(done, total)
-    return results
+            yield index, result(index)
 
 
 def run_backtest(
@@ -189,7 +211,7 @@ def run_backtest(
     horizon: int,
     *,
     submit: Callable[..., Any] | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, TaskOutcome], None] | None = None,
     seed: int = 0,
     k: Sequence[int] = (1, 25),
     horizons: Sequence[int] | None = None,
@@ -197,8 +219,10 @@ def run_backtest(
     """Return the backtest of every forecaster from every origin, scored on common cells.
 
     ``submit(fn, *args)`` runs a task and returns an object with ``.result()`` (None: run
-    inline, in order). ``progress(done, total)`` is called after each task. ``horizons``
-    are the steps reported (default 1..horizon).
+    inline, in order); every (forecaster, origin) is one task, all submitted at once, so an executor with
+    several workers runs several origins at once. ``progress(done, total, outcome)`` is called as each task
+    ends, in the order they end. ``horizons`` are the steps reported (default 1..horizon). The scores do not
+    depend on the executor: each task's seed is ``task_seed(seed, origin)``.
     """
     if not forecasters:
         raise InputError("No forecaster given: pass at least one name -> forecaster.")
@@ -209,17 +233,16 @@ def run_backtest(
     args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k))
             for name, origin in jobs]
     if submit is None:
-        outcomes = []
-        for done, task_args in enumerate(args, start=1):
-            outcomes.append(run_task(*task_args))
-            if progress:
-                progress(done, len(args))
+        completed: Iterator[tuple[int, Any]] = ((i, run_task(*task_args)) for i, task_args in enumerate(args))
     else:
-        outcomes = _wait_all([submit(run_task, *task_args) for task_args in args], progress)
-    outcomes = [
-        o if isinstance(o, TaskOutcome) else TaskOutcome(name, origin, None, float("nan"), f"task lost: {o!r}")
-        for o, (name, origin) in zip(outcomes, jobs)
-    ]
+        completed = _as_completed([submit(run_task, *task_args) for task_args in args])
+    outcomes: list[TaskOutcome] = [None] * len(args)  # type: ignore[list-item]
+    for done, (index, value) in enumerate(completed, start=1):
+        name, origin = jobs[index]
+        outcomes[index] = (value if isinstance(value, TaskOutcome)
+                           else TaskOutcome(name, origin, None, float("nan"), f"task lost: {value!r}"))
+        if progress:
+            progress(done, len(args), outcomes[index])
     return aggregate(outcomes, panel=panel, indicator=indicator, origins=list(origins), horizon=horizon,
                      horizons=horizons, forecasters=list(forecasters), k=k)
 
@@ -265,7 +288,8 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
     ran_stacks = {name: stacks[name] for name in ran}
     return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within,
                           failures, seconds, pooled=pooled_scores(ran_stacks, common, horizons),
-                          tail=tail_check(ran_stacks, common, origins, horizons, observed_max))
+                          tail=tail_check(ran_stacks, common, origins, horizons, observed_max),
+                          tasks=[o.task_record() for o in outcomes])
 
 
 def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray,

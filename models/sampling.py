@@ -104,6 +104,12 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
     else:
         known = {var.name for var in compiled.shared_var_keys}  # pm.Data the graph does not use are dropped
         compiled = compiled.with_data(**{k: v for k, v in data.items() if k in known})
+        # with_data swaps the data of the log density only; PyMC's initial-point function reads the model's
+        # own shared variables, so without this every fit would start where the first fit's data put it and
+        # the draws would depend on which fit compiled the model in this process.
+        for var in compiled.shared_var_keys:
+            if var.name in data:
+                var.set_value(np.asarray(data[var.name], dtype=var.type.dtype))
     timings["compile_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     tree = nutpie.sample(

@@ -1,4 +1,5 @@
-"""The job queue on the database: enqueue, claim under a lease, heartbeat, finish, requeue, cancel.
+"""The job queue on the database: enqueue, claim under a lease, heartbeat, report progress, finish, requeue,
+cancel.
 
 Every operation is one SQL statement and none commits: the caller owns the transaction (so a
 worker can record a new version and finish its job atomically). A claim is one UPDATE over one
@@ -163,6 +164,13 @@ def heartbeat(session: Session, *, job_id: int, worker: str, lease: timedelta, n
         update(jobs).where(owned_by(job_id, worker)).values(lease_until=now + lease, heartbeat_at=now)
     )
     return result.rowcount == 1
+
+
+def report_progress(session: Session, *, job_id: int, worker: str, progress: dict) -> bool:
+    """Return True if `progress` was written as the running job's result {"progress": ...} (the finishing
+    transaction replaces it); False if the job is no longer this worker's."""
+    outcome = session.execute(update(jobs).where(owned_by(job_id, worker)).values(result={"progress": progress}))
+    return outcome.rowcount == 1
 
 
 def finish(

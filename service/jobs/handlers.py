@@ -22,6 +22,7 @@ from service.db.engine import Database
 from service.db.tables import ModelVersion, utc_now
 from service.executors import Executor
 from service.jobs import tasks
+from service.jobs.progress import BacktestProgress
 from service.serving.artifacts import attempt_prefix, settings_store
 from service.serving.covariate_sources import covariate_sources
 from service.serving.registry import promote
@@ -146,7 +147,12 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
 
 
 def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
-    """Return the outcome of a backtest job: scores of the model, the model without spillover and baselines."""
+    """Return the outcome of a backtest job: scores of the model, the model without spillover and baselines.
+
+    Every (forecaster, origin) is one task on the executor (the process pool, or the Dask cluster), all submitted
+    at once, so origins run side by side on as many workers as there are; each finished task is logged and
+    counted in the job's progress (service.jobs.progress). The result lists where and when each task ran.
+    """
     from models.backtest import origins_for, run_backtest
 
     config, frame, regions, _, sources = read_model(ctx, job)
@@ -154,8 +160,16 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     panel = tasks.build_panel(frame, regions, config["normalise"])
     origins = origins_for(panel, config["indicator"], origins_n, step, horizon)
     families = {name: source["family"] for name, source in sources.items() if "posterior" in source}
-    result = run_backtest(panel, config["indicator"], tasks.backtest_forecasters(config, families), origins, horizon,
-                          submit=ctx.executor.submit, seed=int(config["sampler"].get("seed", 0)))
+    forecasters = tasks.backtest_forecasters(config, families)
+    report = BacktestProgress(ctx.database, job, origins, list(forecasters))
+
+    def progress(done: int, total: int, outcome) -> None:
+        report(done, total, outcome)
+        if ctx.lease_lost.is_set():  # stop waiting for the other tasks: nothing of this attempt is recorded
+            raise LeaseLost("the job's lease was lost or the job was cancelled; its result is discarded")
+
+    result = run_backtest(panel, config["indicator"], forecasters, origins, horizon, submit=ctx.executor.submit,
+                          progress=progress, seed=int(config["sampler"].get("seed", 0)))
     if ctx.lease_lost.is_set():
         raise LeaseLost("the job's lease was lost or the job was cancelled; its result is discarded")
     data = tasks.json_value(result.to_dict())
@@ -163,7 +177,8 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     def write(session: Session) -> tuple[None, dict[str, Any]]:
         store_backtest(session, job_id=job.id, model_id=job.model_id, origins=origins_n, step=step, horizon=horizon,
                        scores=data["scores"], by_region=data["by_region"])
-        return None, {"origins": data["origins"], "failures": data["failures"], "seconds": data["seconds"]}
+        return None, {"origins": data["origins"], "failures": data["failures"], "seconds": data["seconds"],
+                      "tasks": data["tasks"], "workers": sorted({t["worker"] for t in data["tasks"]})}
 
     return Outcome({}, write)
 

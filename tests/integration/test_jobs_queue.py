@@ -178,3 +178,37 @@ def test_two_scheduler_processes_enqueue_one_job_per_tick(db, registry_database_
     with db.session() as session:
         ticks = session.scalars(select(Job.tick).where(Job.reason == "scheduled")).all()
     assert ticks == [T0 + timedelta(minutes=15)]
+
+
+def test_backtest_progress_counts_origins_done_across_workers_while_the_job_runs(db, caplog):
+    from models.backtest import TaskOutcome
+    from service.jobs.progress import BacktestProgress
+
+    with db.session() as session:
+        job_id = queue.enqueue(session, kind="backtest", model_id=db.model_id, now=T0,
+                               payload={"origins": 2, "horizon": 3})
+        job = queue.claim_next(session, worker="w1", lease=LEASE, now=T0)
+        session.commit()
+    report = BacktestProgress(db, job, ["2020-01", "2020-04"], ["model", "zero"])
+    finished = [TaskOutcome("model", "2020-04", {}, 3.0, worker="tcp://10.0.0.2:4000"),
+                TaskOutcome("model", "2020-01", {}, 4.0, worker="tcp://10.0.0.1:4000"),
+                TaskOutcome("zero", "2020-04", None, 0.1, error="ValueError: boom", worker="tcp://10.0.0.1:4000")]
+    with caplog.at_level("INFO", logger="fragility.worker"):
+        for done, outcome in enumerate(finished, start=1):
+            report(done, 4, outcome)
+    with db.session() as session:
+        progress = session.get(Job, job_id).result["progress"]
+    assert progress == {"tasks_done": 3, "tasks": 4, "origins_done": 1, "origins": 2, "origins_finished": ["2020-04"],
+                        "tasks_by_worker": {"tcp://10.0.0.1:4000": 2, "tcp://10.0.0.2:4000": 1}, "tasks_failed": 1}
+    assert f"backtest job {job_id}: zero at 2020-04 failed on tcp://10.0.0.1:4000 in 0.1 s; tasks 3/4, " \
+           "origins 1/2 done" in caplog.messages
+    with db.session() as session:  # another worker took the job over: the old one's progress is not written
+        queue.claim_next(session, worker="w2", lease=LEASE, now=T0 + timedelta(seconds=31))
+        session.commit()
+        assert not queue.report_progress(session, job_id=job_id, worker="w1", progress={"tasks_done": 4})
+        session.commit()
+        assert session.get(Job, job_id).result["progress"]["tasks_done"] == 3
+        assert queue.finish(session, job_id=job_id, worker="w2", status="succeeded", now=T0, result={"origins": []})
+        session.commit()
+        session.expire_all()
+        assert session.get(Job, job_id).result == {"origins": []}

@@ -4,6 +4,8 @@ broken artifacts. No HTTP here; tests/e2e/ drives the same path through a real s
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -171,3 +173,8 @@ def test_backtest_job_scores_the_model_beside_baselines(setup):
     model_rows = [row for row in out["scores"] if row["forecaster"] == "model"]
     assert all(row["crps"] is not None and row["crps"] >= 0 for row in model_rows), model_rows
     assert {row["region"] for row in out["by_region"]} == {"R01", "R02", "R03", "R04"}
+    with database.session() as session:
+        result = session.get(Job, job_id).result
+    assert len(result["tasks"]) == 10 and all(t["started"] <= t["ended"] for t in result["tasks"])
+    host, pid = result["workers"][0].rsplit(":", 1)  # the one pool process, not this one
+    assert len(result["workers"]) == 1 and host == socket.gethostname() and int(pid) != os.getpid()

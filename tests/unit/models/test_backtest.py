@@ -1,7 +1,9 @@
 """Rolling-origin backtests with the baselines (fast) and with real count-model fits."""
 
 import json
+import os
 import pickle
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -87,9 +89,16 @@ class TestBaselineBacktest:
         progress = []
         with ThreadPoolExecutor(2) as pool:
             again = run_backtest(panel, "deaths", BASELINES, result.origins, 3, seed=4, horizons=[1, 3],
-                                 submit=pool.submit, progress=lambda d, t: progress.append((d, t)))
-        assert again.scores == result.scores
-        assert progress[-1] == (18, 18) and len(progress) == 18
+                                 submit=pool.submit, progress=lambda d, t, o: progress.append((d, t, o)))
+        assert again.scores == result.scores and again.pooled == result.pooled
+        assert [(d, t) for d, t, _ in progress] == [(n, 18) for n in range(1, 19)]
+        assert {(o.forecaster, o.origin) for _, _, o in progress} == {(t["forecaster"], t["origin"])
+                                                                       for t in result.tasks}
+
+    def test_every_task_says_where_and_when_it_ran(self, result):
+        assert len(result.tasks) == 18 and all(t["error"] is None for t in result.tasks)
+        assert {t["worker"] for t in result.tasks} == {f"{socket.gethostname()}:{os.getpid()}"}
+        assert all(t["started"] <= t["ended"] for t in result.tasks)
 
     def test_to_dict_is_json(self, result):
         data = json.loads(json.dumps(result.to_dict()))

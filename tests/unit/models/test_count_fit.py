@@ -162,3 +162,18 @@ def test_pooling_a_run_with_a_copy_of_itself_doubles_the_evidence(linear_fit):
     assert pooled.diagnostics["ess_tail_min"] > 1.5 * single["ess_tail_min"]
     assert pooled.diagnostics["divergences"] == 2 * single["divergences"]
     assert pooled.diagnostics["draws"] == single["draws"] and pooled.diagnostics["chains"] == 2 * single["chains"]
+
+
+def test_a_reused_compiled_model_draws_what_a_fresh_compile_draws(tiny_panel):
+    """The compiled model is reused with new data; its starting point must come from the new data too, so a fit's
+    draws do not depend on which fit compiled the model in this process (a backtest's scores would otherwise
+    depend on which worker ran which origin after which)."""
+    from models.sampling import clear_compiled_cache
+
+    model = CountModel("attacks")
+    clear_compiled_cache()
+    model.fit(tiny_panel.until("2021-06"), draws=30, tune=30, chains=1, seed=3, warn=False)
+    reused = model.fit(tiny_panel, draws=30, tune=30, chains=1, seed=4, warn=False)
+    clear_compiled_cache()
+    fresh = model.fit(tiny_panel, draws=30, tune=30, chains=1, seed=4, warn=False)
+    assert np.array_equal(reused.posterior["posterior"]["a"].values, fresh.posterior["posterior"]["a"].values)
