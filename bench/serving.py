@@ -150,6 +150,192 @@ async def hammer(base: str, path: str, params: dict, clients: int, seconds: floa
             "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
 
 
+class KeepAliveClient:
+    """A minimal HTTP/1.1 client for the open loop: keep-alive connections opened on demand (at most
+    `connections`), requests written as bytes, answers read by Content-Length.
+
+    httpx's pool costs the client time quadratic in the requests waiting for a connection, so that under an
+    open loop the client, not the server, fell behind (seen with py-spy); this one costs microseconds.
+    """
+
+    def __init__(self, base: str, headers: dict, connections: int) -> None:
+        url = httpx.URL(base)
+        self.host, self.port = url.host, url.port
+        self.headers = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.slots = asyncio.Semaphore(connections)
+
+    def encode(self, path: str, params: dict | None, body: dict | None) -> bytes:
+        """Return the bytes of a GET of `path` with `params`, or of a POST of `body` as JSON."""
+        target = str(httpx.URL(path, params=params or {}))
+        if body is None:
+            return f"GET {target} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}\r\n".encode()
+        data = json.dumps(body).encode()
+        return (f"POST {target} HTTP/1.1\r\nHost: {self.host}\r\n{self.headers}Content-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+    async def send(self, request: bytes) -> int:
+        """Return the status code of the answer to `request` (bytes from `encode`), its body read and dropped."""
+        async with self.slots:
+            reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+            try:
+                writer.write(request)
+                status = int((await reader.readline()).split()[1])
+                length, close = 0, False
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    name = name.strip().lower()
+                    if name == b"content-length":
+                        length = int(value)
+                    elif name == b"connection":
+                        close = value.strip().lower() == b"close"
+                await reader.readexactly(length)
+            except BaseException:
+                writer.close()
+                raise
+            if close:
+                writer.close()
+            else:
+                self.idle.append((reader, writer))
+            return status
+
+    def close(self) -> None:
+        """Close the idle connections; returns nothing."""
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
+async def open_loop(base: str, path: str, rate: float, seconds: float, headers: dict, body: dict | None = None,
+                    params: dict | None = None, connections: int = 256) -> dict:
+    """Return p50/p99 latency, errors and the achieved rate of `rate` requests/s to `path` for `seconds`.
+
+    Request i is due at start + i / rate whatever happened to earlier ones (open loop); its latency runs from
+    that due time to its answer, so time spent waiting for the event loop, a connection or the server's queue
+    is counted. A request that fails (not 200, connection refused or dropped) counts as an error.
+    """
+    latencies: list[float] = []
+    errors = 0
+    client = KeepAliveClient(base, headers, connections)
+    request = client.encode(path, params, body)
+
+    async def send(due: float) -> None:
+        nonlocal errors
+        try:
+            if await client.send(request) != 200:
+                errors += 1
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            errors += 1
+        latencies.append(time.perf_counter() - due)
+
+    total = int(rate * seconds)
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter() + 0.05
+    tasks = []
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(due)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    client.close()
+    ms = np.array(latencies) * 1000
+    return {"mode": "open loop", "endpoint": path, "rate": rate, "requests": total, "errors": errors,
+            "achieved_rps": round((total - errors) / elapsed, 1), "seconds": round(elapsed, 2),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+            "max_ms": round(float(ms.max()), 1), "load_average": [load_before, os.getloadavg()[0]]}
+
+
+def profile_server(pid: int, seconds: float, out: Path) -> subprocess.Popen | None:
+    """Return a running py-spy recording of process `pid` for `seconds` into `out` (raw collapsed stacks), or
+    None when py-spy is not installed."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        print(json.dumps({"profile": "py-spy not installed (pip install py-spy): no profile"}), flush=True)
+        return None
+    return subprocess.Popen([str(spy), "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "250",
+                             "--gil", "--format", "raw", "--output", str(out), "--nonblocking"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def top_functions(raw: Path, limit: int = 15) -> list[dict]:
+    """Return the busiest functions in py-spy's raw collapsed-stack output: the `limit` with the most samples
+    at the top of the stack (self share), then the `limit` of our own code (service/) most often on the stack
+    (inclusive share). Shares are of the samples of the thread holding the GIL (py-spy --gil), i.e. of where
+    the server process spends its Python time."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack:
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+        for frame in set(frames):
+            if "service/" in frame:
+                inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    rows = []
+    for kind, counts in (("self", own), ("inclusive, service/", inclusive)):
+        ranked = sorted(counts.items(), key=lambda item: -item[1])[:limit]
+        rows += [{"kind": kind, "share": round(n / max(total, 1), 3), "frame": frame} for frame, n in ranked]
+    return rows
+
+
+def question_bodies(base: str, panel: dict, headers: dict) -> dict[str, dict]:
+    """Return the probability and spillover question bodies of the bench (a threshold with doubt about it)."""
+    target = panel["target"]
+    forecast = httpx.get(f"{base}/v1/models/bench/forecast", params={"region": target, "horizon": 6,
+                         "quantiles": "0.75"}, timeout=60, headers=headers).json()
+    threshold = float(int(max(step["quantiles"]["0.75"] for step in forecast["steps"])) + 1)  # a question with doubt
+    return {"probability": {"region": target, "threshold": threshold, "horizon": 6},
+            "spillover": {"source": panel["source"], "target": target, "threshold": threshold, "horizon": 6}}
+
+
+def run_open_loop(base: str, panel: dict, rates: list[float], seconds: float, headers: dict, server_pid: int,
+                  profile_seconds: float) -> None:
+    """Print one open-loop row per endpoint and rate (questions warmed first), an optional server profile, and
+    a summary against the target (forecast p99 < 50 ms at 100 requests/s); returns nothing."""
+    forecast_params = {"region": panel["source"], "horizon": 6, "quantiles": "0.05,0.5,0.95"}
+    asks = question_bodies(base, panel, headers)
+    for name, body in asks.items():  # the first answer simulates grids: measured by the closed-loop mode
+        began = time.perf_counter()
+        first = httpx.post(f"{base}/v1/models/bench/{name}", json=body, timeout=300, headers=headers)
+        assert first.status_code == 200, first.text
+        print(json.dumps({"warmed": name, "first_answer_ms": round((time.perf_counter() - began) * 1000, 1)}),
+              flush=True)
+    endpoints = [("/healthz", None, {}), ("/v1/models/bench/forecast", None, forecast_params)]
+    endpoints += [(f"/v1/models/bench/{name}", body, {}) for name, body in asks.items()]
+    if profile_seconds > 0:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "profile.txt"
+            spy = profile_server(server_pid, profile_seconds, raw)
+            if spy is not None:
+                time.sleep(0.5)
+                row = asyncio.run(open_loop(base, endpoints[1][0], rates[0], profile_seconds, headers,
+                                            params=forecast_params))
+                spy.wait(timeout=profile_seconds + 60)
+                print(json.dumps(row | {"profiled": True}), flush=True)
+                if raw.exists():
+                    for item in top_functions(raw):
+                        print(json.dumps({"profile": endpoints[1][0], **item}), flush=True)
+    forecast_rows = {}
+    for rate in rates:
+        for path, body, params in endpoints:
+            row = asyncio.run(open_loop(base, path, rate, seconds, headers, body=body, params=params))
+            print(json.dumps(row), flush=True)
+            if path == endpoints[1][0]:
+                forecast_rows[rate] = row
+    at_100 = forecast_rows.get(100.0)
+    print(json.dumps({"summary": "open loop, forecast", "target": "p99 < 50 ms at 100 requests/s",
+                      "p99_ms_by_rate": {str(r): row["p99_ms"] for r, row in forecast_rows.items()},
+                      "met": None if at_100 is None else bool(at_100["p99_ms"] < 50 and at_100["errors"] == 0)}),
+          flush=True)
+
+
 def main() -> None:
     """Run the benchmark and print one JSON line per endpoint and a summary line; returns nothing."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -159,6 +345,10 @@ def main() -> None:
     parser.add_argument("--with-key", action="store_true", help="send a read key instead of public reads")
     parser.add_argument("--panel", choices=sorted(PANELS), default="tiny", help="the data the model is fitted on")
     parser.add_argument("--question-clients", type=int, default=4, help="concurrent clients asking questions")
+    parser.add_argument("--open-loop", action="store_true", help="fixed request rates instead of closed loops")
+    parser.add_argument("--rates", default="50,100,200", help="open loop: requests per second, comma-separated")
+    parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
+                        help="open loop: record the server with py-spy during a forecast run this long")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         began = time.perf_counter()
@@ -179,38 +369,44 @@ def main() -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.1)
-            forecast = ("/v1/models/bench/forecast", {"region": PANELS[args.panel]["source"], "horizon": 6,
-                                                      "quantiles": "0.05,0.5,0.95"})
-            first = httpx.get(base + forecast[0], params=forecast[1], timeout=60, headers=headers)
+            first = httpx.get(f"{base}/v1/models/bench/forecast", params={"region": PANELS[args.panel]["source"],
+                              "horizon": 6}, timeout=60, headers=headers)
             assert first.status_code == 200, first.text
-            results: dict[str, list[dict]] = {"/healthz": [], forecast[0]: []}
-            for _ in range(args.rounds):
-                for path, params in (("/healthz", {}), forecast):
-                    row = asyncio.run(hammer(base, path, params, args.clients, args.seconds, headers))
-                    results[path].append(row)
-                    print(json.dumps(row), flush=True)
-            best = {path: max(rows, key=lambda r: r["rps"]) for path, rows in results.items()}
-            ratio = best[forecast[0]]["rps"] / best["/healthz"]["rps"]
-            print(json.dumps({"summary": "forecast vs healthz (best round each)", "ratio_rps": round(ratio, 3),
-                              "forecast_p99_ms": best[forecast[0]]["p99_ms"],
-                              "target": "ratio >= 0.5 and p99 < 50 ms",
-                              "met": bool(ratio >= 0.5 and best[forecast[0]]["p99_ms"] < 50)}), flush=True)
-            for row in questions(base, PANELS[args.panel], args.question_clients, args.seconds, headers):
-                print(json.dumps(row), flush=True)
+            if args.open_loop:
+                rates = [float(rate) for rate in args.rates.split(",") if rate.strip()]
+                run_open_loop(base, PANELS[args.panel], rates, args.seconds, headers, server.pid, args.profile)
+            else:
+                closed_loop(base, args, headers)
         finally:
             server.terminate()
             server.wait(timeout=20)
 
 
+def closed_loop(base: str, args: argparse.Namespace, headers: dict) -> None:
+    """Print the closed-loop rows (alternating /healthz and forecast rounds of `args.clients` loops), their
+    summary, and the questions' first answer and warm p50/p99; returns nothing."""
+    forecast = ("/v1/models/bench/forecast", {"region": PANELS[args.panel]["source"], "horizon": 6,
+                                              "quantiles": "0.05,0.5,0.95"})
+    results: dict[str, list[dict]] = {"/healthz": [], forecast[0]: []}
+    for _ in range(args.rounds):
+        for path, params in (("/healthz", {}), forecast):
+            row = asyncio.run(hammer(base, path, params, args.clients, args.seconds, headers))
+            results[path].append(row)
+            print(json.dumps(row), flush=True)
+    best = {path: max(rows, key=lambda r: r["rps"]) for path, rows in results.items()}
+    ratio = best[forecast[0]]["rps"] / best["/healthz"]["rps"]
+    print(json.dumps({"summary": "forecast vs healthz (best round each)", "ratio_rps": round(ratio, 3),
+                      "forecast_p99_ms": best[forecast[0]]["p99_ms"],
+                      "target": "ratio >= 0.5 and p99 < 50 ms",
+                      "met": bool(ratio >= 0.5 and best[forecast[0]]["p99_ms"] < 50)}), flush=True)
+    for row in questions(base, PANELS[args.panel], args.question_clients, args.seconds, headers):
+        print(json.dumps(row), flush=True)
+
+
 def questions(base: str, panel: dict, clients: int, seconds: float, headers: dict) -> list[dict]:
     """Return, for the probability and spillover questions, a row with the first answer's latency (simulating
     the question's posterior grids) and the warm-cache p50/p99 of `clients` concurrent askers."""
-    target = panel["target"]
-    forecast = httpx.get(f"{base}/v1/models/bench/forecast", params={"region": target, "horizon": 6,
-                         "quantiles": "0.75"}, timeout=60, headers=headers).json()
-    threshold = float(int(max(step["quantiles"]["0.75"] for step in forecast["steps"])) + 1)  # a question with doubt
-    asks = {"probability": {"region": target, "threshold": threshold, "horizon": 6},
-            "spillover": {"source": panel["source"], "target": target, "threshold": threshold, "horizon": 6}}
+    asks = question_bodies(base, panel, headers)
     rows = []
     for name, body in asks.items():
         path = f"/v1/models/bench/{name}"
@@ -219,7 +415,7 @@ def questions(base: str, panel: dict, clients: int, seconds: float, headers: dic
         cold_ms = (time.perf_counter() - began) * 1000
         assert first.status_code == 200, first.text
         row = asyncio.run(hammer(base, path, {}, clients, seconds, headers, body=body))
-        rows.append(row | {"first_answer_ms": round(cold_ms, 1), "threshold": threshold,
+        rows.append(row | {"first_answer_ms": round(cold_ms, 1), "threshold": body["threshold"],
                            "target": "warm p99 < 1000 ms" if name == "spillover" else None,
                            "met": bool(row["p99_ms"] < 1000) if name == "spillover" else None})
     return rows

@@ -6,7 +6,10 @@ is loaded (once per process and key; a remote one after download); a missing or 
 version broken, and the served version falls back to the previous good one. Concurrent first asks for
 one key load it once.
 Which version serves is remembered for one second per process, so a hot forecast path does not
-touch the database; a promotion is seen by every server within that second.
+touch the database; a promotion is seen by every server within that second (plus the one lookup's time).
+When the second is up, one request looks the served version up again while the others keep answering
+from the version remembered until then (for at most STALE_GRACE_SECONDS more), instead of every
+request of that moment taking a thread to ask the database the same question.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from service.serving.artifacts import ArtifactStore, as_store
 from service.serving.registry import ServedVersion, served_version
 
 SERVED_TTL_SECONDS = 1.0
+STALE_GRACE_SECONDS = 5.0
 
 
 class PathCache:
@@ -41,6 +45,7 @@ class PathCache:
         self.hits = 0
         self.misses = 0
         self.served: dict[tuple[str, int | None], tuple[float, ServedVersion]] = {}
+        self.refreshing: dict[tuple[str, int | None], threading.Lock] = {}
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """Return the cached value of `key`, computing it with `compute()` on first ask (once, even if concurrent)."""
@@ -106,23 +111,40 @@ class PathCache:
             return value
 
     def remembered(self, name: str, number: int | None) -> ServedVersion | None:
-        """Return the served version of `name` if it was looked up less than SERVED_TTL_SECONDS ago, else None."""
+        """Return the served version of `name` if it was looked up less than SERVED_TTL_SECONDS ago, or the
+        previous one while another request is looking it up again (for at most STALE_GRACE_SECONDS after it
+        expired), else None."""
         remembered = self.served.get((name, number))
-        if remembered is not None and remembered[0] > time.monotonic():
-            return remembered[1]
+        if remembered is None:
+            return None
+        expires, version = remembered
+        now = time.monotonic()
+        if expires > now:
+            return version
+        lookup = self.refreshing.get((name, number))
+        if lookup is not None and lookup.locked() and now < expires + STALE_GRACE_SECONDS:
+            return version
         return None
 
     def served_version(self, session: Session, name: str, number: int | None) -> ServedVersion:
         """Return the served version of `name` (or version `number`), remembered for SERVED_TTL_SECONDS.
 
-        A promotion therefore reaches this process within that time; errors are never remembered.
+        A promotion therefore reaches this process within that time; errors are never remembered. Concurrent
+        lookups of one name are made once: the others wait for it (and `remembered` answers from the
+        previous version meanwhile).
         """
-        remembered = self.remembered(name, number)
-        if remembered is not None:
-            return remembered
-        version = served_version(session, name, number)
-        self.served[(name, number)] = (time.monotonic() + SERVED_TTL_SECONDS, version)
-        return version
+        remembered = self.served.get((name, number))
+        if remembered is not None and remembered[0] > time.monotonic():
+            return remembered[1]
+        with self.lock:
+            lookup = self.refreshing.setdefault((name, number), threading.Lock())
+        with lookup:
+            remembered = self.served.get((name, number))
+            if remembered is not None and remembered[0] > time.monotonic():
+                return remembered[1]
+            version = served_version(session, name, number)
+            self.served[(name, number)] = (time.monotonic() + SERVED_TTL_SECONDS, version)
+            return version
 
     def forget_version(self, version_id: int) -> None:
         """Drop every remembered served version with this id (after it was marked broken); returns nothing."""
