@@ -131,8 +131,15 @@ def test_chained_operations_pass_every_check(chained_target):
     steps: list[tuple[str, int]] = []
 
     class Chained(workflow):
+        calls = 0
+
         def before_call(self, case):
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {key}"}
+            Chained.calls += 1
+            # every other call on a model path asks about the seeded model "m": generated bodies cannot create
+            # a model that validates, so links alone rarely reach one, and which calls do depends on the schema
+            if Chained.calls % 2 == 0 and case.path_parameters and "name" in case.path_parameters:
+                case.path_parameters["name"] = "m"
 
         def after_call(self, response, case):
             steps.append((f"{case.method} {case.path}", response.status_code))
