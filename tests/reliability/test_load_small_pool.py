@@ -30,7 +30,8 @@ def traffic(base_url: str, key: str, until: float, client_number: int, log: list
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=60) as client:
         while time.monotonic() < until:
             i += 1
-            period = f"{1000 + client_number * 10 + i // 12}-{i % 12 + 1:02d}"
+            # each client its own 2 years from 1900 (the earliest month accepted), cycled
+            period = f"{1900 + client_number * 2 + (i // 12) % 2}-{i % 12 + 1:02d}"
             kind = ("regions", "series", "write")[i % 3]
             try:
                 if kind == "regions":
