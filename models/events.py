@@ -102,9 +102,12 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
         if a.paths.shape != b.paths.shape or a.regions != b.regions:
             raise SpecError(f"the uncut paths {a.paths.shape} and the cut paths {b.paths.shape} are not one pair")
     values = _spillover_values(uncut, cut, target, threshold)
-    per_draw = _spillover_per_draw(*grid, target, threshold) if grid is not None else None
+    per_draw = {}
+    if grid is not None:
+        per_draw |= _spillover_per_draw(*grid, target, threshold, events=event_grid is None)
     if event_grid is not None:
-        per_draw = (per_draw or {}) | _event_per_draw(*event_grid)
+        per_draw |= _event_per_draw(*event_grid)
+    per_draw = per_draw or None
     answer = {"source": source, "target": target, "threshold": threshold, "horizon": uncut.horizon}
     errors = {}
     bounds = {"probability": (0.0, 1.0), "probability_without_source": (0.0, 1.0), "attributable": (-1.0, 1.0),
@@ -156,13 +159,17 @@ def _spillover_values(uncut: Forecast, cut: Forecast, target: str, threshold: fl
             "channel_share": (share_through(y, y0), share_standard_error(y.mean(axis=1), y0.mean(axis=1), groups))}
 
 
-def _spillover_per_draw(uncut: Forecast, cut: Forecast, target: str, threshold: float) -> dict:
-    """Return {name: values per posterior draw} of the four spillover quantities over a posterior grid pair."""
+def _spillover_per_draw(uncut: Forecast, cut: Forecast, target: str, threshold: float, *,
+                        events: bool = True) -> dict:
+    """Return {name: values per posterior draw} of the spillover quantities over a posterior grid pair: the
+    channel share, and with `events` the event's three (read from hits; an event grid reads them better)."""
     y, y0, hit, hit0 = _target_hits(uncut, cut, target, threshold)
     groups = uncut.groups
-    return {"probability": group_means(hit, groups), "probability_without_source": group_means(hit0, groups),
-            "attributable": group_means(hit - hit0, groups),
-            "channel_share": share_per_draw(y.mean(axis=1), y0.mean(axis=1), groups)}
+    out = {"channel_share": share_per_draw(y.mean(axis=1), y0.mean(axis=1), groups)}
+    if events:
+        out |= {"probability": group_means(hit, groups), "probability_without_source": group_means(hit0, groups),
+                "attributable": group_means(hit - hit0, groups)}
+    return out
 
 
 def spillover(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
