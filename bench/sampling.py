@@ -3,7 +3,7 @@
     python bench/sampling.py [--regions 20] [--periods 120] [--scaling 10,50,200] [--seed 1]
                              [--no-baseline] [--pymc-nuts] [--form loglinear]
                              [--priors JSON] [--skip-warm] [--adaptation diag|draw_diag|low_rank]
-                             [--tune N] [--draws N] [--panels N]
+                             [--tune N] [--draws N] [--panels N] [--real world|middle-east]
 
 Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Every line is JSON:
 - "default": models.fit_servable with nutpie (compiled model cached in-process and reused with
@@ -18,6 +18,9 @@ Servable = passes the gate (R-hat <= 1.01, bulk ESS >= 400, no divergences). Eve
   seed+2 ...), one row each, then a "summary" row: mean and median wall seconds of each path, the
   default path's first-run pass rate, and the ratio of the means. Whether the first run passes
   varies by panel, so one panel's ratio says little.
+- with --real world (or middle-east): the real UCDP state-based deaths panel (191 or 25 countries; the
+  model fits its last 120 months): the default path cold, warm on the panel a year shorter, then
+  pm.sample() defaults on the same model and data (--no-baseline skips it); nothing synthetic.
 Timings are wall seconds on a shared 2-core machine: noisy.
 """
 
@@ -42,6 +45,9 @@ from indicators import simulate_count_panel  # noqa: E402
 from models import CountModel, compute_diagnostics, gate  # noqa: E402
 from models.gate import fit_servable  # noqa: E402
 from models.sampling import NUTPIE_ADAPTATIONS  # noqa: E402
+
+REAL_PANELS = {"world": ("ucdp-state-based-deaths-world-country-month.csv", "regions-world.json"),
+               "middle-east": ("ucdp-state-based-deaths-country-month.csv", "regions-middle-east.json")}
 
 
 def emit(**row) -> None:
@@ -118,6 +124,24 @@ def compare_panels(model, args, options: dict) -> None:
     emit(**{k: round(v, 3) if isinstance(v, float) else v for k, v in summary.items()})
 
 
+def compare_real(name: str, args, options: dict, priors) -> None:
+    """Print the default path's rows (cold, then warm on the panel a year shorter) and pm.sample()'s on a real panel."""
+    from bench.skill import DATA, load_panel
+
+    data, regions = REAL_PANELS[name]
+    panel = load_panel(DATA / data, DATA / regions)
+    model = CountModel("ged_deaths_sb", priors=priors, **({"form": args.form} if args.form else {}))
+    shorter = panel.until(panel.periods[-13])
+    emit(bench="sampling", panel=name, regions=len(panel.regions), months_in_data=len(panel.periods),
+         fit_months=model.spec.options.get("fit_months"), end=panel.end, form=model.spec.form, options=options)
+    emit(**{**default_path(model, panel, f"{name}: cold (first compile in process)", args.seed, **options),
+            "end": panel.end})
+    emit(**{**default_path(model, shorter, f"{name}: warm (compiled model reused, a year shorter)", args.seed,
+                           **options), "end": shorter.end})
+    if not args.no_baseline:
+        emit(**{**pm_sample_path(model, panel, args.seed, None), "panel": name, "end": panel.end})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print JSON lines."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -137,10 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=None,
                    help="draws per chain of the default path's runs (default: fit_servable's)")
     p.add_argument("--panels", type=int, default=0, help="also compare both paths on this many more panels (warm)")
+    p.add_argument("--real", choices=sorted(REAL_PANELS), default=None,
+                   help="only compare both paths on this real panel (UCDP deaths in ../shared/data)")
     args = p.parse_args(argv)
     options = {k: v for k, v in (("adaptation", args.adaptation), ("tune", args.tune), ("draws", args.draws))
                if v is not None}
     priors = json.loads(args.priors) if args.priors else None
+    if args.real:
+        compare_real(args.real, args, options, priors)
+        return 0
     model = CountModel("attacks", priors=priors, **({"form": args.form} if args.form else {}))
     emit(bench="sampling", form=model.spec.form, priors=model.spec.priors, options=options,
          machine="2 cores, shared with other jobs: timings noisy")

@@ -9,6 +9,7 @@ importing `models` registers count, share and amount. Adding a family is adding 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,7 +27,9 @@ class Family:
     regions forward, ``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths
     (draws, horizon, regions)``, turning exactly one uniform per (path, step, region) into a value by an
     inverse CDF so that common random numbers keep cut and uncut runs comparable; `priors`: the default
-    priors per form (``{form: {parameter: prior}}``, see models.priors).
+    priors per form (``{form: {parameter: prior}}``, see models.priors); `conditions`: whether `simulate` also
+    takes ``condition=(region index, threshold)`` and returns (paths, no_crossing), drawing that region below
+    the threshold with the exact probability of staying there (the exact event grid, models.count.tails).
     """
 
     name: str
@@ -34,6 +37,7 @@ class Family:
     model: type
     simulate: Callable[..., Any]
     priors: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    conditions: bool = False
 
 
 _REGISTRY: dict[str, Family] = {}
@@ -42,12 +46,16 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(_REGISTRY)
 
 
 def register_family(name: str, *, kind: str, model: type, simulate: Callable[..., Any],
-                    priors: Mapping[str, Mapping[str, Any]] | None = None) -> Family:
+                    priors: Mapping[str, Mapping[str, Any]] | None = None, conditions: bool | None = None) -> Family:
     """Return the Family registered under `name` (registering it again replaces the earlier entry);
-    `kind` is the indicator kind it models, the rest as in `Family`."""
+    `kind` is the indicator kind it models, the rest as in `Family` (`conditions` None: whether `simulate`
+    has a `condition` parameter, read once here)."""
     if not isinstance(name, str) or not name:
         raise SpecError(f"a family name must be a non-empty string, got {name!r}")
-    entry = Family(name=name, kind=kind, model=model, simulate=simulate, priors=dict(priors or {}))
+    if conditions is None:
+        conditions = "condition" in inspect.signature(simulate).parameters
+    entry = Family(name=name, kind=kind, model=model, simulate=simulate, priors=dict(priors or {}),
+                   conditions=bool(conditions))
     _REGISTRY[name] = entry
     return entry
 

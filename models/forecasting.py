@@ -3,7 +3,6 @@ covariate paths, and the family's simulator (looked up in models.families)."""
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,9 +102,8 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
 
 def can_condition(fit: Fit, region: str, scenario: dict | None = None) -> bool:
     """Return whether a forecast of `fit` can be conditioned on `region` staying below a threshold: its family's
-    simulator takes a `condition` and no scenario sets that region."""
-    takes = "condition" in inspect.signature(family(fit.spec.family).simulate).parameters
-    return takes and not (scenario and region in scenario)
+    family conditions (`Family.conditions`) and no scenario sets that region."""
+    return family(fit.spec.family).conditions and not (scenario and region in scenario)
 
 
 def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:

@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from service.api.error_answers import install_error_handlers
 from service.api.mount import mount_routes
 from service.api.openapi import document_error_answers
 from service.db.engine import Database, run_migrations, safe_url
-from service.errors import install_error_handlers
 from service.limits import BodySizeLimit, ClientConcurrencyLimit, RateLimiter
 from service.observability import Metrics, RequestContext, configure_logging
 from service.settings import Settings, get_settings

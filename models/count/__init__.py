@@ -7,6 +7,7 @@ from models.count.priors import COUNT_PRIORS
 from models.count.simulate import simulate_count_spec
 from models.families import register_family
 
-register_family("count", kind="count", model=CountModel, simulate=simulate_count_spec, priors=COUNT_PRIORS)
+register_family("count", kind="count", model=CountModel, simulate=simulate_count_spec, priors=COUNT_PRIORS,
+                conditions=True)
 
 __all__ = ["CountModel"]

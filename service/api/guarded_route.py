@@ -22,10 +22,11 @@ from starlette.requests import ClientDisconnect
 
 from indicators.errors import FragilityError
 from service.api.authentication import authenticate
+from service.api.error_answers import answer_fragility_error
 from service.api.text_route import BODY_METHODS, TextCheckedRoute
 from service.auth import Principal, bearer_token
 from service.crud.keys import find_active_key
-from service.errors import PayloadTooLarge, RequestTimeout, answer_fragility_error
+from service.errors import PayloadTooLarge, RequestTimeout
 
 
 class BoundedRequest(Request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indicators.errors import BatchRejected, InputError, RowError
+from service.api.error_answers import row_error_from_loc
 from service.errors import (
     AccessDenied,
     Conflict,
@@ -13,7 +14,6 @@ from service.errors import (
     PayloadTooLarge,
     RateLimited,
     Unauthenticated,
-    row_error_from_loc,
     status_for,
 )
 

@@ -33,6 +33,25 @@ def test_the_toy_family_is_registered_beside_the_built_in_ones():
     assert ModelSpec(family="toy", indicator="attacks", form="pooled").family == "toy"
 
 
+def test_only_a_family_whose_simulator_takes_a_condition_gets_exact_event_grids():
+    assert family("count").conditions is True
+    assert not family("share").conditions and not family("amount").conditions and not family("toy").conditions
+    from models.families import register_family
+
+    def conditioned_simulate(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None,
+                             condition=None):
+        raise AssertionError("not called")
+
+    try:
+        assert register_family("toy_conditioned", kind="count", model=ToyModel,
+                               simulate=conditioned_simulate).conditions is True
+        assert register_family("toy_conditioned", kind="count", model=ToyModel, simulate=conditioned_simulate,
+                               conditions=False).conditions is False
+    finally:
+        from models.families import _REGISTRY
+        _REGISTRY.pop("toy_conditioned", None)
+
+
 def test_the_toy_family_fits_and_forecasts(panel, toy_fit, tmp_path):
     assert toy_fit.spec.family == "toy" and toy_fit.diagnostics["chains"] == 2
     assert set(toy_fit.samples()) >= {"log_mu", "log_alpha"}
