@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+
+from tests.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -116,13 +117,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server's process group (SIGTERM, then SIGKILL); returns nothing."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process(self.process, group=True)
 
 
 def create_cli_key(scope: str, env: dict[str, str]) -> str:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.processes import stop_process
+
 ACCESS_KEY, SECRET_KEY = "fragility-test-key", "fragility-test-secret"
 
 
@@ -75,9 +77,4 @@ def s3_server(log: Path) -> Iterator[S3Server]:
                 time.sleep(0.2)
         yield S3Server(endpoint, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, grace=10)

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.processes import stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 COMPOSE = ROOT / "compose.yaml"
@@ -276,12 +278,7 @@ def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
                                     text=True, timeout=120)
             assert result.returncode == 0, (argv, result.stdout, result.stderr)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_process(server)
 
 
 def compose_argv(argv: list[str], ports: dict[str, str]) -> list[str]:

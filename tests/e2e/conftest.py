@@ -4,7 +4,6 @@ scheduler and worker) on SQLite or PostgreSQL, and an HTTP client holding a writ
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from service.crud.keys import create_key
 from service.db.engine import Database, run_migrations
 from tests.e2e.registry_support import GATE_ENV
+from tests.processes import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAGILITY = Path(sys.executable).with_name("fragility")
@@ -53,13 +53,7 @@ def start_server(url: str, artifacts: Path, log: Path, extra_env: dict | None = 
 
 def stop_server(process: subprocess.Popen) -> None:
     """Stop a server process group (SIGTERM, then SIGKILL after 20 s); returns nothing."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    stop_process(process, group=True)
 
 
 def registry_url(request, tmp_path: Path) -> str:

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, free_port
+from tests.processes import stop_process
 from tests.reliability.failing_server import UNEXPECTED_ERROR_PATH
 
 pytestmark = pytest.mark.e2e
@@ -263,8 +264,7 @@ def failing_server(server, tmp_path_factory):
                 time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process, grace=30)
 
 
 def test_keep_alive_client_keeps_working_after_a_500(failing_server, server):
