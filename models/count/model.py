@@ -32,6 +32,7 @@ import pytensor.tensor as pt
 
 from indicators import Panel
 from models.count.centring import dispersion_centring
+from models.count.likelihood import negative_binomial_loglik
 from models.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.errors import SpecError
 from models.family import FamilyModel, base_info, base_state, region_mean
@@ -167,7 +168,7 @@ class CountModel(FamilyModel):
                                                                            quiet=d["quiet"])),
                                          dims="region")
                 mu = pm.math.exp(a[r] + x_term) + lam[r] * d["y_lag"] + phi[r] * d["ne_lag"]
-                alpha_obs = alpha[r]
+                log_mu, log_alpha_obs = pt.log(mu), pt.log(alpha)[r]
             else:
                 zero = pt.zeros_like(a)
                 if self.spec.options.get("persistence") == "unit":  # weights sum to 1: anchored on the recent level
@@ -188,15 +189,15 @@ class CountModel(FamilyModel):
                 kap = pm.Deterministic("kap", rho * w[:, 1], dims="region")
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
-                mu = pm.math.exp(pt.clip(log_mu, -20.0, 16.0))
+                log_mu = pt.clip(log_mu, -20.0, 16.0)
                 log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"],
                                              quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
                 log_alpha_obs = log_alpha[r] + slope * d["z_disp"]
                 if "z_vol" in d:  # recent volatility: calm spells of a once-violent series get a tighter NB
                     log_alpha_obs = log_alpha_obs + create("alpha_vol_slope", p["alpha_vol_slope"]) * d["z_vol"]
-                alpha_obs = pm.math.exp(pt.clip(log_alpha_obs, -10.0, 12.0))
-            pm.NegativeBinomial("y_obs", mu=mu, alpha=alpha_obs, observed=d["y"], dims="obs")
+                log_alpha_obs = pt.clip(log_alpha_obs, -10.0, 12.0)
+            negative_binomial_loglik("y_loglik", d["y"], log_mu, log_alpha_obs)
         return model
 
 
