@@ -71,7 +71,8 @@ def create(name: str, prior: dict[str, Any], **kwargs: Any) -> Any:
         raise SpecError(f"prior for {name!r}: {exc}") from exc
 
 
-def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred: Any = None, quiet: Any = None) -> Any:
+def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred: Any = None, quiet: Any = None,
+                 shift: Any = None) -> Any:
     """Return a region-level variable `name` with partial pooling.
 
     prior["centred"]: False (default) non-centred ``loc + scale * z``; True centred
@@ -83,7 +84,10 @@ def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred
     of zeros says only "below e^-6 a month", and pooling it with warring regions drags the
     population scale into a funnel. With prior["scale_regions"] = n, a model with R > n regions
     (the length of `dims`) draws the scale with its prior's sigma times sqrt(n / R)
-    (`scale_prior_for`); up to n regions the prior is as written.
+    (`scale_prior_for`); up to n regions the prior is as written. With `shift` (a region vector, for
+    example a slope times each region's mean covariate), centred entries sample ``value + shift`` instead of
+    the value, Normal(loc + shift, scale): the same prior (a shift), but a region's raw parameter is then its
+    level where its data sit, not where the covariate is 0, and does not trade off against the slope.
     """
     loc = create(f"{name}_loc", prior["loc"])
     n_regions = len(pm.modelcontext(None).coords.get(dims, ()) or ())
@@ -93,12 +97,16 @@ def hierarchical(name: str, prior: dict[str, Any], dims: str = "region", centred
         fixed = prior.get("uninformed")
         q = quiet if (fixed is not None and quiet is not None) else 0.0
         c = centred * (1 - q)
-        raw = pm.Normal(f"{name}_raw", mu=c * loc, sigma=c * scale + (1 - c), dims=dims)
+        offset = 0.0 if shift is None else c * shift
+        raw = pm.Normal(f"{name}_raw", mu=c * loc + offset, sigma=c * scale + (1 - c), dims=dims)
         pooled = loc + scale * raw
         if fixed is not None and quiet is not None:
             pooled = (1 - q) * pooled + q * (float(fixed["mu"]) + float(fixed["sigma"]) * raw)
-        return pm.Deterministic(name, c * raw + (1 - c) * pooled, dims=dims)
+        return pm.Deterministic(name, c * (raw - offset) + (1 - c) * pooled, dims=dims)
     if mode is True:
+        if shift is not None:
+            shifted = pm.Normal(f"{name}_shifted", mu=loc + shift, sigma=scale, dims=dims)
+            return pm.Deterministic(name, shifted - shift, dims=dims)
         return pm.Normal(name, mu=loc, sigma=scale, dims=dims)
     z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=dims)
     return pm.Deterministic(name, loc + scale * z, dims=dims)

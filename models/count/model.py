@@ -92,7 +92,7 @@ class CountModel(FamilyModel):
     """
 
     family = "count"
-    region_data = ("has_ne", "centred", "centred_alpha", "quiet")
+    region_data = ("has_ne", "centred", "centred_alpha", "quiet", "disp_mean")
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
@@ -144,6 +144,11 @@ class CountModel(FamilyModel):
                 z_ne=np.where(design.has_ne[r], np.log1p(design.ne_lag) - state["c_ne"][r], 0.0),
                 z_disp=np.log1p(design.level_lag) - state["c_disp"][0],
             )
+            # each region's mean dispersion covariate, less their mean over the regions drawn centred (so that the
+            # shift in `build` leaves the population loc and the slope uncorrelated)
+            disp_mean = region_mean(data["z_disp"], r, design.has_ne.size)
+            centred = data["centred_alpha"] > 0
+            data["disp_mean"] = disp_mean - (disp_mean[centred].mean() if centred.any() else 0.0)
             if self.spec.options.get("dispersion") == "volatility":
                 data["z_vol"] = design.vol_lag - state["c_vol"][0]
         return data
@@ -190,9 +195,11 @@ class CountModel(FamilyModel):
                 phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 log_mu = pt.clip(log_mu, -20.0, 16.0)
-                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"],
-                                             quiet=d["quiet"])
                 slope = create("alpha_slope", p["alpha_slope"])
+                # centred regions sample their dispersion at their own mean level (an exact shift): otherwise
+                # alpha_slope and every busy region's log_alpha trade off along a ridge (world panel: ESS 115 a chain)
+                log_alpha = region_or_pooled("log_alpha", p["log_alpha"], like=zero, centred=d["centred_alpha"],
+                                             quiet=d["quiet"], shift=slope * d["disp_mean"])
                 log_alpha_obs = log_alpha[r] + slope * d["z_disp"]
                 if "z_vol" in d:  # recent volatility: calm spells of a once-violent series get a tighter NB
                     log_alpha_obs = log_alpha_obs + create("alpha_vol_slope", p["alpha_vol_slope"]) * d["z_vol"]

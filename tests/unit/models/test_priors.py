@@ -41,3 +41,28 @@ def test_override_can_turn_the_shrinking_off_and_bad_values_are_refused():
     for bad in (0, 2.5, "25", True):
         with pytest.raises(SpecError, match="scale_regions"):
             merge_priors(base, {"share_ne": {"scale_regions": bad}})
+
+
+@pytest.mark.parametrize("centred", ["auto", True])
+def test_a_shifted_hierarchical_parameter_has_the_unshifted_prior(centred):
+    import numpy as np
+    import pymc as pm
+    from scipy import stats
+
+    from models.priors import hierarchical
+
+    prior = {"loc": {"dist": "Normal", "mu": 0.5, "sigma": 0.3}, "scale": {"dist": "HalfNormal", "sigma": 0.4},
+             "centred": centred}
+    flags = np.array([1.0, 1.0, 0.0, 1.0])
+
+    def draws(shift: bool) -> np.ndarray:
+        with pm.Model(coords={"region": list("abcd")}):
+            slope = pm.Normal("slope", 2.0, 1.0)
+            value = hierarchical("v", prior, centred=flags, shift=slope * np.array([3.0, -2.0, 5.0, 0.0]) if shift
+                                 else None)
+            return pm.draw(value, draws=4000, random_seed=1 if shift else 2)
+
+    shifted, plain = draws(True), draws(False)
+    for region in range(4):  # each region's prior is the same distribution with and without the shift
+        assert stats.ks_2samp(shifted[:, region], plain[:, region]).pvalue > 1e-3
+    assert abs(shifted[:, 0].mean() - 0.5) < 0.05 and abs(shifted[:, 0].std() - 0.45) < 0.05
