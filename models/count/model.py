@@ -144,11 +144,7 @@ class CountModel(FamilyModel):
                 z_ne=np.where(design.has_ne[r], np.log1p(design.ne_lag) - state["c_ne"][r], 0.0),
                 z_disp=np.log1p(design.level_lag) - state["c_disp"][0],
             )
-            # each region's mean dispersion covariate, less their mean over the regions drawn centred (so that the
-            # shift in `build` leaves the population loc and the slope uncorrelated)
-            disp_mean = region_mean(data["z_disp"], r, design.has_ne.size)
-            centred = data["centred_alpha"] > 0
-            data["disp_mean"] = disp_mean - (disp_mean[centred].mean() if centred.any() else 0.0)
+            data["disp_mean"] = region_mean(data["z_disp"], r, design.has_ne.size)  # the shift's covariate, per region
             if self.spec.options.get("dispersion") == "volatility":
                 data["z_vol"] = design.vol_lag - state["c_vol"][0]
         return data
