@@ -18,8 +18,9 @@ compiles nutpie's sampler wrapper once; that cost is printed as `warmup_seconds`
 
 stdout: one JSON line per configuration: wall seconds, speedup and efficiency time(1) / (n * time(n)) against the
 one-worker cluster, the largest number of tasks that ran at once (from each task's own start and end), the
-worker addresses used, the load average before and after (the machine may be shared), and whether the scores
-equal those of the first configuration (they must: each task's seed depends only on --seed and its origin).
+worker addresses used, the load average before and after (the machine may be shared), whether the scores
+equal those of the first configuration (they must: each task's seed depends only on --seed and its origin) and
+the largest relative difference between them.
 stderr: progress.
 """
 
@@ -145,6 +146,22 @@ def figures(config: str, n: int, wall: float, result, load_before, setup: float,
             "_pooled": result.pooled}
 
 
+def largest_difference(pooled, first) -> float | None:
+    """Return the largest relative difference between the numbers of two configurations' pooled scores (None
+    when their shapes differ): 0 when they are equal, ~1e-15 for a different summation order."""
+    def numbers(tree) -> list[float]:
+        if isinstance(tree, dict):
+            return [x for key in sorted(tree) for x in numbers(tree[key])]
+        if isinstance(tree, (list, tuple)):
+            return [x for item in tree for x in numbers(item)]
+        return [float(tree)] if isinstance(tree, (int, float)) and not isinstance(tree, bool) else []
+
+    a, b = numbers(pooled), numbers(first)
+    if len(a) != len(b):
+        return None
+    return max((abs(x - y) / max(abs(x), abs(y), 1e-300) for x, y in zip(a, b) if x != y), default=0.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every configuration and print its JSON line; return the exit status (1 if a task failed)."""
     args = parse_args(argv)
@@ -165,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         line["speedup"] = round(first_wall / line["wall_seconds"], 2)
         line["efficiency"] = round(first_wall / (line["workers"] * line["wall_seconds"]), 2)
         line["same_scores_as_first"] = pooled == first_pooled
+        line["largest_score_difference"] = largest_difference(pooled, first_pooled)
         status |= bool(line["failures"]) or not line["same_scores_as_first"]
         print(json.dumps(line), flush=True)
     return int(status)
