@@ -16,3 +16,13 @@ def test_max_concurrent_counts_overlapping_intervals_only():
              {"started": 6.0, "ended": 7.0}]
     assert max_concurrent(tasks) == 3  # at t=6.5; the task starting at 12 starts as the second one ends
     assert max_concurrent(tasks[2:3]) == 1 and max_concurrent([]) == 0
+
+
+def test_the_largest_score_difference_is_relative_and_zero_for_equal_scores():
+    from bench.scaling import largest_difference
+
+    first = [{"forecaster": "model", "horizons": [3, 4], "crps": 30.0, "ign": 0.5, "n": 10}]
+    assert largest_difference(first, [dict(first[0])]) == 0.0
+    moved = [{**first[0], "crps": 30.0 * (1 + 1e-9)}]
+    assert abs(largest_difference(moved, first) - 1e-9) < 1e-12
+    assert largest_difference([{**first[0], "horizons": [3]}], first) is None  # not the same scores
