@@ -6,8 +6,8 @@ test_convergence.py checks agreement to 1e-9), vectorised over elements instead 
 a world-panel posterior (~2,500 elements x 4 chains x 1,300 draws) took ArviZ 7-13 s per diagnostic, and the
 gate reads three of them after every run (models/NOTES_count_model.md, session 10).
 
-Arrays are (chain, draw, element); every function returns one value per element (NaN where an element has a
-non-finite draw, too few draws, or too few chains for R-hat).
+Arrays are (chain, draw, element); `summary` returns the three diagnostics together, one value per element (NaN
+where an element has a non-finite draw, too few draws, or too few chains for R-hat).
 """
 
 from __future__ import annotations
@@ -86,22 +86,6 @@ def summary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         quantiles = np.quantile(kept.reshape(-1, kept.shape[2]), TAIL_PROBS, axis=0)
         out[2, valid] = np.minimum(*(effective_size(split_chains((kept <= q).astype(float))) for q in quantiles))
     return out[0], out[1], out[2]
-
-
-def rhat(x: np.ndarray) -> np.ndarray:
-    """Return the rank-normalised split R-hat of each element: the larger of the bulk and folded (tail) R-hat."""
-    return summary(x)[0]
-
-
-def ess_bulk(x: np.ndarray) -> np.ndarray:
-    """Return the bulk effective sample size of each element (ESS of the rank-normalised split chains)."""
-    return summary(x)[1]
-
-
-def ess_tail(x: np.ndarray) -> np.ndarray:
-    """Return the tail effective sample size of each element: the smaller ESS of the indicators of the draws at
-    or below the 11% and the 89% quantiles (TAIL_PROBS)."""
-    return summary(x)[2]
 
 
 def autocovariance(x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from models.convergence import ess_bulk, ess_tail, rhat
+from models.convergence import summary
 
 
 def ar1(rng, chains: int, draws: int, n: int, phi: float, shift: float = 0.0) -> np.ndarray:
@@ -38,19 +38,21 @@ def test_the_vectorised_diagnostics_equal_arviz(chains, draws, phi, shift):
     x[..., 0] = np.round(x[..., 0])      # ties (a discrete-looking element)
     x[..., 1] = np.exp(3 * x[..., 1])    # heavy right tail
     expected_rhat, expected_bulk, expected_tail = arviz_values(x)
-    np.testing.assert_allclose(ess_bulk(x), expected_bulk, rtol=1e-9)
-    np.testing.assert_allclose(ess_tail(x), expected_tail, rtol=1e-9)
+    rhat, ess_bulk, ess_tail = summary(x)
+    np.testing.assert_allclose(ess_bulk, expected_bulk, rtol=1e-9)
+    np.testing.assert_allclose(ess_tail, expected_tail, rtol=1e-9)
     if chains > 1:
-        np.testing.assert_allclose(rhat(x), expected_rhat, rtol=1e-9)
+        np.testing.assert_allclose(rhat, expected_rhat, rtol=1e-9)
     else:
-        assert np.isnan(rhat(x)).all()
+        assert np.isnan(rhat).all()
     if shift:
-        assert np.all(rhat(x) > 1.05)
+        assert np.all(rhat > 1.05)
 
 
 def test_a_non_finite_draw_makes_its_element_nan_and_a_constant_element_has_full_ess():
     x = np.random.default_rng(1).normal(size=(2, 100, 3))
     x[0, 5, 0] = np.nan
     x[..., 2] = 1.5
-    assert np.isnan(rhat(x)[0]) and np.isnan(ess_bulk(x)[0]) and np.isnan(ess_tail(x)[0])
-    assert np.isfinite(ess_bulk(x)[1]) and ess_bulk(x)[2] == 200
+    rhat, ess_bulk, ess_tail = summary(x)
+    assert np.isnan(rhat[0]) and np.isnan(ess_bulk[0]) and np.isnan(ess_tail[0])
+    assert np.isfinite(ess_bulk[1]) and ess_bulk[2] == 200
