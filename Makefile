@@ -3,26 +3,54 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+# The installer: uv, pinned, bootstrapped into .uv/ from PyPI with the 3.12 interpreter's own pip.
+# Every install reads uv.lock (`make lock` after editing pyproject.toml; `make upgrade-lock` to take new releases).
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
 # A Python 3.12 interpreter: plain python3.12 first, then the pyenv form used on these machines.
 PYTHON ?= $(shell for c in python3.12 "env PYENV_VERSION=3.12.1 python3.12"; do \
 	if $$c -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then echo "$$c"; break; fi; done)
 export PYTENSOR_FLAGS ?= base_compiledir=$(HOME)/.cache/fragility-pytensor
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
 
-.PHONY: install run lint test test-slow test-fast bench clean
+.PHONY: install install-runtime lock upgrade-lock run lint test test-slow test-fast bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(UV):
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12 found: install python3.12 or set PYTHON=/path/to/python3.12" >&2; exit 1; fi
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
+	$(PYTHON) -m venv .uv
+	.uv/bin/python -m pip install --quiet --disable-pip-version-check 'uv==$(UV_VERSION)'
+
+# The interpreter's real path: uv needs a file, and PYTHON may be a command (`env PYENV_VERSION=... python3.12`).
+PYTHON_EXE = $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
+
+# Everything, dev tools included (tests, lint, benchmarks); --locked fails if uv.lock is older than pyproject.toml.
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --extra dev --python "$(PYTHON_EXE)"
+	@touch $(STAMP) $(RUNTIME_STAMP)
+
+# What the service needs, no dev tools (`make run`); --inexact keeps dev tools installed by `make test`.
+install-runtime: $(RUNTIME_STAMP)
+
+$(RUNTIME_STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact --python "$(PYTHON_EXE)"
+	@touch $(RUNTIME_STAMP)
+
+# Re-resolve after editing pyproject.toml (keeps current pins where they still fit).
+lock: $(UV)
+	$(UV) lock --python "$(PYTHON_EXE)"
+
+# Take the newest releases the ranges of pyproject.toml allow.
+upgrade-lock: $(UV)
+	$(UV) lock --upgrade --python "$(PYTHON_EXE)"
 
 # Local demo: reads are public (bound to 127.0.0.1) so the page works without a key; set
 # FRAGILITY_PUBLIC_READ=0 to require one.
-run: install
+run: install-runtime
 	FRAGILITY_PUBLIC_READ=$${FRAGILITY_PUBLIC_READ:-1} $(VENV)/bin/fragility demo --serve
 
 # The rules, enforced: ruff (line length, pyflakes, pycodestyle, import order, complexity) and the
@@ -43,4 +71,4 @@ test-fast: install
 	$(PY) -m pytest -m "not slow and not e2e" $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) fragility.db artifacts
+	rm -rf $(VENV) .uv fragility.db artifacts
