@@ -8,9 +8,10 @@
 
     # the whole history of the Middle East panel (origins 2001-09..2021-06):
     python bench/skill.py --origins 80 --step 3
-    # the ViEWS 2023/24 challenge protocol on the world panel (origins in October, steps 3..14):
+    # the ViEWS 2023/24 challenge protocol on the world panel (origins in October, steps 3..14), every
+    # window 2005..2021 (--origins 4: the dev windows 2018..2021 only):
     python bench/skill.py --data ../shared/data/ucdp-state-based-deaths-world-country-month.csv \
-        --regions ../shared/data/regions-world.json --origins 4 --step 12 --horizons 3,4,5,6,7,8,9,10,11,12,13,14
+        --regions ../shared/data/regions-world.json --challenge
 
 The CSV goes through the same ingest validation as a user's upload (read_observations_csv,
 validate_batch against a catalogue of the regions file and the file's indicators as counts),
@@ -25,7 +26,9 @@ intervals, the ViEWS 2023/24 challenge's ignorance score (`ign`: bins 0, 0.5, 2.
 pseudo-count per bin, log2) and 90% interval score (`mis`), Brier scores of >= 1 and >= 25.
 
 stdout: one JSON line per (forecaster, horizon), one `{"pooled": ...}` line per forecaster (every
-given horizon together: the challenge's score), then one summary line with the tail check (the
+given horizon together: the challenge's score), one `{"window": YEAR, "origin": ..., "forecaster": ...}` line
+per forecaster and window (pooled scores of that window, `ratio` to the bootstrap, onset and ending Brier
+scores: see models/backtest_windows.py), one `{"overall": ...}` line per forecaster over all windows, then one summary line with the tail check (the
 model's worst (origin, horizon) count-CRPS ratio to the bootstrap, its largest simulated value
 against the largest ever observed), then a text table.
 stderr: progress and notes.
@@ -52,12 +55,13 @@ import numpy as np  # noqa: E402
 from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch  # noqa: E402
 from indicators.loading import read_regions_json  # noqa: E402
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
+from models.analogue import analogue_forecast  # noqa: E402
 from models.baselines import BASELINES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",
              "hit90_closed", "ign", "mis", "brier_1", "brier_25", "n")
-ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap")
+ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap", "analogue")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,8 +70,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=DATA / "ucdp-state-based-deaths-country-month.csv")
     p.add_argument("--regions", type=Path, default=DATA / "regions-middle-east.json")
     p.add_argument("--indicator", default="ged_deaths_sb")
-    p.add_argument("--origins", type=int, default=12,
-                   help="number of forecast origins (80 with --step 3 reaches back to 2001)")
+    p.add_argument("--challenge", action="store_true",
+                   help="the ViEWS challenge protocol over every October origin: --step 12, --horizons 3..14, "
+                        "--origins 17 unless given (world file: windows 2005..2021); one line per window")
+    p.add_argument("--origins", type=int, default=None,
+                   help="number of forecast origins (default 12; 80 with --step 3 reaches back to 2001)")
     p.add_argument("--step", type=int, default=3, help="months between origins (12: one origin a year)")
     p.add_argument("--horizons", default="1,3,6", help="comma-separated steps to report; the longest is the horizon")
     p.add_argument("--seed", type=int, default=1)
@@ -83,6 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model-options", type=json.loads, default={},
                    help='JSON options for CountModel of the model and its twin, e.g. \'{"persistence": "stationary"}\'')
     args = p.parse_args(argv)
+    if args.challenge:
+        args.step, args.horizons = 12, ",".join(str(h) for h in range(3, 15))
+    args.origins = args.origins or (17 if args.challenge else 12)
     args.horizons = sorted({int(h) for h in args.horizons.split(",") if h.strip()})
     args.forecasters = [f.strip() for f in args.forecasters.split(",") if f.strip()]
     unknown = sorted(set(args.forecasters) - set(ALL_FORECASTERS))
@@ -107,7 +117,8 @@ def build_forecasters(args: argparse.Namespace) -> dict:
     options = dict(draws=args.draws, tune=args.tune, chains=args.chains, sampler=args.sampler,
                    forecast_draws=args.forecast_draws, **args.model_options)
     every = {"model": count_model_forecaster(True, **options),
-             "no_spillover": count_model_forecaster(False, **options), **BASELINES}
+             "no_spillover": count_model_forecaster(False, **options), **BASELINES,
+             "analogue": analogue_forecast}
     return {name: every[name] for name in ALL_FORECASTERS if name in args.forecasters}
 
 
@@ -166,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({key: row[key] for key in LINE_KEYS}))
     for row in result.pooled:
         print(json.dumps({"pooled": row}))
+    for row in result.windows:
+        print(json.dumps(row))
+    for row in result.overall:
+        print(json.dumps({"overall": row}))
     model_seconds = result.seconds.get("model") or []
     summary = (compare_to_baselines(result, "model", [b for b in forecasters if b != "model"])
                if "model" in forecasters else {})

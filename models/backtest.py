@@ -28,6 +28,7 @@ import numpy as np
 
 from indicators.errors import InputError
 from models.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
+from models.backtest_windows import window_events, window_rows
 from models.baselines import Forecaster
 from models.families import family as registered_family
 from models.scoring import score_paths
@@ -124,9 +125,11 @@ def run_task(
     horizon: int,
     seed: int,
     k: Sequence[int],
+    steps: Sequence[int] | None = None,
 ) -> TaskOutcome:
     """Return the scores of ``forecaster`` fitted on ``panel`` up to ``origin`` (errors are caught and kept),
-    with where and when it ran."""
+    with where and when it ran; the onset and ending scores (models.backtest_windows) are over ``steps``
+    (default 1..horizon)."""
     began, started, worker = time.perf_counter(), time.time(), task_location()
     try:
         paths = np.asarray(forecaster(panel.until(origin), indicator, horizon, seed), dtype=float)
@@ -134,7 +137,10 @@ def run_task(
         if paths.ndim != 3 or paths.shape[1:] != expected:
             raise ValueError(f"forecaster {name!r} returned shape {paths.shape}; "
                              f"expected (samples, {expected[0]}, {expected[1]}).")
-        cells = score_paths(paths, observed_after(panel, indicator, origin, horizon), k=k)
+        history = panel.until(origin)
+        observed = observed_after(panel, indicator, origin, horizon)
+        cells = score_paths(paths, observed, k=k)
+        cells.update(window_events(paths, observed, history.values(indicator), steps or range(1, horizon + 1)))
     except Exception as exc:  # a failed fit is recorded, the other tasks go on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return TaskOutcome(name, origin, None, time.perf_counter() - began, detail, worker, started, time.time())
@@ -166,6 +172,10 @@ class BacktestResult:
     tail: dict[str, Any] = field(default_factory=dict)
     tasks: list[dict[str, Any]] = field(default_factory=list)
     """Where and when each (forecaster, origin) task ran: TaskOutcome.task_record, in submission order."""
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    """One row per (forecaster, origin): pooled scores of that window, ratio, onset / ending (backtest_windows)."""
+    overall: list[dict[str, Any]] = field(default_factory=list)
+    """One row per forecaster over every window (its worst window ratio, windows above 1, onset / ending)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict of the whole result."""
@@ -174,7 +184,7 @@ class BacktestResult:
             "horizons": self.horizons, "forecasters": self.forecasters, "scores": self.scores,
             "by_region": self.by_region, "within": self.within, "failures": self.failures,
             "seconds": self.seconds, "pooled": self.pooled, "tail": self.tail,
-            "tasks": self.tasks,
+            "tasks": self.tasks, "windows": self.windows, "overall": self.overall,
         }
 
 
@@ -230,8 +240,8 @@ def run_backtest(
     if min(horizons) < 1 or max(horizons) > horizon:
         raise InputError(f"Every reported horizon must be in 1..{horizon}; got {horizons}.")
     jobs = [(name, origin) for name in forecasters for origin in origins]
-    args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k))
-            for name, origin in jobs]
+    args = [(name, forecasters[name], panel, indicator, origin, horizon, task_seed(seed, origin), tuple(k),
+             tuple(horizons)) for name, origin in jobs]
     if submit is None:
         completed: Iterator[tuple[int, Any]] = ((i, run_task(*task_args)) for i, task_args in enumerate(args))
     else:
@@ -286,10 +296,22 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
     values = np.asarray(panel.values(indicator), dtype=float)
     observed_max = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
     ran_stacks = {name: stacks[name] for name in ran}
+    events = {name: {key: _events(outcomes, name, origins, key, len(regions)) for key in ("onset_brier", "ending_brier")}
+              for name in ran}
+    windows, overall = window_rows(ran_stacks, events, common, origins, horizons, list(panel.periods))
     return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within,
                           failures, seconds, pooled=pooled_scores(ran_stacks, common, horizons),
                           tail=tail_check(ran_stacks, common, origins, horizons, observed_max),
-                          tasks=[o.task_record() for o in outcomes])
+                          tasks=[o.task_record() for o in outcomes], windows=windows, overall=overall)
+
+
+def _events(outcomes: list[TaskOutcome], name: str, origins: list[str], key: str, n_regions: int) -> np.ndarray:
+    """Return one event score of forecaster ``name`` as (origin, region), NaN for failed tasks."""
+    out = np.full((len(origins), n_regions), np.nan)
+    for o in outcomes:
+        if o.forecaster == name and o.cells is not None and key in o.cells:
+            out[origins.index(o.origin)] = o.cells[key]
+    return out
 
 
 def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray,

@@ -33,8 +33,25 @@ def test_challenge_protocol_with_baselines_prints_pooled_lines_and_scores(tmp_pa
     lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     pooled = {line["pooled"]["forecaster"]: line["pooled"] for line in lines if "pooled" in line}
     assert set(pooled) == {"zero", "bootstrap"} and pooled["zero"]["horizons"] == list(range(3, 15))
-    rows = [line for line in lines if "forecaster" in line]
+    rows = [line for line in lines if "horizon" in line]
     assert {row["horizon"] for row in rows} == set(range(3, 15))
     assert all(row["ign"] is not None and row["mis"] is not None for row in rows)
     assert "2020-10" in out.stderr  # the last origin leaves 14 months of the 2021-12 data
     assert pooled["bootstrap"]["ign"] < pooled["zero"]["ign"]
+
+
+def test_challenge_mode_prints_one_line_per_forecaster_and_window_and_one_over_all():
+    """--challenge: every October origin asked for (here the last 2), steps 3..14, window and overall lines."""
+    out = run_skill("--challenge", "--origins", "2", "--forecasters", "zero,bootstrap,analogue", "--workers", "1")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    windows = [line for line in lines if "window" in line]
+    assert {(w["forecaster"], w["window"], w["origin"]) for w in windows} == {
+        (f, y, f"{y - 1}-10") for f in ("zero", "bootstrap", "analogue") for y in (2020, 2021)}
+    overall = {line["overall"]["forecaster"]: line["overall"] for line in lines if "overall" in line}
+    assert overall["bootstrap"]["ratio"] == pytest.approx(1.0) and overall["zero"]["windows_above_1"] >= 1
+    for w in windows:
+        assert w["onset_n"] > 0 and w["ending_n"] > 0 and w["onset_brier"] is not None
+    # a forecaster that forecasts no violence never predicts an onset, and always predicts an ending
+    zero = [w for w in windows if w["forecaster"] == "zero"]
+    assert all(w["ending_brier"] > 0.5 for w in zero)
