@@ -28,7 +28,8 @@ pseudo-count per bin, log2) and 90% interval score (`mis`), Brier scores of >= 1
 stdout: one JSON line per (forecaster, horizon), one `{"pooled": ...}` line per forecaster (every
 given horizon together: the challenge's score), one `{"window": YEAR, "origin": ..., "forecaster": ...}` line
 per forecaster and window (pooled scores of that window, `ratio` to the bootstrap, onset and ending Brier
-scores: see models/backtest_windows.py), one `{"overall": ...}` line per forecaster over all windows, then one summary line with the tail check (the
+scores: see models/backtest_windows.py), one `{"overall": ...}` line per forecaster over all windows,
+then one summary line with the tail check (the
 model's worst (origin, horizon) count-CRPS ratio to the bootstrap, its largest simulated value
 against the largest ever observed), then a text table.
 stderr: progress and notes.
@@ -54,8 +55,8 @@ import numpy as np  # noqa: E402
 
 from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch  # noqa: E402
 from indicators.loading import read_regions_json  # noqa: E402
-from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
 from models.analogue import analogue_forecast  # noqa: E402
+from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
 from models.baselines import BASELINES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

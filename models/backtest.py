@@ -296,8 +296,8 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
     values = np.asarray(panel.values(indicator), dtype=float)
     observed_max = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
     ran_stacks = {name: stacks[name] for name in ran}
-    events = {name: {key: _events(outcomes, name, origins, key, len(regions)) for key in ("onset_brier", "ending_brier")}
-              for name in ran}
+    events = {name: {key: _events(outcomes, name, origins, key, len(regions))
+                     for key in ("onset_brier", "ending_brier")} for name in ran}
     windows, overall = window_rows(ran_stacks, events, common, origins, horizons, list(panel.periods))
     return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within,
                           failures, seconds, pooled=pooled_scores(ran_stacks, common, horizons),

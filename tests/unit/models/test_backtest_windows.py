@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from indicators import Panel
+from models.analogue import analogue_forecast
 from models.backtest import run_backtest
 from models.backtest_windows import window_events, window_rows
-from models.analogue import analogue_forecast
 from models.baselines import BASELINES
 
 
