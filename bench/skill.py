@@ -57,12 +57,13 @@ from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, v
 from indicators.loading import read_regions_json  # noqa: E402
 from models.analogue import analogue_forecast  # noqa: E402
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
-from models.baselines import BASELINES  # noqa: E402
+from models.baselines import BASELINES, bootstrap_forecast  # noqa: E402
+from models.combination import LearnedCombination  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",
              "hit90_closed", "ign", "mis", "brier_1", "brier_25", "n")
-ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap", "analogue")
+ALL_FORECASTERS = ("model", "no_spillover", "zero", "persistence", "bootstrap", "analogue", "combined")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,7 +120,8 @@ def build_forecasters(args: argparse.Namespace) -> dict:
                    forecast_draws=args.forecast_draws, **args.model_options)
     every = {"model": count_model_forecaster(True, **options),
              "no_spillover": count_model_forecaster(False, **options), **BASELINES,
-             "analogue": analogue_forecast}
+             "analogue": analogue_forecast,
+             "combined": LearnedCombination((("analogue", analogue_forecast), ("bootstrap", bootstrap_forecast)))}
     return {name: every[name] for name in ALL_FORECASTERS if name in args.forecasters}
 
 
