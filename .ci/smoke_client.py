@@ -1,7 +1,8 @@
 """The HTTP side of .ci/docker-smoke and .ci/compose-check, run INSIDE a container of the image.
 
-    python - seed URL KEY     # store a tiny panel, create model `smoke`, fit it through the job worker
-    python - check URL KEY    # model `smoke` still serves version 1 and answers a forecast
+    python - seed URL KEY         # store a tiny panel, create model `smoke`, fit it through the job worker
+    python - fit URL KEY          # fit `smoke` once more (a new version)
+    python - check URL KEY [N]    # model `smoke` serves version N (default 1) and answers a forecast from it
 
 Standard library only (plus the image's own `indicators` for the synthetic panel); prints one JSON line
 and exits non-zero on any failure.
@@ -52,6 +53,11 @@ def seed(url: str, key: str) -> dict:
             for r in panel.to_frame().itertuples()]
     expect(*call(url, key, "POST", "/v1/observations", {"observations": rows}), 200, "POST /v1/observations")
     expect(*call(url, key, "POST", "/v1/models", MODEL), 201, "POST /v1/models")
+    return fit(url, key)
+
+
+def fit(url: str, key: str) -> dict:
+    """Queue a fit of `smoke` and return the job once it succeeded; exit if it failed."""
     job_id = expect(*call(url, key, "POST", "/v1/models/smoke/fit"), 202, "POST /v1/models/smoke/fit")["job_id"]
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -64,22 +70,25 @@ def seed(url: str, key: str) -> dict:
     sys.exit(f"fit job {job_id} did not end within 600 s")
 
 
-def check(url: str, key: str) -> dict:
-    """Return the model and a forecast if `smoke` serves version 1 and answers; exit otherwise."""
+def check(url: str, key: str, version: int = 1) -> dict:
+    """Return the model and a forecast if `smoke` serves `version` and answers from it; exit otherwise."""
     model = expect(*call(url, key, "GET", "/v1/models/smoke"), 200, "GET /v1/models/smoke")
-    if model.get("served_version") != 1:
-        sys.exit(f"model smoke serves {model.get('served_version')!r}, not version 1")
+    if model.get("served_version") != version:
+        sys.exit(f"model smoke serves {model.get('served_version')!r}, not version {version}")
     forecast = expect(*call(url, key, "GET", "/v1/models/smoke/forecast?region=R02&horizon=3"), 200,
                       "GET /v1/models/smoke/forecast")
-    if forecast.get("version") != 1:
+    if forecast.get("version") != version:
         sys.exit(f"forecast from version {forecast.get('version')!r}")
     return {"served_version": model["served_version"], "forecast_version": forecast["version"]}
 
 
 def main(argv: list[str]) -> None:
     """Run the mode named in argv; print its result as one JSON line."""
-    mode, url, key = argv
-    result = seed(url, key) if mode == "seed" else check(url, key)
+    mode, url, key, *rest = argv
+    if mode == "check":
+        result = check(url, key, *(int(v) for v in rest))
+    else:
+        result = seed(url, key) if mode == "seed" else fit(url, key)
     print(json.dumps(result, default=str))
 
 
