@@ -1,11 +1,13 @@
 """The Dockerfile and compose.yaml: structure, and their entry commands run for real.
 
-There is no Docker engine on the test machines, so the image itself is not built. What can
-be checked here is checked: the Dockerfile's shape (multi-stage, wheels, non-root user,
-HEALTHCHECK, CMD), the compose file (parses, names every service the README names,
-health-gated start order), the HEALTHCHECK command against a live server, and (slow) the
-image's CMD run in a fresh virtual environment holding only the project wheel and its
-dependencies, with the image's ENV.
+The image itself is built and run by .ci/docker-smoke (CI) and the compose stack by
+.ci/compose-check (`make test-deploy`); these tests check what needs no Docker engine: the
+Dockerfile's shape (both builders, dependencies from uv.lock in their own layer, CA and index build
+arguments kept out of the runtime, non-root user, no VOLUME, HEALTHCHECK, CMD), the compose file
+(required secrets, the password outside the URL, only the API published on loopback, the start
+order, one volume per service), the HEALTHCHECK command against a live server, and (slow) the
+image's CMD run in a fresh virtual environment installed as the Dockerfile installs, with the
+image's ENV.
 """
 
 from __future__ import annotations
@@ -106,18 +108,82 @@ def readme_services() -> set[str]:
 
 
 # ----------------------------------------------------------------------------- Dockerfile
-def test_dockerfile_builds_wheels_in_a_builder_and_installs_only_wheels_at_runtime():
-    stages = dockerfile_stages(DOCKERFILE.read_text())
-    assert len(stages) >= 2, "expected a multi-stage build"
-    builder, runtime = stages[0], stages[-1]
-    assert builder["name"] == "builder"
-    assert builder["image"] == runtime["image"] == "python:3.12-slim"
-    builder_runs = " ".join(rest for kw, rest in builder["instructions"] if kw == "RUN")
-    assert "pip wheel --wheel-dir /wheels ." in builder_runs
-    runtime_runs = [rest for kw, rest in runtime["instructions"] if kw == "RUN"]
-    installs = [r for r in runtime_runs if "pip install" in r]
-    assert installs and all("--no-index" in r and "from=builder" in r for r in installs), installs
-    assert not any(kw == "COPY" for kw, _ in runtime["instructions"]), "runtime copies sources"
+def stage_named(name: str) -> dict:
+    """Return the Dockerfile stage called `name`."""
+    stages = {stage["name"]: stage for stage in dockerfile_stages(DOCKERFILE.read_text())}
+    assert name in stages, f"no stage {name!r} in {sorted(stages, key=str)}"
+    return stages[name]
+
+
+def test_dockerfile_builds_with_the_legacy_builder_and_fetches_only_the_base():
+    """No BuildKit-only syntax (frontend line, RUN --mount, heredocs) and every FROM is the base or a stage."""
+    text = DOCKERFILE.read_text()
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M | re.I), "a # syntax= line fetches a frontend from Docker Hub"
+    stages = dockerfile_stages(text)
+    runs = [rest for stage in stages for kw, rest in stage["instructions"] if kw == "RUN"]
+    assert not any("--mount" in run for run in runs), "RUN --mount needs BuildKit"
+    assert "<<" not in " ".join(runs), "heredocs need BuildKit"
+    names = {stage["name"] for stage in stages}
+    raw_froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    assert all(image in ("${PYTHON_IMAGE}", *names) for image in raw_froms), raw_froms
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.12-slim$", text, re.M)
+    copied_from = [re.search(r"--from=(\S+)", rest).group(1) for stage in stages
+                   for kw, rest in stage["instructions"] if kw == "COPY" and "--from=" in rest]
+    assert copied_from and set(copied_from) <= names, copied_from
+
+
+def test_dependencies_install_from_the_lock_alone_before_the_code_is_copied():
+    """The dependency layer reads only pyproject.toml and uv.lock, so a code edit reuses it."""
+    deps = stage_named("deps")
+    copies = [rest for kw, rest in deps["instructions"] if kw == "COPY"]
+    assert copies == ["pyproject.toml uv.lock ./"], copies
+    runs = [rest for kw, rest in deps["instructions"] if kw == "RUN"]
+    install = next(run for run in runs if "uv export" in run)
+    assert "--frozen" in install and "--no-emit-project" in install and "--extra" not in install, install
+    assert "--require-hashes" in install, "the hashes of uv.lock are not checked"
+    keywords = [kw for kw, _ in deps["instructions"]]
+    assert keywords.index("COPY") < max(i for i, kw in enumerate(keywords) if kw == "RUN")
+    project = stage_named("project")
+    assert project["image"] == "deps", "the project stage must build on the dependency stage"
+    project_copies = " ".join(rest for kw, rest in project["instructions"] if kw == "COPY")
+    for package in ("indicators", "models", "service"):
+        assert package in project_copies
+    install = " ".join(rest for kw, rest in project["instructions"] if kw == "RUN")
+    assert "--no-deps" in install, "the project install must not touch the dependencies"
+
+
+def test_uv_of_the_image_is_the_makefiles():
+    makefile = (ROOT / "Makefile").read_text()
+    wanted = re.search(r"^UV_VERSION := (\S+)$", makefile, re.M).group(1)
+    args = {rest.partition("=")[0]: rest.partition("=")[2]
+            for kw, rest in stage_named("deps")["instructions"] if kw == "ARG"}
+    assert args.get("UV_VERSION") == wanted, (args, wanted)
+
+
+def test_runtime_copies_dependencies_and_project_as_two_layers_and_no_toolchain():
+    runtime = runtime_stage()
+    copies = [rest for kw, rest in runtime["instructions"] if kw == "COPY"]
+    assert copies == ["--from=deps /opt/venv /opt/venv", "--from=project /opt/project/ /opt/venv/"], copies
+    text = DOCKERFILE.read_text()
+    for tool in ("build-essential", "gcc", "g++", "apt-get install"):
+        assert tool not in text, f"{tool} in the Dockerfile: every dependency is a wheel"
+    assert "VOLUME" not in {kw for kw, _ in runtime["instructions"]}, "VOLUME leaves an anonymous volume"
+    assert env_of(runtime)["PATH"].startswith("/opt/venv/bin:")
+
+
+def test_ca_bundle_and_index_are_build_arguments_that_stay_out_of_the_runtime():
+    deps = stage_named("deps")
+    args = {rest.partition("=")[0] for kw, rest in deps["instructions"] if kw == "ARG"}
+    assert {"CA_CERT", "INDEX_URL"} <= args
+    env = env_of(deps)
+    assert env["PIP_CERT"] == env["SSL_CERT_FILE"], "pip and uv must read the same bundle"
+    assert env["UV_DEFAULT_INDEX"] == env["PIP_INDEX_URL"] == "${INDEX_URL}"
+    bundle_run = next(rest for kw, rest in deps["instructions"] if kw == "RUN" and "CA_CERT" in rest)
+    assert env["PIP_CERT"] in bundle_run and "/etc/ssl/certs/ca-certificates.crt" in bundle_run
+    runtime = runtime_stage()
+    runtime_text = json.dumps(runtime["instructions"])
+    for name in ("CA_CERT", "INDEX_URL", "build-ca", "SSL_CERT_FILE", "PIP_CERT"):
+        assert name not in runtime_text, f"{name} reaches the runtime stage"
 
 
 def test_runtime_runs_as_a_non_root_user_with_writable_data_paths():
@@ -125,7 +191,7 @@ def test_runtime_runs_as_a_non_root_user_with_writable_data_paths():
     users = [rest for kw, rest in runtime["instructions"] if kw == "USER"]
     assert users and users[-1] not in ("root", "0"), users
     keywords = [kw for kw, _ in runtime["instructions"]]
-    assert keywords.index("USER") > max(i for i, kw in enumerate(keywords) if kw == "RUN")
+    assert keywords.index("USER") > max(i for i, kw in enumerate(keywords) if kw in ("RUN", "COPY"))
     env = env_of(runtime)
     assert env["FRAGILITY_ARTIFACTS"] == "/data/artifacts"
     assert "base_compiledir=/data/" in env["PYTENSOR_FLAGS"]
@@ -144,11 +210,40 @@ def test_healthcheck_and_cmd_are_exec_form_and_target_healthz():
 def test_dockerignore_keeps_the_context_small_but_buildable():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
-    assert {".git", ".venv", "tests", "artifacts"} <= ignored
-    assert not {"pyproject.toml", "README.md", "indicators", "models", "service"} & ignored
+    assert {".git", ".venv", ".uv", "tests", "artifacts"} <= ignored
+    assert not {"pyproject.toml", "uv.lock", "README.md", "indicators", "models", "service"} & ignored
 
 
 # ----------------------------------------------------------------------------- compose
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Return a compose value with ${VAR}, ${VAR:-default} and ${VAR:?error} resolved from `env`, as
+    `docker compose` does ($$ is a literal $); raise LookupError for a required variable unset or empty."""
+    def one(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise LookupError(f"{name}: {arg}")
+        return arg if op == ":-" else ""
+    return re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", one, value.replace("$$", "\0")).replace("\0", "$")
+
+
+def compose_services(env: dict[str, str]) -> dict:
+    """Return compose.yaml's services with every string value interpolated from `env`."""
+    def walk(node):
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        return interpolate(node, env) if isinstance(node, str) else node
+    return walk(yaml.safe_load(COMPOSE.read_text())["services"])
+
+
+SECRETS = {"POSTGRES_PASSWORD": "p@ss:w/rd#1%", "MINIO_ROOT_PASSWORD": "m1n10-s3cr3t@"}
+APP_SERVICES = ["api", "worker", "dask-scheduler", "dask-worker"]
+DATA_SERVICES = ["api", "worker", "dask-worker"]
+
+
 def test_compose_names_every_service_the_readme_names():
     compose = yaml.safe_load(COMPOSE.read_text())
     services = set(compose["services"])
@@ -157,42 +252,110 @@ def test_compose_names_every_service_the_readme_names():
     assert {"postgres", "api", "worker", "dask-scheduler", "dask-worker"} <= services
 
 
-def test_compose_start_order_is_health_gated():
+def test_compose_refuses_to_start_without_each_secret():
+    assert compose_services(SECRETS)
+    for name in SECRETS:
+        with pytest.raises(LookupError, match=name):
+            compose_services({key: value for key, value in SECRETS.items() if key != name})
+    text = COMPOSE.read_text()
+    for name in SECRETS:
+        assert not re.search(r"\$\{" + name + r":-", text), f"{name} has a silent default"
+
+
+def test_compose_passes_the_database_password_outside_the_url():
+    """A password with @, :, / or % reaches libpq untouched (PGPASSWORD), never inside the URL."""
+    services = compose_services(SECRETS)
+    for name in DATA_SERVICES:
+        env = services[name]["environment"]
+        assert env["FRAGILITY_DATABASE_URL"] == "postgresql://fragility@postgres:5432/fragility", name
+        assert env["PGPASSWORD"] == SECRETS["POSTGRES_PASSWORD"] == services["postgres"]["environment"][
+            "POSTGRES_PASSWORD"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == SECRETS["MINIO_ROOT_PASSWORD"]
+    assert "environment" not in services["dask-scheduler"], "the scheduler touches no data: it gets no secret"
+
+
+@pytest.mark.pg
+def test_the_service_engine_hands_libpq_the_password_of_pgpassword(monkeypatch):
+    """The compose wiring works: an engine made by the service from a password-less URL connects with
+    PGPASSWORD's password, characters that break a URL included (trust auth accepts any password)."""
+    from service.db.engine import make_engine
+
+    monkeypatch.setenv("PGPASSWORD", SECRETS["POSTGRES_PASSWORD"])
+    engine = make_engine("postgresql://postgres@127.0.0.1:5432/postgres".replace("postgresql", "postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection.info.password == SECRETS["POSTGRES_PASSWORD"]
+    finally:
+        engine.dispose()
+
+
+def test_compose_publishes_only_the_api_on_loopback_by_default():
+    services = compose_services(SECRETS)
+    published = {name: service["ports"] for name, service in services.items() if service.get("ports")}
+    assert list(published) == ["api"], published
+    assert published["api"] == ["127.0.0.1:8000:8000"]
+    exposed = compose_services({**SECRETS, "API_ADDRESS": "0.0.0.0", "API_PORT": "9000"})["api"]["ports"]
+    assert exposed == ["0.0.0.0:9000:8000"]
+
+
+def test_compose_start_order_waits_for_health_and_for_the_bucket_job():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     for name, service in services.items():
         for dependency, rule in (service.get("depends_on") or {}).items():
+            if dependency == "minio-bucket":
+                assert rule == {"condition": "service_completed_successfully"}, (name, rule)
+                continue
             assert rule == {"condition": "service_healthy"}, (name, dependency, rule)
             check = services[dependency].get("healthcheck", {})
             assert check.get("test") and not check.get("disable"), f"{dependency} has no healthcheck"
+    for name in DATA_SERVICES:
+        assert "minio-bucket" in services[name]["depends_on"], f"{name} starts before the bucket exists"
     assert set(services["api"]["depends_on"]) >= {"postgres", "dask-scheduler"}
     assert "dask-scheduler" in services["dask-worker"]["depends_on"]
+    assert services["minio-bucket"]["restart"] == "no"
+
+
+def test_compose_gives_each_service_its_own_volumes():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    owners: dict[str, str] = {}
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            assert source in compose["volumes"], f"{name} mounts {source}, not a named volume"
+            assert source not in owners, f"{source} shared by {owners[source]} and {name}"
+            owners[source] = name
+    assert owners["pgdata"] == "postgres" and owners["objects"] == "minio"
 
 
 def test_compose_wires_database_scheduler_and_the_artifact_bucket():
     """The application services share only the database and the bucket (no artifact volume)."""
-    compose = yaml.safe_load(COMPOSE.read_text())
-    services = compose["services"]
-    app_services = ["api", "worker", "dask-scheduler", "dask-worker"]
-    for name in app_services:
+    services = compose_services(SECRETS)
+    for name in APP_SERVICES:
+        assert services[name]["image"] == "fragility-forecast:latest"
+        assert services[name]["build"]["args"]["PYTHON_IMAGE"] == "python:3.12-slim"
+        assert not any("artifacts" in volume for volume in services[name].get("volumes", [])), name
+    for name in DATA_SERVICES:
         env = services[name]["environment"]
-        assert env["FRAGILITY_DATABASE_URL"].startswith("postgresql://")
-        assert "@postgres:5432/" in env["FRAGILITY_DATABASE_URL"]
         assert env["FRAGILITY_DASK_SCHEDULER"] == "tcp://dask-scheduler:8786"
         assert env["FRAGILITY_ARTIFACTS"] == "s3://fragility-artifacts/fragility"
         options = json.loads(env["FRAGILITY_ARTIFACTS_OPTIONS"])
         assert options["client_kwargs"]["endpoint_url"] == "http://minio:9000"
-        assert env["AWS_ACCESS_KEY_ID"] and env["AWS_SECRET_ACCESS_KEY"]
-        assert not any("artifacts" in volume for volume in services[name].get("volumes", [])), name
-        assert services[name]["image"] == "fragility-forecast:latest"
-        if name != "dask-scheduler":
-            assert services[name]["depends_on"]["minio"] == {"condition": "service_healthy"}, name
-    assert services["minio"]["image"].startswith("minio/minio:")
+        assert env["AWS_ACCESS_KEY_ID"] == services["minio"]["environment"]["MINIO_ROOT_USER"]
     assert "fragility-artifacts" in " ".join(services["minio-bucket"]["command"])
     assert services["worker"]["command"] == ["fragility", "worker"]
     assert services["api"]["command"][:2] == ["fragility", "serve"]
     assert services["dask-worker"]["command"][:3] == ["dask", "worker", "tcp://dask-scheduler:8786"]
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
-    assert {"pgdata", "objects"} <= set(compose["volumes"])
+
+
+def test_compose_does_not_advertise_a_dashboard_the_image_cannot_serve():
+    """The Dask dashboard needs bokeh; if the lock leaves it out, compose must not publish or advertise it."""
+    lock = (ROOT / "uv.lock").read_text()
+    has_bokeh = re.search(r'^name = "bokeh"$', lock, re.M) is not None
+    text = COMPOSE.read_text()
+    if not has_bokeh:
+        assert "8787:8787" not in text
+        assert not re.search(r"dashboard (?:on|at) ", text, re.I), "compose advertises the Dask dashboard"
 
 
 # ----------------------------------------------------------------------------- live runs
@@ -224,16 +387,21 @@ def test_healthcheck_command_passes_on_a_live_server_and_fails_without_one(live_
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
-    """Build the project wheel, install it alone into a fresh venv, run CMD as the image does."""
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--wheel-dir", str(wheels),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
-    wheel = next(wheels.glob("fragility_forecast-*.whl"))
+    """Install as the Dockerfile does (uv.lock's runtime dependencies with their hashes, then the project
+    alone, --no-deps) into a fresh venv, and run CMD there as the image does."""
+    uv = ROOT / ".uv" / "bin" / "uv"
+    assert uv.exists(), "uv is bootstrapped by `make install` into .uv/"
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=False, with_pip=True).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     bin_dir = env_dir / "bin"
-    subprocess.run([bin_dir / "python", "-m", "pip", "install", "--quiet", str(wheel)],
-                   check=True, capture_output=True, timeout=900)
+    requirements = tmp_path / "requirements.txt"
+    subprocess.run([uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--format", "requirements.txt",
+                    "-o", str(requirements)], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    pinned = re.findall(r"^([A-Za-z0-9._-]+)==", requirements.read_text(), re.M)
+    assert "pymc" in pinned and not {"pytest", "ruff", "moto"} & set(pinned), "the dev extra leaked into the image"
+    for args in (["--require-hashes", "-r", str(requirements)], ["--no-deps", str(ROOT)]):
+        subprocess.run([uv, "pip", "install", "--quiet", "--python", str(bin_dir / "python"), *args],
+                       check=True, capture_output=True, timeout=900)
 
     runtime = runtime_stage()
     data = tmp_path / "data"
