@@ -24,7 +24,7 @@ from service.cli.common import (
     emit,
     fail,
 )
-from service.cli.formatting import number
+from service.cli.formatting import gate_verdict, number
 
 models_app = typer.Typer(help="List, show and create models (GET and POST /v1/models).", no_args_is_help=True)
 ACTIVE_JOBS = ("queued", "running")
@@ -121,7 +121,8 @@ def versions_table(name: str, versions: list[dict[str, Any]]) -> Table:
         table.add_row(f"v{v['version']}", str(v["created_at"])[:16].replace("T", " "), state, v["last_period"] or "-",
                       "-" if rhat is None else f"{rhat:.3f}", "-" if ess is None else f"{ess:.0f}",
                       str(d.get("divergences", "-")),
-                      "passed" if v["gate"]["passed"] else "failed: " + "; ".join(v["gate"]["reasons"]))
+                      gate_verdict(v["gate"]["passed"], d.get("gate"))
+                      + ("" if v["gate"]["passed"] else ": " + "; ".join(v["gate"]["reasons"])))
     return table
 
 
