@@ -295,7 +295,8 @@ def describe(result: DemoResult) -> str:
     gate = d.get("gate") or {}
     judged = f"{gate.get('name', 'gate')} ({gate_text(gate)})"
     lines = [f"{result.model} v{result.version}: "
-             + (f"reused ({result.reused})" if result.reused else f"fitted in {result.fit_seconds:.0f} s")
+             + ("served again, not refitted (same data and configuration)" if result.reused
+                else f"fitted in {result.fit_seconds:.0f} s")
              + f"; R-hat max {d.get('rhat_max', float('nan')):.3f}, "
              f"bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
              f"{d.get('divergences', '?')} divergences; {judged}: "
@@ -328,11 +329,11 @@ def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], 
     began = time.monotonic()
     body = {"source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON}
     done = threading.Event()
+    phase = ["starting the server"]
 
     def report() -> None:
         while not done.wait(5.0):
-            echo(f"demo: warming the first question on the server ({SOURCE} -> {TARGET}, threshold {threshold}, "
-                 f"{HORIZON} months), {time.monotonic() - began:.0f} s ...")
+            echo(f"demo: {phase[0]}, {time.monotonic() - began:.0f} s ...")
 
     threading.Thread(target=report, name="demo-warm-report", daemon=True).start()
     try:
@@ -346,6 +347,8 @@ def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], 
                         raise
                     time.sleep(0.2)
             asked = time.monotonic()
+            phase[0] = (f"warming the first question on the server ({SOURCE} -> {TARGET}, threshold {threshold}, "
+                        f"{HORIZON} months)")
             response = http.post(f"/v1/models/{MODEL_NAME}/spillover", json=body)
         seconds = time.monotonic() - asked
     except httpx.HTTPError as exc:

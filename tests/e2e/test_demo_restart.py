@@ -45,7 +45,7 @@ def test_an_unchanged_demo_is_served_again_and_warmed_before_ready(env, tmp_path
     again = demo(env, tmp_path)
     assert time.monotonic() - began < 120
     assert "serving middle-east v1 again: the same data" in again.stderr, again.stderr
-    assert "middle-east v1: reused" in again.stdout and "P(Iran >=" in again.stdout, again.stdout
+    assert "middle-east v1: served again, not refitted" in again.stdout and "P(Iran >=" in again.stdout, again.stdout
 
     refit = demo(env, tmp_path, "--refit")
     assert "middle-east v2: fitted in" in refit.stdout, refit.stdout
