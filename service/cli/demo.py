@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
-from service.cli.formatting import gate_text
+from service.cli.formatting import gate_text, number
 
 if TYPE_CHECKING:  # the heavy imports happen when the demo runs, not when `fragility --help` starts
     import numpy as np
@@ -56,6 +56,8 @@ class DemoResult:
     spillover: dict | None
     url: str
     total_seconds: float
+    threshold: int | None = None
+    """The threshold of the spillover question (Iran's suggested 75th percentile), asked or not."""
     reused: str | None = None
     """Why the served version was reused instead of fitting again (None: this run fitted a new version)."""
 
@@ -185,13 +187,15 @@ def page_url(settings: Settings, threshold: int) -> str:
 
 def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune: int = 500, chains: int = 2,
              seed: int = 7, end: str | None = None, gate: GateThresholds | Literal["demo"] | None = "demo",
-             reuse: bool = True, echo: Callable[[str], None] = print) -> DemoResult:
+             reuse: bool = True, ask: bool = True, echo: Callable[[str], None] = print) -> DemoResult:
     """Return the DemoResult after storing demo data, fitting `middle-east` and asking Iraq -> Iran.
 
     The history ends at `end` (default: last month). `gate` replaces the settings' gate for this one fit
     ("demo": the demo gate; None keeps `settings.gate`). With `reuse`, a served version fitted to the same data
     with the same model configuration, which passes `gate`, is served again instead of fitting (see
-    `reusable_version`). Progress lines go to `echo`. Raises FragilityError (with a hint) when a step fails.
+    `reusable_version`). Without `ask` the spillover question is left to the server (`demo --serve` asks it
+    there, so its first answer is computed once). Progress lines go to `echo`. Raises FragilityError (with a
+    hint) when a step fails.
     """
     from indicators import FragilityError, add_months, current_month, load_demo_regions
     from service.crud.indicators import upsert_indicators
@@ -244,11 +248,11 @@ def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune:
             version = version_by_number(session, model_by_name(session, MODEL_NAME).id, result.get("version"))
             diagnostics = dict(version.diagnostics)
         threshold = demo_threshold(rows, TARGET)
-        answer = ask_spillover(database, settings, threshold) if result.get("promoted") else None
+        answer = ask_spillover(database, settings, threshold) if ask and result.get("promoted") else None
         return DemoResult(model=MODEL_NAME, version=result.get("version"), promoted=bool(result.get("promoted")),
                           gate=result.get("gate", {}), diagnostics=diagnostics, fit_seconds=round(fit_seconds, 1),
                           spillover=answer, url=page_url(settings, threshold),
-                          total_seconds=round(time.monotonic() - began, 1),
+                          total_seconds=round(time.monotonic() - began, 1), threshold=threshold,
                           reused=reused[1] if reused is not None else None)
     finally:
         database.dispose()
@@ -301,19 +305,22 @@ def describe(result: DemoResult) -> str:
              f"bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
              f"{d.get('divergences', '?')} divergences; {judged}: "
              f"{'passed, serving' if result.promoted else 'failed: ' + '; '.join(result.gate.get('reasons', []))}"]
-    s = result.spillover
-    if s:
-        low, high = s["attributable_interval"]
-        mc_error = s["mc_standard_error"]["attributable"]
-        lines.append(
-            f"P(Iran >= {s['threshold']} conflict deaths in some month of the next {s['horizon']}) = "
+    if result.spillover:
+        lines.append(answer_line(result.spillover))
+    lines.append(f"page: {result.url}")
+    lines.append(f"demo finished in {result.total_seconds:.0f} s")
+    return "\n".join(lines)
+
+
+def answer_line(s: dict) -> str:
+    """Return the Iraq -> Iran spillover answer (the demo's or the server's JSON) as one sentence."""
+    low, high = s["attributable_interval"]
+    mc_error = s["mc_standard_error"]["attributable"]
+    return (f"P(Iran >= {number(s['threshold'])} conflict deaths in some month of the next {s['horizon']}) = "
             f"{s['probability']:.1%}; without Iraq's channel {s['probability_without_source']:.1%}; "
             f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% credible interval {100 * low:+.1f} "
             f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}); Iraq's share of Iran's expected "
             f"level {s['channel_share']:.1%}")
-    lines.append(f"page: {result.url}")
-    lines.append(f"demo finished in {result.total_seconds:.0f} s")
-    return "\n".join(lines)
 
 
 def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], None], page: str,
@@ -321,8 +328,8 @@ def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], 
     """Return the seconds the served README question (Iraq -> Iran spillover) took once the server at `base_url`
     answers, after asking it there so that the first reader's question is served warm; None when not answered.
 
-    Waits for the server to listen, then POSTs the question, echoing progress every 5 s; prints "ready" and the
-    page URL at the end (also when the question could not be warmed, saying why).
+    Waits for the server to listen, then POSTs the question, echoing progress every 5 s; prints the answer, then
+    "ready" and the page URL (also when the question could not be warmed, saying why).
     """
     import httpx
 
@@ -360,6 +367,7 @@ def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], 
         echo(f"demo: the server answered the first question with {response.status_code} (not warmed); "
              f"ready: {page}")
         return None
+    typer.echo(answer_line(response.json()))
     echo(f"ready: {page}  (first question answered and cached on the server in {seconds:.1f} s; Ctrl-C stops)")
     return seconds
 
@@ -394,9 +402,10 @@ def demo_command(
     if serve:  # before the minutes of demo work: a busy port is found at once
         check_port_free(settings.host, settings.port)
     quiet = (lambda _message: None) if as_json else (lambda message: typer.echo(message, err=True))
+    warm_on_server = serve and settings.public_read and not as_json  # else the demo asks it itself
     try:
         result = run_demo(settings, n_periods=periods, draws=draws, tune=tune, chains=chains, seed=seed,
-                          gate=None if strict_gate else "demo", reuse=not refit, echo=quiet)
+                          gate=None if strict_gate else "demo", reuse=not refit, ask=not warm_on_server, echo=quiet)
     except FragilityError as exc:
         raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
@@ -409,10 +418,10 @@ def demo_command(
         raise fail("the demo fit did not pass the gate, so nothing is served",
                    "Run again with more --draws (or without --strict-gate).", EXIT_INPUT)
     if serve:
-        if result.spillover and settings.public_read:
+        if warm_on_server:
             host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
             threading.Thread(target=warm_first_question, name="demo-warm", daemon=True,
-                             args=(f"http://{host}:{settings.port}", result.spillover["threshold"]),
+                             args=(f"http://{host}:{settings.port}", result.threshold),
                              kwargs={"echo": quiet, "page": result.url}).start()
         serve_command(host=None, port=settings.port, demo=False, no_worker=False, access_log=access_log)
 

@@ -60,6 +60,7 @@ def test_an_unchanged_demo_is_served_again_and_warmed_before_ready(env, tmp_path
             time.sleep(0.5)
         text = log.read_text(errors="replace")
         assert "serving middle-east v2 again" in text and "first question answered and cached" in text, text
+        assert text.index("P(Iran >=") < text.index("ready: http://"), "the server's answer comes first"
         assert '"message": "request"' not in text, "the demo's terminal gets no access-log line per request"
         base = f"http://127.0.0.1:{env['FRAGILITY_PORT']}"
         versions = httpx.get(f"{base}/v1/models/middle-east/versions", timeout=30).json()
