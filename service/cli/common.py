@@ -129,6 +129,25 @@ def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
     out = Console()
     for column in table.columns:  # a long cell wraps onto more lines, it is never cut to "..."
         column.overflow = "fold"
+    needed = Console(width=1000).measure(table).maximum
     if not out.is_terminal:  # piped or captured: as wide as the table needs (rich would assume 80 columns)
-        out = Console(width=max(out.width, out.measure(table).maximum))
+        out = Console(width=max(out.width, needed))
+    elif needed > out.width and len(table.columns) > 4:  # a wide table on a narrow terminal: one record per row
+        print_records(out, table)
+        return
     out.print(table)
+
+
+def print_records(out: Console, table: Table) -> None:
+    """Print `table` as one block per row, "header: value" per line (for terminals narrower than the table)."""
+    if table.title:
+        out.print(table.title, style="bold")
+    headers = [str(column.header).replace("\n", " ") for column in table.columns]
+    width = max(map(len, headers))
+    for row in zip(*(list(column.cells) for column in table.columns), strict=True):
+        out.print()
+        for header, cell in zip(headers, row, strict=True):
+            out.print(f"{header:>{width}}: {cell}", highlight=False, overflow="fold")
+    if table.caption:
+        out.print()
+        out.print(table.caption)

@@ -324,7 +324,7 @@ def answer_line(s: dict) -> str:
 
 
 def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], None], page: str,
-                        timeout_seconds: float = 300.0) -> float | None:
+                        timeout_seconds: float = 600.0) -> float | None:
     """Return the seconds the served README question (Iraq -> Iran spillover) took once the server at `base_url`
     answers, after asking it there so that the first reader's question is served warm; None when not answered.
 

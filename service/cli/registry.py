@@ -111,9 +111,9 @@ def describe(model: dict[str, Any]) -> str:
 def versions_table(name: str, versions: list[dict[str, Any]]) -> Table:
     """Return the table of a model's versions: state, data, diagnostics and the gate's reasons."""
     table = Table(title=f"versions of {name}")
-    for column in ("version", "created", "state", "last month", "R-hat max", "ESS bulk min", "divergences",
+    for column in ("version", "created (UTC)", "state", "last month", "R-hat max", "ESS bulk min", "divergences",
                    "gate"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column in ("R-hat max", "ESS bulk min", "divergences") else "left")
     for v in versions:
         d = v["diagnostics"] or {}
         state = "broken" if v["broken"] else "serving" if v["served"] else "promoted" if v["promoted"] else "-"

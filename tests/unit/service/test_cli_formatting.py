@@ -73,3 +73,39 @@ def test_server_hints_are_written_as_the_command_line_reads_them():
         "List versions with `fragility models show NAME`."
     assert cli_words("List models with GET /v1/models or create one with POST /v1/models.") == \
         "List models with `fragility models list` or create one with `fragility models create`."
+
+
+def wide_table():
+    from rich.table import Table
+
+    table = Table(title="versions of m")
+    for column in ("version", "created (UTC)", "state", "R-hat max", "ESS bulk min", "gate"):
+        table.add_column(column)
+    verdict = "failed the demo gate (R-hat <= 1.05, bulk ESS >= 200, divergences <= 5): " + "x" * 90 + " END"
+    table.add_row("v1", "2026-12-07 04:45", "-", "1.125", "57", verdict)
+    return table, verdict
+
+
+def test_a_piped_table_is_as_wide_as_it_needs_and_nothing_is_cut(capsys):
+    from service.cli.common import emit
+
+    table, verdict = wide_table()
+    emit({}, False, table)
+    printed = capsys.readouterr().out
+    assert verdict in printed and "…" not in printed, printed
+
+
+def test_a_narrow_terminal_gets_one_record_per_row_with_every_value_whole():
+    import io
+
+    from rich.console import Console
+
+    from service.cli.common import print_records
+
+    table, verdict = wide_table()
+    out = io.StringIO()
+    print_records(Console(file=out, width=80), table)
+    text = out.getvalue()
+    assert "version: v1" in text and "ESS bulk min: 57" in text and "…" not in text, text
+    assert verdict.replace(" ", "") in text.replace("\n", "").replace(" ", ""), text
+    assert max(map(len, text.splitlines())) <= 80
