@@ -95,7 +95,7 @@ def test_library_snippets_run_as_written(tmp_path, monkeypatch):
     assert 0 <= low <= high <= 1 and 1 <= len(count["attempts"]) <= 3, count["attempts"]
     assert all("passed" in run for run in count["attempts"]), "the snippet reads attempts[-1]['passed']"
     assert (tmp_path / "deaths.csv").exists()
-    assert 0 <= families["fit"].forecast(horizon=6).probability("IRN", threshold=100.0) <= 1
+    assert 0 <= families["fit"].forecast(horizon=6).probability("IRN", threshold=100.0)["probability"] <= 1
 
 
 def test_the_first_screen_leads_with_make_run_and_make_test_and_make_knows_both():
