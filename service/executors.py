@@ -12,6 +12,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from indicators.errors import InputError
+from service.notices import plain_compile_notices
 from service.settings import Settings
 
 
@@ -41,7 +42,8 @@ class LocalExecutor:
 
     def new_pool(self) -> ProcessPoolExecutor:
         """Return a fresh pool of spawned processes."""
-        return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=plain_compile_notices)
 
     def submit(self, fn, *args) -> TaskFuture:
         """Return a concurrent.futures.Future for `fn(*args)` run in a pool process.

@@ -15,6 +15,12 @@ class GateThresholds(BaseModel):
     max_rhat: float = 1.01
     min_ess_bulk: float = 400.0
     max_divergences: int = 0
+    name: str = "service gate"
+    """How versions, the page and the CLI name this gate ("demo gate" for `fragility demo`'s)."""
+
+    def thresholds(self) -> dict[str, float]:
+        """Return the limits alone (max_rhat, min_ess_bulk, max_divergences), as models.gate takes them."""
+        return self.model_dump(exclude={"name"})
 
 
 class DatabaseLimits(BaseModel):

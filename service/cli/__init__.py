@@ -2,7 +2,7 @@
 forecast, probability, spillover, backtest), `registry` (models list|show|create, paths), `demo`; `common` holds
 what they share (exit codes, settings, store), `client` the HTTP client, `formatting` how numbers are written.
 
-Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable.
+Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable, 4 the port to serve on is in use.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from __future__ import annotations
 import typer
 
 from service.cli import data, demo, models, registry
+from service.notices import plain_compile_notices
+
+plain_compile_notices()  # "note: compiling the model ..." rather than a Python warning with a source line
 
 app = typer.Typer(name="fragility", help="Bayesian early-warning service for state-failure indicators.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)

@@ -4,6 +4,7 @@ error answers printed as `error:` (status, error class, detail), one line per in
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,13 @@ import typer
 
 from service.cli.common import EXIT_INPUT, EXIT_UNREACHABLE
 
+ROUTE_COMMANDS = (  # the HTTP routes a server hint names -> the command that does the same here (most specific first)
+    ("GET /v1/models/{name}/versions", "`fragility models show NAME`"),
+    ("POST /v1/models/{name}/fit", "`fragility fit NAME`"),
+    ("POST /v1/models/{name}/backtests", "`fragility backtest NAME`"),
+    ("GET /v1/models", "`fragility models list`"),
+    ("POST /v1/models", "`fragility models create`"),
+)
 UNREACHABLE_HINT = "Start the server (`fragility serve`), or point --url / FRAGILITY_URL at the one you meant."
 
 
@@ -67,10 +75,10 @@ class ServerClient:
             body = {"detail": response.text}
         typer.echo(f"error: {response.status_code} {body.get('error', '')}: {body.get('detail', '')}", err=True)
         for problem in body.get("errors") or []:
-            typer.echo(f"  {where(problem)}{problem.get('field') or 'request'}: {problem.get('reason', 'invalid')}",
+            typer.echo(f"  {where(problem)}{option_of(problem.get('field'))}: {problem.get('reason', 'invalid')}",
                        err=True)
         if body.get("hint"):
-            typer.echo(f"hint: {body['hint']}", err=True)
+            typer.echo(f"hint: {cli_words(body['hint'])}", err=True)
         raise typer.Exit(EXIT_UNREACHABLE if response.status_code == 503 else EXIT_INPUT)
 
 
@@ -79,6 +87,23 @@ def where(problem: dict) -> str:
     if problem.get("line") is not None:
         return f"line {problem['line']} (row {problem['row']}), "
     return f"row {problem['row']}, " if problem.get("row") is not None else ""
+
+
+def option_of(field: str | None) -> str:
+    """Return the command-line option of an invalid request field: "query.horizon" and "horizon" -> "--horizon",
+    "scenario.2026-01" -> "--scenario (2026-01)"; "request" when the answer names no field."""
+    if not field:
+        return "request"
+    first, _, rest = re.sub(r"^(query|body)\.", "", field).partition(".")
+    return f"--{first.replace('_', '-')}" + (f" ({rest})" if rest else "")
+
+
+def cli_words(hint: str) -> str:
+    """Return a server hint as the command line reads it: routes it names become the commands that do the same,
+    request fields (`query.horizon`) become options (`--horizon`)."""
+    for route, command in ROUTE_COMMANDS:
+        hint = hint.replace(route, command)
+    return re.sub(r"\b(?:query|body)\.([a-z_]+)", lambda m: "--" + m.group(1).replace("_", "-"), hint)
 
 
 def unreachable(url: Any, exc: Exception) -> typer.Exit:

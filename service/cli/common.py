@@ -1,7 +1,7 @@
 """What every `fragility` command shares: exit codes, the settings, opening the migrated store, the
 `--url`/`--key`/`--json` options of the HTTP client commands, and printing errors and answers.
 
-Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable.
+Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable, 4 the port to serve on is in use.
 """
 
 from __future__ import annotations
@@ -10,21 +10,21 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
-from indicators import FragilityError
-from service.db.engine import Database, run_migrations, safe_url
-from service.errors import DatabaseUnavailable, hint_for, status_for
-from service.settings import Settings, get_settings
+if TYPE_CHECKING:  # the HTTP client commands import none of these (start time): functions import them when run
+    from rich.table import Table
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+    from indicators import FragilityError
+    from service.db.engine import Database
+    from service.settings import Settings
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_PORT_IN_USE = 0, 1, 2, 3, 4
+HEAVY_MODULES = ("pandas", "alembic", "psycopg", "sqlalchemy")
+"""What the HTTP client commands must not import (each costs seconds of start time); tests check it."""
 T = TypeVar("T")
 
 UrlOption = Annotated[str, typer.Option("--url", envvar="FRAGILITY_URL", help="server URL")]
@@ -45,6 +45,10 @@ def fail(message: str, hint: str, code: int) -> typer.Exit:
 
 def load_settings() -> Settings:
     """Return the settings from the environment; an invalid FRAGILITY_* value ends the command with exit 2."""
+    from pydantic import ValidationError
+
+    from service.settings import get_settings
+
     try:
         return get_settings()
     except ValidationError as exc:
@@ -55,6 +59,8 @@ def load_settings() -> Settings:
 
 def sqlite_file_is_new(url: str) -> bool:
     """Return whether `url` names a SQLite file that does not exist yet (opening it creates an empty store)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:" \
         and not Path(parsed.database).exists()
@@ -64,6 +70,11 @@ def sqlite_file_is_new(url: str) -> bool:
 def migrated_database(settings: Settings) -> Iterator[Database]:
     """Yield the migrated database of `settings`, saying which store on stderr; an unreachable database ends
     the command with exit 3."""
+    from sqlalchemy.exc import OperationalError
+
+    from service.db.engine import Database, run_migrations, safe_url
+    from service.errors import DatabaseUnavailable
+
     new = sqlite_file_is_new(settings.database_url)
     typer.echo(f"store: {safe_url(settings.database_url)}" + (" (created now: empty)" if new else ""), err=True)
     try:
@@ -80,6 +91,8 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
 
 def with_session(settings: Settings, work: Callable[..., T]) -> T:
     """Return `work(session=...)` run on the migrated database; our errors end the command with exit 1 (3)."""
+    from indicators import FragilityError
+
     new = sqlite_file_is_new(settings.database_url)
     try:
         with migrated_database(settings) as db, db.session() as session:
@@ -90,6 +103,9 @@ def with_session(settings: Settings, work: Callable[..., T]) -> T:
 
 def store_hint(exc: FragilityError, settings: Settings, store_was_new: bool) -> str:
     """Return the hint of `exc`, plus a note when the command has just created the (empty) store."""
+    from service.db.engine import safe_url
+    from service.errors import hint_for
+
     hint = hint_for(exc)
     if store_was_new:
         hint += (f" Note: the store {safe_url(settings.database_url)} was created by this command and is empty;"
@@ -100,6 +116,8 @@ def store_hint(exc: FragilityError, settings: Settings, store_was_new: bool) -> 
 
 def exit_code_of(exc: FragilityError) -> int:
     """Return the exit code of one of our errors: 3 when the service or database is unreachable (503), else 1."""
+    from service.errors import status_for
+
     return EXIT_UNREACHABLE if status_for(exc) == 503 else EXIT_INPUT
 
 
@@ -107,5 +125,29 @@ def emit(data: Any, as_json: bool, table: Table | None = None) -> None:
     """Print `data` as JSON, or `table` (falls back to JSON when no table is given); returns nothing."""
     if as_json or table is None:
         print(json.dumps(data, indent=2, default=str))
-    else:
-        Console().print(table)
+        return
+    out = Console()
+    for column in table.columns:  # a long cell wraps onto more lines, it is never cut to "..."
+        column.overflow = "fold"
+    needed = Console(width=1000).measure(table).maximum
+    if not out.is_terminal:  # piped or captured: as wide as the table needs (rich would assume 80 columns)
+        out = Console(width=max(out.width, needed))
+    elif needed > out.width and len(table.columns) > 4:  # a wide table on a narrow terminal: one record per row
+        print_records(out, table)
+        return
+    out.print(table)
+
+
+def print_records(out: Console, table: Table) -> None:
+    """Print `table` as one block per row, "header: value" per line (for terminals narrower than the table)."""
+    if table.title:
+        out.print(table.title, style="bold")
+    headers = [str(column.header).replace("\n", " ") for column in table.columns]
+    width = max(map(len, headers))
+    for row in zip(*(list(column.cells) for column in table.columns), strict=True):
+        out.print()
+        for header, cell in zip(headers, row, strict=True):
+            out.print(f"{header:>{width}}: {cell}", highlight=False, overflow="fold")
+    if table.caption:
+        out.print()
+        out.print(table.caption)

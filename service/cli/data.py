@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
+import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from starlette.types import ASGIApp
 
-from indicators import (
-    FragilityError,
-    InputError,
-    load_demo_regions,
-    read_observations_csv_lines,
-    read_observations_json,
-)
-from service import runtime
 from service.cli.common import (
     EXIT_INPUT,
+    EXIT_PORT_IN_USE,
     fail,
     load_settings,
     migrated_database,
@@ -27,11 +22,11 @@ from service.cli.common import (
     store_hint,
     with_session,
 )
-from service.crud.keys import create_key, list_keys, revoke_key
-from service.crud.observations import ingest_rows
-from service.crud.regions import list_regions, upsert_regions
-from service.errors import error_body, row_errors_of
-from service.settings import Settings
+
+if TYPE_CHECKING:  # imported where used: `fragility --help` and the HTTP client commands stay quick to start
+    from starlette.types import ASGIApp
+
+    from service.settings import Settings
 
 keys_app = typer.Typer(help="Create, revoke and list API keys.", no_args_is_help=True)
 
@@ -50,11 +45,18 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Load the 25 demo regions if no region is stored.")] = False,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the scheduler and worker "
                                             "inside the server process.")] = False,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="log every request as a JSON "
+                                             "line on stderr (logger fragility.http)")] = True,
 ) -> None:
     """Migrate the database, optionally load the demo regions, and serve the HTTP API."""
+    from indicators import load_demo_regions
+    from service import runtime
     from service.app import create_app
+    from service.crud.regions import list_regions, upsert_regions
 
     settings = load_settings()
+    host, port = host or settings.host, port or settings.port
+    check_port_free(host, port)
 
     def load_demo(*, session) -> int:
         if list_regions(session=session):
@@ -66,7 +68,29 @@ def serve(
     if loaded:
         typer.echo(f"loaded {loaded} demo regions", err=True)
     hooks = [] if no_worker else runtime.embedded_hooks(settings)
-    run_http(create_app(settings, start_hooks=hooks), settings, host=host or settings.host, port=port or settings.port)
+    application = create_app(settings, start_hooks=hooks)
+    if not access_log:  # errors and warnings are still logged
+        logging.getLogger("fragility.http").setLevel(logging.WARNING)
+    run_http(application, settings, host=host, port=port)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Return nothing when `host`:`port` can be bound to serve on; else end the command with exit 4, naming
+    FRAGILITY_PORT and --port (checked before any slow work, so a busy port is found at once)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise fail(f"cannot serve on {host}:{port}: {exc.strerror}", "Check FRAGILITY_HOST (or --host).",
+                           EXIT_PORT_IN_USE) from exc
+            raise fail(f"port {port} on {host} is already in use (another server, or an earlier `fragility serve`)",
+                       f"Stop what listens there, or serve on another port: FRAGILITY_PORT={port + 1} make run, or "
+                       f"`fragility serve --port {port + 1}` (`fragility demo --serve --port {port + 1}`); then point "
+                       f"the CLI at it with --url http://127.0.0.1:{port + 1} or FRAGILITY_URL.",
+                       EXIT_PORT_IN_USE) from exc
 
 
 def run_http(application: ASGIApp, settings: Settings, *, host: str, port: int) -> None:
@@ -88,6 +112,8 @@ def keys_create(
     label: Annotated[str | None, typer.Option(help="A note saying whose key this is.")] = None,
 ) -> None:
     """Create an API key and print it once (the last word of the output is the key)."""
+    from service.crud.keys import create_key
+
     info, secret = with_session(load_settings(), lambda session: create_key(session=session, scope=scope.value,
                                                                            label=label))
     typer.echo(f"created {info.scope} key id={info.id} prefix={info.prefix} (shown once, store it now): {secret}")
@@ -96,6 +122,8 @@ def keys_create(
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="The key's prefix, numeric id, or the key itself.")]) -> None:
     """Revoke an API key; requests with it are then refused with 401."""
+    from service.crud.keys import revoke_key
+
     info = with_session(load_settings(), lambda session: revoke_key(session=session, prefix_or_id=key))
     typer.echo(f"revoked key id={info.id} prefix={info.prefix} scope={info.scope}")
 
@@ -103,6 +131,8 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="The key's prefix, numer
 @keys_app.command("list")
 def keys_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False) -> None:
     """List API keys (id, prefix, scope, label, created, revoked); never the secrets."""
+    from service.crud.keys import list_keys
+
     for info in with_session(load_settings(), lambda session: list_keys(session=session)):
         if as_json:
             typer.echo(json.dumps(info.to_dict()))
@@ -117,6 +147,8 @@ def read_observation_file(path: Path) -> tuple[list[dict], list[int] | None]:
 
     Raises InputError when the file cannot be read or parsed.
     """
+    from indicators import InputError, read_observations_csv_lines, read_observations_json
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -131,6 +163,10 @@ def ingest(
 ) -> None:
     """Validate and store an observations file atomically, like POST /v1/observations. Bad rows of a CSV file are
     named by file line (the header is line 1) and 0-based data row; of a JSON file, by row."""
+    from indicators import FragilityError
+    from service.crud.observations import ingest_rows
+    from service.errors import error_body, row_errors_of
+
     settings = load_settings()
     store_was_new = sqlite_file_is_new(settings.database_url)
     try:

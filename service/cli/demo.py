@@ -15,35 +15,32 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import numpy as np
 import typer
 
-from indicators import add_months, current_month, load_demo_regions, simulate_count_panel, suggested_thresholds
-from indicators.errors import FragilityError
 from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
-from service.cli.data import serve as serve_command
-from service.crud.indicators import upsert_indicators
-from service.crud.jobs import enqueue_job, get_job
-from service.crud.models import create_model, model_by_name, update_model
-from service.crud.observations import ingest_rows
-from service.crud.regions import upsert_regions
-from service.crud.versions import version_by_number
-from service.db.engine import Database, run_migrations
-from service.errors import ModelNotFound, hint_for
-from service.jobs.worker import Worker
-from service.schemas.models import ModelIn
-from service.serving.artifacts import redacted, settings_store
-from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
-from service.settings import GateThresholds, Settings
+from service.cli.formatting import gate_text, number
+
+if TYPE_CHECKING:  # the heavy imports happen when the demo runs, not when `fragility --help` starts
+    import numpy as np
+
+    from service.db.engine import Database
+    from service.settings import GateThresholds, Settings
 
 MODEL_NAME = "middle-east"
 INDICATOR = {"id": "conflict_deaths", "kind": "count", "unit": "deaths per month",
              "description": "Synthetic monthly conflict deaths (demo data, not real events)"}
 SOURCE, TARGET, HORIZON = "IRQ", "IRN", 6
-DEMO_GATE = GateThresholds(max_rhat=1.05, min_ess_bulk=200, max_divergences=5)
-"""The demo's short fit is judged by this gate unless FRAGILITY_GATE__* are set (see run_demo)."""
+DEMO_GATE_LIMITS = {"max_rhat": 1.05, "min_ess_bulk": 200, "max_divergences": 5, "name": "demo gate"}
+"""The demo's short fit is judged by this gate unless --strict-gate (see run_demo); versions record it by name."""
+
+
+def demo_gate() -> GateThresholds:
+    """Return the demo gate (DEMO_GATE_LIMITS) as the settings' gate type."""
+    from service.settings import GateThresholds
+
+    return GateThresholds(**DEMO_GATE_LIMITS)
 
 
 @dataclass
@@ -59,6 +56,10 @@ class DemoResult:
     spillover: dict | None
     url: str
     total_seconds: float
+    threshold: int | None = None
+    """The threshold of the spillover question (Iran's suggested 75th percentile), asked or not."""
+    reused: str | None = None
+    """Why the served version was reused instead of fitting again (None: this run fitted a new version)."""
 
     def to_dict(self) -> dict:
         """Return the result as a JSON-ready dict."""
@@ -68,6 +69,10 @@ class DemoResult:
 def demo_truth_overrides(regions: list[dict], seed: int) -> dict[str, np.ndarray]:
     """Return per-region (a, lam, phi, alpha) for the demo: population draws, Iraq and Syria hot,
     Iran quiet on its own but strongly fed by its neighbours (so Iraq's channel shows)."""
+    import numpy as np
+
+    from indicators import simulate_count_panel
+
     _, drawn = simulate_count_panel(graph=regions, n_periods=24, seed=seed, indicator="conflict_deaths",
                                     start="2000-01")
     ids = [r["id"] for r in regions]
@@ -84,6 +89,8 @@ def demo_truth_overrides(regions: list[dict], seed: int) -> dict[str, np.ndarray
 
 def demo_rows(regions: list[dict], *, n_periods: int, seed: int, end: str) -> list[dict]:
     """Return the demo history as observation rows (region, indicator, period, value) ending at `end`."""
+    from indicators import add_months, simulate_count_panel
+
     start = add_months(end, 1 - n_periods)
     panel, _ = simulate_count_panel(graph=regions, n_periods=n_periods, seed=seed, indicator=INDICATOR["id"],
                                     start=start, **demo_truth_overrides(regions, seed))
@@ -94,12 +101,17 @@ def demo_rows(regions: list[dict], *, n_periods: int, seed: int, end: str) -> li
 def demo_threshold(rows: list[dict], region: str) -> int:
     """Return a threshold worth asking about: the API's suggested threshold at the 75th percentile of the
     region's last 24 months (`indicators.suggested_thresholds`, as `GET /v1/series/thresholds` gives it)."""
+    from indicators import suggested_thresholds
+
     values = [r["value"] for r in rows if r["region"] == region]
     return int(suggested_thresholds(values, kind=INDICATOR["kind"], levels=(0.75,), months=24)[0].threshold)
 
 
 def store_model(session, config: dict) -> None:
     """Create the demo model, or bring an existing one to `config`; returns nothing."""
+    from service.crud.models import create_model, model_by_name, update_model
+    from service.errors import ModelNotFound
+
     try:
         model_by_name(session, config["name"])
     except ModelNotFound:
@@ -115,6 +127,11 @@ def run_fit_job(database: Database, settings: Settings, *, echo: Callable[[str],
     The worker runs in a thread while this one reports the job's status every `report_every` s.
     Raises FragilityError if the job has not ended after `timeout_seconds`.
     """
+    from indicators import FragilityError
+    from service.crud.jobs import enqueue_job, get_job
+    from service.crud.models import model_by_name
+    from service.jobs.worker import Worker
+
     with database.session() as session:
         model = model_by_name(session, MODEL_NAME)
         job_id = enqueue_job(session, kind="fit", model=model, max_attempts=settings.job_max_attempts)
@@ -146,6 +163,9 @@ def run_fit_job(database: Database, settings: Settings, *, echo: Callable[[str],
 
 def ask_spillover(database: Database, settings: Settings, threshold: int) -> dict:
     """Return the spillover answer Iraq -> Iran of the served version, read as the HTTP route reads it."""
+    from service.serving.artifacts import settings_store
+    from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
+
     cache = PathCache(settings_store(settings))
     with database.session() as session:
         served, stored = resolve(session, cache, MODEL_NAME)
@@ -166,17 +186,30 @@ def page_url(settings: Settings, threshold: int) -> str:
 
 
 def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune: int = 500, chains: int = 2,
-             seed: int = 7, end: str | None = None, gate: GateThresholds | None = DEMO_GATE,
-             echo: Callable[[str], None] = print) -> DemoResult:
+             seed: int = 7, end: str | None = None, gate: GateThresholds | Literal["demo"] | None = "demo",
+             reuse: bool = True, ask: bool = True, echo: Callable[[str], None] = print) -> DemoResult:
     """Return the DemoResult after storing demo data, fitting `middle-east` and asking Iraq -> Iran.
 
-    The history ends at `end` (default: last month). `gate` replaces the settings' gate for
-    this one fit (None keeps `settings.gate`). Progress
-    lines go to `echo`. Raises FragilityError (with a hint) when a step fails.
+    The history ends at `end` (default: last month). `gate` replaces the settings' gate for this one fit
+    ("demo": the demo gate; None keeps `settings.gate`). With `reuse`, a served version fitted to the same data
+    with the same model configuration, which passes `gate`, is served again instead of fitting (see
+    `reusable_version`). Without `ask` the spillover question is left to the server (`demo --serve` asks it
+    there, so its first answer is computed once). Progress lines go to `echo`. Raises FragilityError (with a
+    hint) when a step fails.
     """
+    from indicators import FragilityError, add_months, current_month, load_demo_regions
+    from service.crud.indicators import upsert_indicators
+    from service.crud.models import model_by_name
+    from service.crud.observations import ingest_rows
+    from service.crud.regions import upsert_regions
+    from service.crud.versions import version_by_number
+    from service.db.engine import Database, run_migrations
+    from service.schemas.models import ModelIn
+    from service.serving.artifacts import redacted
+
     began = time.monotonic()
     if gate is not None:
-        settings = settings.model_copy(update={"gate": gate})
+        settings = settings.model_copy(update={"gate": demo_gate() if gate == "demo" else gate})
     echo(f"demo: database {settings.database_url.split('@')[-1]}, artifacts {redacted(settings.artifacts)}")
     run_migrations(settings.database_url)
     database = Database(settings.database_url, settings.db)
@@ -195,49 +228,148 @@ def run_demo(settings: Settings, *, n_periods: int = 84, draws: int = 500, tune:
                              sampler={"method": "nutpie", "draws": draws, "tune": tune, "chains": chains,
                                       "seed": seed}).model_dump()
             store_model(session, config)
-        echo(f"demo: fitting {MODEL_NAME} (nutpie, {chains} chains x {tune}+{draws} draws) ...")
+            session.commit()
+        reused = reusable_version(database, settings) if reuse else None
         fit_began = time.monotonic()
-        job = run_fit_job(database, settings, echo=echo)
+        if reused is not None:
+            number, why = reused
+            echo(f"demo: serving {MODEL_NAME} v{number} again: {why} (`fragility demo --refit` fits anew)")
+            result = {"version": number, "promoted": True, "gate": {"passed": True, "reasons": []}}
+        else:
+            echo(f"demo: fitting {MODEL_NAME} (nutpie, {chains} chains x {tune} tuning + {draws} draws; the first "
+                 "fit on this machine also compiles the model, about 40 s) ...")
+            job = run_fit_job(database, settings, echo=echo)
+            if job["status"] != "succeeded":
+                raise FragilityError(f"the demo fit failed: {job['error']}",
+                                     hint="Run `fragility worker` to see the full error, or try a different --seed.")
+            result = job["result"]
         fit_seconds = time.monotonic() - fit_began
-        if job["status"] != "succeeded":
-            raise FragilityError(f"the demo fit failed: {job['error']}",
-                                 hint="Run `fragility worker` to see the full error, or try a different --seed.")
-        result = job["result"]
         with database.session() as session:
             version = version_by_number(session, model_by_name(session, MODEL_NAME).id, result.get("version"))
             diagnostics = dict(version.diagnostics)
         threshold = demo_threshold(rows, TARGET)
-        answer = ask_spillover(database, settings, threshold) if result.get("promoted") else None
+        answer = ask_spillover(database, settings, threshold) if ask and result.get("promoted") else None
         return DemoResult(model=MODEL_NAME, version=result.get("version"), promoted=bool(result.get("promoted")),
                           gate=result.get("gate", {}), diagnostics=diagnostics, fit_seconds=round(fit_seconds, 1),
                           spillover=answer, url=page_url(settings, threshold),
-                          total_seconds=round(time.monotonic() - began, 1))
+                          total_seconds=round(time.monotonic() - began, 1), threshold=threshold,
+                          reused=reused[1] if reused is not None else None)
     finally:
         database.dispose()
+
+
+def reusable_version(database: Database, settings: Settings) -> tuple[int, str] | None:
+    """Return (number, why) of the demo model's served version when fitting again would fit the same thing, else None.
+
+    "Unchanged" is decided as a scheduled refit decides it (service.jobs.handlers.run_fit): the served version's
+    data hash equals the hash of the panel a fit would read now (every stored observation of the indicator in the
+    model's regions, so data ingested since then counts), and its spec hash equals the model's configuration now
+    (family, indicator, regions, spillover, horizon, sampler draws/tune/chains/seed). The version must also pass
+    the gate in use (`settings.gate`), so `--strict-gate` never serves a version that only passed the demo gate.
+    """
+    from indicators import Panel
+    from service.crud.models import load_fit_inputs, model_by_name, model_config, spec_hash
+    from service.crud.versions import last_promoted
+
+    with database.session() as session:
+        model = model_by_name(session, MODEL_NAME)
+        served = last_promoted(session, model.id)
+        if served is None or not served.paths_file:
+            return None
+        config = model_config(model)
+        if served.spec_hash != spec_hash(config):
+            return None
+        frame, regions = load_fit_inputs(session, config=config)
+        # the panel a fit reads, as service.jobs.tasks.build_panel makes it (without importing the models)
+        if Panel.from_frame(frame, regions=regions, normalise=config["normalise"]).content_hash() != served.data_hash:
+            return None
+        d, limits = served.diagnostics or {}, settings.gate
+        passes = (d.get("rhat_max", float("inf")) <= limits.max_rhat
+                  and d.get("ess_bulk_min", 0) >= limits.min_ess_bulk
+                  and d.get("divergences", limits.max_divergences + 1) <= limits.max_divergences)
+        if not passes:
+            return None
+        return served.number, (f"the same data (hash {served.data_hash[:12]}) and model configuration as when it "
+                               f"was fitted, and it passes the {limits.name} ({gate_text(limits.model_dump())})")
 
 
 def describe(result: DemoResult) -> str:
     """Return the demo's human-readable summary: verdict, the spillover answer and the page URL."""
     d = result.diagnostics
-    lines = [f"{result.model} v{result.version}: fitted in {result.fit_seconds:.0f} s "
-             f"(R-hat max {d.get('rhat_max', float('nan')):.3f}, "
+    gate = d.get("gate") or {}
+    judged = f"{gate.get('name', 'gate')} ({gate_text(gate)})"
+    lines = [f"{result.model} v{result.version}: "
+             + ("served again, not refitted (same data and configuration)" if result.reused
+                else f"fitted in {result.fit_seconds:.0f} s")
+             + f"; R-hat max {d.get('rhat_max', float('nan')):.3f}, "
              f"bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
-             f"{d.get('divergences', '?')} divergences); gate "
+             f"{d.get('divergences', '?')} divergences; {judged}: "
              f"{'passed, serving' if result.promoted else 'failed: ' + '; '.join(result.gate.get('reasons', []))}"]
-    s = result.spillover
-    if s:
-        low, high = s["attributable_interval"]
-        mc_error = s["mc_standard_error"]["attributable"]
-        lines.append(
-            f"P(Iran >= {s['threshold']} conflict deaths in some month of the next {s['horizon']}) = "
+    if result.spillover:
+        lines.append(answer_line(result.spillover))
+    lines.append(f"page: {result.url}")
+    lines.append(f"demo finished in {result.total_seconds:.0f} s")
+    return "\n".join(lines)
+
+
+def answer_line(s: dict) -> str:
+    """Return the Iraq -> Iran spillover answer (the demo's or the server's JSON) as one sentence."""
+    low, high = s["attributable_interval"]
+    mc_error = s["mc_standard_error"]["attributable"]
+    return (f"P(Iran >= {number(s['threshold'])} conflict deaths in some month of the next {s['horizon']}) = "
             f"{s['probability']:.1%}; without Iraq's channel {s['probability_without_source']:.1%}; "
             f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% credible interval {100 * low:+.1f} "
             f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}); Iraq's share of Iran's expected "
             f"level {s['channel_share']:.1%}")
-    lines.append(f"page: {result.url}")
-    lines.append("      (start the server with `fragility serve` if it is not running)")
-    lines.append(f"demo finished in {result.total_seconds:.0f} s")
-    return "\n".join(lines)
+
+
+def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], None], page: str,
+                        timeout_seconds: float = 600.0) -> float | None:
+    """Return the seconds the served README question (Iraq -> Iran spillover) took once the server at `base_url`
+    answers, after asking it there so that the first reader's question is served warm; None when not answered.
+
+    Waits for the server to listen, then POSTs the question, echoing progress every 5 s; prints the answer, then
+    "ready" and the page URL (also when the question could not be warmed, saying why).
+    """
+    import httpx
+
+    began = time.monotonic()
+    body = {"source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON}
+    done = threading.Event()
+    phase = ["starting the server"]
+
+    def report() -> None:
+        while not done.wait(5.0):
+            echo(f"demo: {phase[0]}, {time.monotonic() - began:.0f} s ...")
+
+    threading.Thread(target=report, name="demo-warm-report", daemon=True).start()
+    try:
+        with httpx.Client(base_url=base_url, timeout=timeout_seconds) as http:
+            while True:
+                try:
+                    http.get("/healthz", timeout=2.0)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() - began > 60:
+                        raise
+                    time.sleep(0.2)
+            asked = time.monotonic()
+            phase[0] = (f"warming the first question on the server ({SOURCE} -> {TARGET}, threshold {threshold}, "
+                        f"{HORIZON} months)")
+            response = http.post(f"/v1/models/{MODEL_NAME}/spillover", json=body)
+        seconds = time.monotonic() - asked
+    except httpx.HTTPError as exc:
+        done.set()
+        echo(f"demo: could not warm the first question ({exc}); ready: {page}")
+        return None
+    done.set()
+    if response.status_code != 200:
+        echo(f"demo: the server answered the first question with {response.status_code} (not warmed); "
+             f"ready: {page}")
+        return None
+    typer.echo(answer_line(response.json()))
+    echo(f"ready: {page}  (first question answered and cached on the server in {seconds:.1f} s; Ctrl-C stops)")
+    return seconds
 
 
 def demo_command(
@@ -248,18 +380,37 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="seed of the synthetic history and the sampler")] = 7,
     strict_gate: Annotated[bool, typer.Option("--strict-gate", help="judge the fit by FRAGILITY_GATE__* "
                                               "(default: the demo gate)")] = False,
+    refit: Annotated[bool, typer.Option("--refit", help="fit a new version even when the served one was fitted "
+                                        "to the same data and configuration")] = False,
     serve: Annotated[bool, typer.Option("--serve", help="start the server when the demo is done")] = False,
+    port: Annotated[int | None, typer.Option(help="port to serve on with --serve (default FRAGILITY_PORT, "
+                                             "8000)")] = None,
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="with --serve, log every "
+                                             "request as a JSON line (default: off for the demo)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
-    """Load the Middle East demo, fit the count model, print one spillover answer and the page URL."""
+    """Load the Middle East demo, fit the count model (or reuse the served fit of the same data), print one
+    spillover answer and the page URL; with --serve, serve it and warm that question before saying "ready"."""
+    from indicators import FragilityError
+    from service.cli.data import check_port_free
+    from service.cli.data import serve as serve_command
+    from service.errors import hint_for
+
     settings = load_settings()
+    if port is not None:
+        settings = settings.model_copy(update={"port": port})
+    if serve:  # before the minutes of demo work: a busy port is found at once
+        check_port_free(settings.host, settings.port)
     quiet = (lambda _message: None) if as_json else (lambda message: typer.echo(message, err=True))
+    warm_on_server = serve and settings.public_read and not as_json  # else the demo asks it itself
     try:
         result = run_demo(settings, n_periods=periods, draws=draws, tune=tune, chains=chains, seed=seed,
-                          gate=None if strict_gate else DEMO_GATE, echo=quiet)
+                          gate=None if strict_gate else "demo", reuse=not refit, ask=not warm_on_server, echo=quiet)
     except FragilityError as exc:
         raise fail(exc.message, hint_for(exc), exit_code_of(exc)) from exc
     typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else describe(result))
+    if not as_json and not serve:
+        typer.echo("      (start the server with `fragility serve`: it serves this version at once)")
     if not as_json and not settings.public_read:
         typer.echo("      (reads need a key here: run `fragility keys create --scope read` and paste the key into the "
                    "page's Read key field, or set FRAGILITY_PUBLIC_READ=1 before `fragility serve`)")
@@ -267,7 +418,12 @@ def demo_command(
         raise fail("the demo fit did not pass the gate, so nothing is served",
                    "Run again with more --draws (or without --strict-gate).", EXIT_INPUT)
     if serve:
-        serve_command(host=None, port=None, demo=False, no_worker=False)
+        if warm_on_server:
+            host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+            threading.Thread(target=warm_first_question, name="demo-warm", daemon=True,
+                             args=(f"http://{host}:{settings.port}", result.threshold),
+                             kwargs={"echo": quiet, "page": result.url}).start()
+        serve_command(host=None, port=settings.port, demo=False, no_worker=False, access_log=access_log)
 
 
 def register(app: typer.Typer) -> None:

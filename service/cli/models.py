@@ -26,9 +26,7 @@ from service.cli.common import (
     emit,
     load_settings,
 )
-from service.cli.formatting import interval, level, mc_error, number, percent, points
-from service.jobs.worker import run_worker_until_signalled
-from service.schemas.scenario import check_scenario
+from service.cli.formatting import interval, levels, mc_error, number, percent, points, quantile_header
 
 FINAL = ("succeeded", "failed", "cancelled", "skipped")
 
@@ -61,6 +59,8 @@ def parse_scenario(text: str) -> dict | list:
 
 def checked_scenario(scenario: dict | list, accepted: str) -> dict | list:
     """Return `scenario` if the API would accept it (service.schemas.scenario); raises typer.BadParameter."""
+    from service.schemas.scenario import check_scenario
+
     try:
         return check_scenario(scenario)
     except ValueError as exc:
@@ -84,6 +84,8 @@ def worker_command(
     poll: Annotated[float, typer.Option(help="seconds between polls of an empty queue")] = 1.0,
 ) -> None:
     """Run one job worker (claims fit, forecast and backtest jobs) until Ctrl-C or SIGTERM."""
+    from service.jobs.worker import run_worker_until_signalled
+
     settings = load_settings()
     console.print(f"worker on {settings.database_url.split('@')[-1]}")
     run_worker_until_signalled(settings, poll_seconds=poll)
@@ -128,13 +130,19 @@ def forecast_command(
     if version is not None:
         params["version"] = version
     data = ServerClient(url, key).call("GET", f"/v1/models/{model}/forecast", params=params)
-    levels = list(data["steps"][0]["quantiles"]) if data["steps"] else []
-    table = Table(title=f"{data['model']} v{data['version']} {data['indicator']} in {data['region']}")
-    for column in ("period", "mean", *levels):
+    steps = data["steps"]
+    asked = list(steps[0]["quantiles"]) if steps else []
+    unit = data.get("unit") or data["indicator"]
+    table = Table(title=f"{data['model']} v{data['version']}: {data['indicator']} in {data['region']} ({unit})")
+    table.add_column("period", justify="left")
+    for column in ("mean", *map(quantile_header, asked)):
         table.add_column(column, justify="right")
-    for step in data["steps"]:
-        table.add_row(step["period"], level(step["mean"]), *(level(step["quantiles"][q]) for q in levels))
-    table.caption = covariates_caption(data)
+    columns = [levels([step["mean"] for step in steps])] + [levels([step["quantiles"][q] for step in steps])
+                                                              for q in asked]
+    for i, step in enumerate(steps):
+        table.add_row(step["period"], *(column[i] for column in columns))
+    table.caption = (f"every value in {unit}; q05 = the 5% quantile of the simulated months, q50 the median; "
+                     + covariates_caption(data))
     emit(data, as_json, table)
 
 
@@ -236,7 +244,8 @@ def backtest_command(
     wait_for_job(client, job_id, label=f"backtesting {model}", show=not as_json)
     data = client.call("GET", f"/v1/backtests/{job_id}")
     table = Table(title=f"backtest of {model}: {origins} origins, horizon {horizon}")
-    for column in ("forecaster", "horizon", "crps", "crps_log1p", "coverage90", "n"):
+    for column in ("forecaster", "horizon (months)", "CRPS (indicator unit)", "CRPS of log1p", "90% coverage",
+                   "cells"):
         table.add_column(column, justify="right")
     for row in data["scores"]:
         table.add_row(str(row["forecaster"]), str(row["horizon"]), *(score(row.get(c)) for c in ("crps", "crps_log1p")),

@@ -24,7 +24,7 @@ from service.cli.common import (
     emit,
     fail,
 )
-from service.cli.formatting import number
+from service.cli.formatting import gate_verdict, number
 
 models_app = typer.Typer(help="List, show and create models (GET and POST /v1/models).", no_args_is_help=True)
 ACTIVE_JOBS = ("queued", "running")
@@ -111,9 +111,9 @@ def describe(model: dict[str, Any]) -> str:
 def versions_table(name: str, versions: list[dict[str, Any]]) -> Table:
     """Return the table of a model's versions: state, data, diagnostics and the gate's reasons."""
     table = Table(title=f"versions of {name}")
-    for column in ("version", "created", "state", "last month", "R-hat max", "ESS bulk min", "divergences",
+    for column in ("version", "created (UTC)", "state", "last month", "R-hat max", "ESS bulk min", "divergences",
                    "gate"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column in ("R-hat max", "ESS bulk min", "divergences") else "left")
     for v in versions:
         d = v["diagnostics"] or {}
         state = "broken" if v["broken"] else "serving" if v["served"] else "promoted" if v["promoted"] else "-"
@@ -121,7 +121,8 @@ def versions_table(name: str, versions: list[dict[str, Any]]) -> Table:
         table.add_row(f"v{v['version']}", str(v["created_at"])[:16].replace("T", " "), state, v["last_period"] or "-",
                       "-" if rhat is None else f"{rhat:.3f}", "-" if ess is None else f"{ess:.0f}",
                       str(d.get("divergences", "-")),
-                      "passed" if v["gate"]["passed"] else "failed: " + "; ".join(v["gate"]["reasons"]))
+                      gate_verdict(v["gate"]["passed"], d.get("gate"))
+                      + ("" if v["gate"]["passed"] else ": " + "; ".join(v["gate"]["reasons"])))
     return table
 
 

@@ -84,7 +84,7 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             reason = f"skipped: data hash and model spec unchanged since version {served.number}"
             return Outcome({"skipped": True, "reason": reason, "version": served.number})
     prefix = attempt_prefix(config["name"], job.id, job.attempts)
-    gate_thresholds = ctx.settings.gate.model_dump()
+    gate_thresholds = ctx.settings.gate.thresholds()
     record = ctx.wait(ctx.executor.submit(tasks.fit_task, frame, regions, config, gate_thresholds,
                                           settings_store(ctx.settings), prefix, sources))
 
@@ -94,7 +94,8 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
             session, model_id=job.model_id, number=number, job_id=job.id, created_at=utc_now(),
             data_hash=record["data_hash"], spec_hash=config_hash, spec=record["spec"],
             sampler=config["sampler"], regions=record["regions"], last_period=record["last_period"],
-            diagnostics=record["diagnostics"], gate_passed=record["gate_passed"],
+            diagnostics={**record["diagnostics"], "gate": ctx.settings.gate.model_dump()},  # its limits
+            gate_passed=record["gate_passed"],
             gate_reasons=record["gate_reasons"],
             posterior_file=record["posterior_file"],
             posterior_sha256=record["posterior_sha256"],

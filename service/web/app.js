@@ -269,6 +269,12 @@
       el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", cls(i), c))))));
   }
 
+  // the gate thresholds a version was judged by, named ("demo gate: R̂ ≤ 1.05, bulk ESS ≥ 200, divergences ≤ 5")
+  function gateText(g) {
+    if (!g || g.max_rhat == null) return "gate thresholds not recorded";
+    return `${g.name || "gate"}: R̂ ≤ ${g.max_rhat}, bulk ESS ≥ ${g.min_ess_bulk}, divergences ≤ ${g.max_divergences}`;
+  }
+
   async function loadVersions() {
     const box = $("versions"), m = state.model;
     if (!m) { box.replaceChildren(el("p", { class: "muted" }, "No model selected.")); return; }
@@ -277,10 +283,11 @@
       const versions = listOf(body);
       if (!versions.length) { box.replaceChildren(el("p", { class: "muted" }, "Not fitted yet.")); return; }
       box.replaceChildren(table(
-        ["Version", "Fitted", "Sampler", "R̂ max", "ESS bulk min", "ESS tail min", "Divergences", "Seconds", "Gate", "Status"],
+        ["Version", "Fitted", "Sampler", "R̂ max", "ESS bulk min", "ESS tail min", "Divergences", "Compile + sampling (s)", "Gate", "Status"],
         versions.map((v) => {
           const d = v.diagnostics || {}, s = v.sampler || {};
           const gate = el("div", {}, el("span", { class: "pill " + (v.gate.passed ? "ok" : "bad") }, v.gate.passed ? "passed" : "failed"),
+            el("p", { class: "muted gate-limits" }, gateText(d.gate)),
             v.gate.reasons.length ? el("p", { class: "reasons" }, v.gate.reasons.join("; ")) : "");
           const status = v.broken ? el("span", { class: "pill bad", title: v.broken }, "broken")
             : v.served ? el("span", { class: "pill ok" }, "serving")
@@ -299,7 +306,7 @@
     if (!m) { box.replaceChildren(el("p", { class: "muted" }, "No model selected.")); return; }
     try {
       const jobs = listOf(await api(`/v1/models/${encodeURIComponent(m.name)}/jobs?limit=15`));
-      box.replaceChildren(jobs.length ? table(["Job", "Kind", "Status", "Created", "Seconds", "Result"],
+      box.replaceChildren(jobs.length ? table(["Job", "Kind", "Status", "Created", "Job total (s)", "Result"],
         jobs.map((j) => [`#${j.id}`, `${j.kind}${j.reason !== "explicit" ? ` (${j.reason})` : ""}`,
           el("span", { class: "pill " + ({ succeeded: "ok", failed: "bad", cancelled: "bad", skipped: "neutral" }[j.status] || "neutral") }, j.status),
           when(j.created_at), num(j.seconds, 1),

@@ -88,7 +88,7 @@ def test_the_cli_prints_every_invalid_field_with_its_reason(api, capsys):
     with pytest.raises(typer.Exit):
         client.call("GET", "/v1/models/m/forecast", params={"region": "A", "horizon": 0})
     printed = capsys.readouterr().err
-    assert "422 RequestInvalid" in printed and "query.horizon:" in printed and "greater than" in printed, printed
+    assert "422 RequestInvalid" in printed and "--horizon:" in printed and "greater than" in printed, printed
     assert "nothing was stored" not in printed
 
 

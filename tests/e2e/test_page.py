@@ -59,7 +59,7 @@ def fitted(live_server, tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("page")
     settings = Settings(database_url=f"sqlite:///{root / 'fragility.db'}", artifacts=root / "artifacts")
-    lenient = GateThresholds(max_rhat=100.0, min_ess_bulk=1.0, max_divergences=1_000_000)
+    lenient = GateThresholds(max_rhat=100.0, min_ess_bulk=1.0, max_divergences=1_000_000, name="lenient test gate")
     result = run_demo(settings, n_periods=DEMO_PERIODS, draws=60, tune=60, chains=2, gate=lenient, echo=print)
     assert result.promoted, result.gate
     running = live_server(settings.database_url, settings.artifacts, env={"FRAGILITY_PUBLIC_READ": "1"},
@@ -138,8 +138,11 @@ def test_page_shows_fan_chart_spillover_versions_and_jobs(fitted, tmp_path):
 
     versions = text_of(dom, "versions")
     assert "v1" in versions and "passed" in versions and "serving" in versions, versions
+    assert "lenient test gate: R̂ ≤ 100, bulk ESS ≥ 1, divergences ≤ 1000000" in versions, versions
+    assert "Compile + sampling (s)" in versions, "the version's seconds say what they time"
     jobs = text_of(dom, "jobs")
     assert "#1" in jobs and "fit" in jobs and "succeeded" in jobs, jobs
+    assert "Job total (s)" in jobs, "the job's seconds say they time the whole job"
     assert 'id="png-link"' in dom and f"/v1/models/{MODEL}/forecast.png?region=IRN" in unescape(dom)
 
 

@@ -15,6 +15,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,45 @@ def page_url() -> str:
     urls = re.findall(rf"{re.escape(README_SERVER)}/\?\S+", section("Ask your first question"))
     assert urls, "no page URL in 'Ask your first question'"
     return urls[0]
+
+
+def library_snippets() -> list[str]:
+    """Return the Python code blocks of "Models (the library)" (indented six spaces inside its list items)."""
+    blocks, current = [], []
+    for line in section("Models (the library)").splitlines() + ["end"]:
+        if line.startswith("      ") or (current and not line.strip()):
+            current.append(line)
+        elif current:
+            blocks.append(textwrap.dedent("\n".join(current)).strip() + "\n")
+            current = []
+    assert len(blocks) >= 2 and all(("import" in b) for b in blocks[:2]), blocks
+    return blocks
+
+
+def test_library_snippets_define_every_name_they_use():
+    """Each snippet stands alone: it compiles and pyflakes (ruff F) finds no undefined or unused name in it."""
+    ruff = Path(sys.executable).with_name("ruff")
+    for snippet in library_snippets():
+        compile(snippet, "README snippet", "exec")
+        done = subprocess.run([str(ruff), "check", "--select", "F", "--stdin-filename", "snippet.py", "-"],
+                              input=snippet, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + snippet
+
+
+@pytest.mark.slow  # real fits as written: fit_servable's 2 x (400 + 1300) draws and 2 x (1000 + 1000), ~2-4 min
+def test_library_snippets_run_as_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the first snippet writes deaths.csv
+    results = []
+    for snippet in library_snippets():
+        namespace: dict = {}
+        exec(compile(snippet, "README snippet", "exec"), namespace)  # noqa: S102 (the README's own code)
+        results.append(namespace)
+    count, families = results[0], results[1]
+    low, high = count["fit"].spillover("IRQ", "IRN", threshold=23, horizon=6)["probability_interval"]
+    assert 0 <= low <= high <= 1 and 1 <= len(count["attempts"]) <= 3, count["attempts"]
+    assert all("passed" in run for run in count["attempts"]), "the snippet reads attempts[-1]['passed']"
+    assert (tmp_path / "deaths.csv").exists()
+    assert 0 <= families["fit"].forecast(horizon=6).probability("IRN", threshold=100.0)["probability"] <= 1
 
 
 def test_the_first_screen_leads_with_make_run_and_make_test_and_make_knows_both():

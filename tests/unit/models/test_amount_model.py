@@ -129,9 +129,18 @@ class TestFit:
         assert np.allclose(fit.posterior["posterior"]["ne_any"].sel(region="ISO"), 0.0)
 
     def test_diagnostics_are_json_and_sampler_mixed(self, fit):
+        """Mixed, not converged: at 2 x 200 draws the worst parameter's bulk ESS and R-hat are a draw from a wide
+        distribution. CPU load does not change the draws (nutpie seeds each chain; time never enters), but the seed
+        alone does not fix them either: seed 1 gives bulk ESS 18.2, R-hat 1.098 (the value `make test` once failed
+        on) with an empty (cold) PyTensor compile cache and 41.5, R-hat 1.067 with a warm one, each reproducibly
+        (STACK notes: cold and warm caches give different draws); a compiled model reused in the process repeats
+        the draws exactly. Which one a run gets depends on the machine's cache, not on the test.
+        So the limits sit below what `python -m bench.mixing` measured over 16 seeds (bulk ESS min: lowest 8.4,
+        10% 17.9, median 38.7; R-hat max: median 1.057, highest 1.206; the old limits 20 and 1.1 failed 3 and 3
+        seeds of 16), with margin, and still fail a stuck or diverged chain (ESS about 1-2, R-hat far above 1.3)."""
         d = fit.diagnostics
         json.dumps(d)
-        assert d["ess_bulk_min"] > 20 and d["rhat_max"] < 1.1 and d["seconds"] > 0, d
+        assert d["ess_bulk_min"] > 4 and d["rhat_max"] < 1.3 and d["seconds"] > 0, d
 
     def test_intercepts_land_near_the_data(self, fit, panel):
         values = panel.values("kg")

@@ -5,7 +5,18 @@ import math
 
 import pytest
 
-from service.cli.formatting import interval, level, mc_error, number, percent, points
+from service.cli.client import cli_words, option_of
+from service.cli.formatting import (
+    gate_verdict,
+    interval,
+    level,
+    levels,
+    mc_error,
+    number,
+    percent,
+    points,
+    quantile_header,
+)
 from service.cli.models import probability_rows
 
 
@@ -36,3 +47,65 @@ def test_probability_answers_become_one_row_or_one_per_month():
     monthly = {"within": False, "horizon": 2, "probability": [0.1, 0.2], "interval": [[0.0, 0.2], [0.1, 0.3]],
                "mc_standard_error": None}
     assert probability_rows(monthly) == [("month 1", 0.1, [0.0, 0.2], None), ("month 2", 0.2, [0.1, 0.3], None)]
+
+
+def test_a_column_of_levels_shares_one_number_of_decimals():
+    assert levels([3.0, 16.2, None]) == ["3", "16", "-"]
+    assert levels([3.04, 7.25]) == ["3.0", "7.2"] and levels([0.25, 0.5]) == ["0.25", "0.50"]
+    assert levels([1234.6, 5.0]) == ["1,235", "5"] and levels([None]) == ["-"]
+
+
+def test_quantile_headers_read_as_percent_levels():
+    assert [quantile_header(q) for q in ("0.05", "0.5", "0.95", 0.975, "0.1")] == ["q05", "q50", "q95", "q97.5", "q10"]
+
+
+def test_a_gate_verdict_names_its_gate_and_thresholds():
+    demo = {"max_rhat": 1.05, "min_ess_bulk": 200.0, "max_divergences": 5, "name": "demo gate"}
+    assert gate_verdict(True, demo) == "passed the demo gate (R-hat <= 1.05, bulk ESS >= 200, divergences <= 5)"
+    assert gate_verdict(False, None) == "failed the gate (thresholds not recorded)"
+
+
+def test_server_hints_are_written_as_the_command_line_reads_them():
+    assert option_of("query.horizon") == "--horizon" and option_of("threshold") == "--threshold"
+    assert option_of("body.scenario.2026-01") == "--scenario (2026-01)" and option_of(None) == "request"
+    assert cli_words("Pass query.horizon at most 12.") == "Pass --horizon at most 12."
+    assert cli_words("List versions with GET /v1/models/{name}/versions.") == \
+        "List versions with `fragility models show NAME`."
+    assert cli_words("List models with GET /v1/models or create one with POST /v1/models.") == \
+        "List models with `fragility models list` or create one with `fragility models create`."
+
+
+def wide_table():
+    from rich.table import Table
+
+    table = Table(title="versions of m")
+    for column in ("version", "created (UTC)", "state", "R-hat max", "ESS bulk min", "gate"):
+        table.add_column(column)
+    verdict = "failed the demo gate (R-hat <= 1.05, bulk ESS >= 200, divergences <= 5): " + "x" * 90 + " END"
+    table.add_row("v1", "2026-12-07 04:45", "-", "1.125", "57", verdict)
+    return table, verdict
+
+
+def test_a_piped_table_is_as_wide_as_it_needs_and_nothing_is_cut(capsys):
+    from service.cli.common import emit
+
+    table, verdict = wide_table()
+    emit({}, False, table)
+    printed = capsys.readouterr().out
+    assert verdict in printed and "…" not in printed, printed
+
+
+def test_a_narrow_terminal_gets_one_record_per_row_with_every_value_whole():
+    import io
+
+    from rich.console import Console
+
+    from service.cli.common import print_records
+
+    table, verdict = wide_table()
+    out = io.StringIO()
+    print_records(Console(file=out, width=80), table)
+    text = out.getvalue()
+    assert "version: v1" in text and "ESS bulk min: 57" in text and "…" not in text, text
+    assert verdict.replace(" ", "") in text.replace("\n", "").replace(" ", ""), text
+    assert max(map(len, text.splitlines())) <= 80
