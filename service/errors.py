@@ -22,7 +22,8 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 ├── RequestTimeout 408                      the body did not arrive in time
 ├── RateLimited 429 (+ Retry-After)
 │   ├── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
-│   └── TooManyRequestsInFlight             per client address
+│   ├── TooManyRequestsInFlight             per client address
+│   └── QuestionsBusy                       expensive questions: per caller or server-wide cap reached
 └── DatabaseUnavailable 503
 """
 
@@ -245,6 +246,13 @@ class ArtifactCorrupt(ArtifactBroken):
 
 class DatabaseUnresponsive(psycopg.OperationalError):
     """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""
+
+
+class QuestionsBusy(RateLimited):
+    """The caller (or the whole server) already has as many expensive questions computing or waiting as allowed."""
+
+    hint = ("Wait for the number of seconds in Retry-After, or for your questions in progress to be answered, "
+            "then retry; answers already computed come back at once.")
 
 
 class QueueFull(RateLimited):

@@ -78,6 +78,17 @@ class Settings(BaseSettings):
         "time a client has to send a request body once its headers arrived; later: 408 and the connection closed"))
     max_requests_per_client: int = Field(default=100, gt=0, description=(
         "requests one client address may have in progress at once (slow bodies included); more: 429"))
+    question_workers: int = Field(default=2, gt=0, le=64, description=(
+        "threads of the API process computing expensive questions (probability event grids, spillover, "
+        "scenarios) at once; they never run on the request threadpool"))
+    max_waiting_questions: int = Field(default=8, ge=0, description=(
+        "expensive questions that may wait for a question thread; one more is refused with 429 and Retry-After"))
+    max_questions_per_key: int = Field(default=2, gt=0, description=(
+        "expensive questions one API key (or anonymous address) may have computing or waiting at once; "
+        "more: 429 with Retry-After"))
+    cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
+        "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
+        "process; least recently used entries are dropped past it"))
     gate: GateThresholds = GateThresholds()
     db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)
