@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
         "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
         "process; least recently used entries are dropped past it"))
+    max_model_regions: int = Field(default=1_000, gt=0, description=(
+        "regions one model may cover; a model (or a fit) over more is refused with 422 naming `regions`"))
+    max_posterior_values: int = Field(default=60_000_000, gt=0, description=(
+        "posterior values a fit may hold: 3 runs x chains x draws x (16 x regions x (1 + covariates) + 16); "
+        "a model or fit over it is refused with 422 naming `sampler` before sampling starts"))
     gate: GateThresholds = GateThresholds()
     db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)
@@ -96,6 +101,10 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
+
+    def fit_limits(self) -> dict[str, int]:
+        """Return the fit-size limits as keyword arguments of service.crud.models.check_fit_size."""
+        return {"max_regions": self.max_model_regions, "max_values": self.max_posterior_values}
 
     @field_validator("artifacts", mode="before")
     @classmethod

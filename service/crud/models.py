@@ -16,6 +16,63 @@ from service.db.tables import Indicator, Observation, Region, RegisteredModel, u
 from service.errors import ModelExists, ModelNotFound
 
 CONFIG_FIELDS = ("family", "indicator", "regions", "covariates", "spillover", "normalise", "horizon", "sampler")
+PARAMETERS_PER_REGION = 16
+"""Posterior values per draw, per region and per indicator read (the count family stores 15 per region and 9
+shared: measured on a fitted 4-region model); the fit-size rule counts 16 x regions x (1 + covariates) + 16."""
+MAX_SAMPLER_RUNS = 3
+"""A fit that misses the gate is topped up: at most this many sampler runs of `chains` chains are pooled."""
+
+
+class FitTooLarge(InputError):
+    """The model's fit would exceed the service's size limits; nothing was stored or started."""
+
+    hint = ("Choose fewer regions (`regions`), fewer covariates, or fewer chains x draws (`sampler`); the rule is "
+            "in README, Resource limits (FRAGILITY_MAX_MODEL_REGIONS, FRAGILITY_MAX_POSTERIOR_VALUES).")
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.errors = [{"row": None, "field": field, "reason": reason}]
+        super().__init__(f"{field}: {reason}")
+
+
+def posterior_values(*, regions: int, covariates: int, chains: int, draws: int) -> int:
+    """Return the posterior values a fit may hold at most: runs x chains x draws x parameters (see
+    PARAMETERS_PER_REGION, MAX_SAMPLER_RUNS)."""
+    parameters = PARAMETERS_PER_REGION * regions * (1 + covariates) + PARAMETERS_PER_REGION
+    return MAX_SAMPLER_RUNS * chains * draws * parameters
+
+
+def check_fit_size(config: dict[str, Any], *, max_regions: int, max_values: int) -> None:
+    """Return nothing when a fit of `config` (its regions already chosen) is within the limits.
+
+    Raises FitTooLarge naming the field (`regions` or `sampler`) and the rule.
+    """
+    regions = len(config["regions"])
+    if regions > max_regions:
+        raise FitTooLarge("regions", f"{regions} regions; a model may cover at most {max_regions} "
+                                     "(FRAGILITY_MAX_MODEL_REGIONS): the fit builds a dense region x region matrix")
+    sampler = config.get("sampler") or {}
+    chains, draws = int(sampler.get("chains", 2)), int(sampler.get("draws", 1300))
+    values = posterior_values(regions=regions, covariates=len(config["covariates"]), chains=chains, draws=draws)
+    if values > max_values:
+        raise FitTooLarge("sampler", (
+            f"{MAX_SAMPLER_RUNS} runs x {chains} chains x {draws} draws x "
+            f"({PARAMETERS_PER_REGION} x {regions} regions x (1 + {len(config['covariates'])} covariates) + "
+            f"{PARAMETERS_PER_REGION}) = {values:,} posterior values; at most {max_values:,} "
+            "(FRAGILITY_MAX_POSTERIOR_VALUES, 8 bytes each)"))
+
+
+def regions_with_data(session: Session, indicator: str) -> list[str]:
+    """Return the ids of the regions that have at least one observation of `indicator`, sorted."""
+    return list(session.scalars(select(Observation.region_id).where(Observation.indicator_id == indicator)
+                                .distinct().order_by(Observation.region_id)).all())
+
+
+def choose_regions(session: Session, data: dict[str, Any]) -> dict[str, Any]:
+    """Return `data` with `regions` [] replaced by the regions that have data for its indicator now (kept []
+    when there is none yet: the fit then takes the regions with data at its start)."""
+    if data.get("regions"):
+        return data
+    return {**data, "regions": regions_with_data(session, data["indicator"])}
 
 
 def model_config(model: RegisteredModel) -> dict[str, Any]:
@@ -69,15 +126,20 @@ def model_by_name(session: Session, name: str) -> RegisteredModel:
     return model
 
 
-def create_model(session: Session, *, data: dict[str, Any]) -> RegisteredModel:
-    """Return the new model stored from `data` (a validated ModelIn dump); commits.
+def create_model(session: Session, *, data: dict[str, Any], limits: dict[str, int] | None = None) -> RegisteredModel:
+    """Return the new model stored from `data` (a validated ModelIn dump); commits. `regions` [] is recorded as
+    the regions with data for the indicator now (`choose_regions`); `limits` (max_regions, max_values) are
+    checked by `check_fit_size` when given.
 
-    Raises ModelExists, UnknownIndicator, UnknownRegion, InputError.
+    Raises ModelExists, UnknownIndicator, UnknownRegion, InputError, FitTooLarge.
     """
     if session.scalars(select(RegisteredModel.id).where(RegisteredModel.name == data["name"])).first():
         raise ModelExists(f"a model named {data['name']!r} already exists")
     check_references(session, family=data["family"], indicator=data["indicator"], regions=data["regions"],
                      covariates=data["covariates"])
+    data = choose_regions(session, data)
+    if limits:
+        check_fit_size(data, **limits)
     now = utc_now()
     model = RegisteredModel(**data, created_at=now, updated_at=now)
     session.add(model)
@@ -85,10 +147,12 @@ def create_model(session: Session, *, data: dict[str, Any]) -> RegisteredModel:
     return model
 
 
-def update_model(session: Session, *, name: str, changes: dict[str, Any]) -> RegisteredModel:
-    """Return the model `name` with `changes` applied and stored; commits.
+def update_model(session: Session, *, name: str, changes: dict[str, Any],
+                 limits: dict[str, int] | None = None) -> RegisteredModel:
+    """Return the model `name` with `changes` applied and stored; commits. `regions` [] (sent, or kept with a new
+    indicator) is recorded as the regions with data now; `limits` as in create_model.
 
-    Raises ModelNotFound, UnknownIndicator, UnknownRegion, InputError.
+    Raises ModelNotFound, UnknownIndicator, UnknownRegion, InputError, FitTooLarge.
     """
     model = model_by_name(session, name)
     if "name" in changes and changes["name"] != name:
@@ -96,6 +160,11 @@ def update_model(session: Session, *, name: str, changes: dict[str, Any]) -> Reg
     merged = {**model_config(model), **{k: v for k, v in changes.items() if k != "name"}}
     check_references(session, family=merged["family"], indicator=merged["indicator"], regions=merged["regions"],
                      covariates=merged["covariates"])
+    if not merged["regions"]:
+        merged = choose_regions(session, merged)
+        changes = {**changes, "regions": merged["regions"]}
+    if limits:
+        check_fit_size(merged, **limits)
     for key, value in changes.items():
         if key != "name":
             setattr(model, key, value)
@@ -143,8 +212,11 @@ def model_out(session: Session, model: RegisteredModel) -> dict[str, Any]:
 
 def region_dicts_for(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:
     """Return region dicts (id, name, parent, neighbours) for `ids` (None/empty: all), neighbours kept inside
-    the set."""
-    rows = session.scalars(select(Region).order_by(Region.id)).all()
+    the set; only those regions are read."""
+    query = select(Region).order_by(Region.id)
+    if ids:
+        query = query.where(Region.id.in_(list(ids)))
+    rows = session.scalars(query).all()
     by_id = {row.id: row for row in rows}
     order = list(ids) if ids else [row.id for row in rows]
     chosen = set(order)
@@ -163,9 +235,16 @@ def region_dicts_for(session: Session, ids: list[str] | None) -> list[dict[str, 
 def load_fit_inputs(session: Session, *, config: dict[str, Any]) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """Return the observations a fit of `config` reads (columns region, indicator, period, value) and its regions.
 
+    A model recorded with no regions (created before its indicator had data) reads the regions that have data
+    for its indicator now, never every stored region.
+
     Raises InputError when the model's indicator has no observations in its regions.
     """
-    regions = region_dicts_for(session, config["regions"])
+    ids = config["regions"] or regions_with_data(session, config["indicator"])
+    if not ids:
+        raise InputError(f"no observations of {config['indicator']!r} in any region (model {config['name']!r})",
+                         hint="Send observations with POST /v1/observations first.")
+    regions = region_dicts_for(session, ids)
     ids = [r["id"] for r in regions]
     indicators = [config["indicator"], *config["covariates"]]
     rows = session.execute(

@@ -23,10 +23,12 @@ router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"
 
 @router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED, responses=error_responses(409))
 def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, or a schedule
-    ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows)."""
+    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, a schedule
+    ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows, or a fit over the size limits:
+    FRAGILITY_MAX_MODEL_REGIONS, FRAGILITY_MAX_POSTERIOR_VALUES). `regions` [] is recorded as the regions
+    that have data for the indicator now."""
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.create_model(session, data=body.model_dump())
+    model = crud.create_model(session, data=body.model_dump(), limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
@@ -47,7 +49,7 @@ def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
 def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Replace a model's definition (the name cannot change); return it. Existing versions are kept."""
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.update_model(session, name=name, changes=body.model_dump())
+    model = crud.update_model(session, name=name, changes=body.model_dump(), limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
@@ -55,7 +57,8 @@ def replace_model(name: str, body: ModelIn, session: SessionDep, settings: Setti
 def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
     """Change the given fields of a model; return it."""
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True))
+    model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True),
+                              limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
