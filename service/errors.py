@@ -16,7 +16,7 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 ├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
 ├── ArtifactBroken 500 ── ArtifactCorrupt, ArtifactMissing
 ├── NotFound 404 ── ModelNotFound, VersionNotFound, JobNotFound, BacktestNotFound
-├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished
+├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished, TooManyModels
 ├── AccessDenied 403 ── Unauthenticated 401
 ├── PayloadTooLarge 413
 ├── RequestTimeout 408                      the body did not arrive in time
@@ -246,6 +246,12 @@ class ArtifactCorrupt(ArtifactBroken):
 
 class DatabaseUnresponsive(psycopg.OperationalError):
     """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""
+
+
+class TooManyModels(Conflict):
+    """This API key already owns as many models as allowed."""
+
+    hint = "Change one of the key's models (PUT/PATCH /v1/models/{name}) instead, or use another key."
 
 
 class QuestionsBusy(RateLimited):

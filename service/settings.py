@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
         "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
         "process; least recently used entries are dropped past it"))
+    max_models_per_key: int = Field(default=100, gt=0, description=(
+        "models one API key may own (create); one more is refused with 409 TooManyModels"))
     max_model_regions: int = Field(default=1_000, gt=0, description=(
         "regions one model may cover; a model (or a fit) over more is refused with 422 naming `regions`"))
     max_posterior_values: int = Field(default=60_000_000, gt=0, description=(

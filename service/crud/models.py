@@ -7,13 +7,13 @@ import json
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError, UnknownIndicator, UnknownRegion
 from service.crud.versions import served_number
 from service.db.tables import Indicator, Observation, Region, RegisteredModel, utc_now
-from service.errors import ModelExists, ModelNotFound
+from service.errors import ModelExists, ModelNotFound, TooManyModels
 
 CONFIG_FIELDS = ("family", "indicator", "regions", "covariates", "spillover", "normalise", "horizon", "sampler")
 PARAMETERS_PER_REGION = 16
@@ -126,22 +126,30 @@ def model_by_name(session: Session, name: str) -> RegisteredModel:
     return model
 
 
-def create_model(session: Session, *, data: dict[str, Any], limits: dict[str, int] | None = None) -> RegisteredModel:
+def create_model(session: Session, *, data: dict[str, Any], limits: dict[str, int] | None = None,
+                 key_id: int | None = None, max_models_per_key: int | None = None) -> RegisteredModel:
     """Return the new model stored from `data` (a validated ModelIn dump); commits. `regions` [] is recorded as
     the regions with data for the indicator now (`choose_regions`); `limits` (max_regions, max_values) are
-    checked by `check_fit_size` when given.
+    checked by `check_fit_size` when given. `key_id` (the creating API key) is recorded as the owner, who may
+    own at most `max_models_per_key` models.
 
-    Raises ModelExists, UnknownIndicator, UnknownRegion, InputError, FitTooLarge.
+    Raises ModelExists, TooManyModels, UnknownIndicator, UnknownRegion, InputError, FitTooLarge.
     """
     if session.scalars(select(RegisteredModel.id).where(RegisteredModel.name == data["name"])).first():
         raise ModelExists(f"a model named {data['name']!r} already exists")
+    if key_id is not None and max_models_per_key is not None:
+        owned = session.execute(select(func.count()).select_from(RegisteredModel)
+                                .where(RegisteredModel.key_id == key_id)).scalar_one()
+        if owned >= max_models_per_key:
+            raise TooManyModels(f"this key already owns {owned} models; at most {max_models_per_key} "
+                                "(FRAGILITY_MAX_MODELS_PER_KEY)")
     check_references(session, family=data["family"], indicator=data["indicator"], regions=data["regions"],
                      covariates=data["covariates"])
     data = choose_regions(session, data)
     if limits:
         check_fit_size(data, **limits)
     now = utc_now()
-    model = RegisteredModel(**data, created_at=now, updated_at=now)
+    model = RegisteredModel(**data, created_at=now, updated_at=now, key_id=key_id)
     session.add(model)
     session.commit()
     return model
@@ -194,10 +202,11 @@ def models_of_indicator(session: Session, indicator: str, *, except_name: str) -
                                                               RegisteredModel.name != except_name)).all())
 
 
-def scheduled_models(session: Session) -> list[tuple[int, str, str, Any]]:
-    """Return (id, name, cron schedule, created_at) of every model that has a schedule."""
+def scheduled_models(session: Session) -> list[tuple[int, str, str, Any, int | None]]:
+    """Return (id, name, cron schedule, created_at, owner key id) of every model that has a schedule."""
     return [tuple(row) for row in session.execute(
-        select(RegisteredModel.id, RegisteredModel.name, RegisteredModel.schedule, RegisteredModel.created_at)
+        select(RegisteredModel.id, RegisteredModel.name, RegisteredModel.schedule, RegisteredModel.created_at,
+               RegisteredModel.key_id)
         .where(RegisteredModel.schedule.is_not(None))
     ).all()]
 

@@ -22,13 +22,15 @@ router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"
 
 
 @router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED, responses=error_responses(409))
-def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
+def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
     """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, a schedule
     ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows, or a fit over the size limits:
-    FRAGILITY_MAX_MODEL_REGIONS, FRAGILITY_MAX_POSTERIOR_VALUES). `regions` [] is recorded as the regions
-    that have data for the indicator now."""
+    FRAGILITY_MAX_MODEL_REGIONS, FRAGILITY_MAX_POSTERIOR_VALUES; 409 TooManyModels when the key already owns
+    FRAGILITY_MAX_MODELS_PER_KEY models). `regions` [] is recorded as the regions that have data for the
+    indicator now; the key is recorded as the model's owner (its scheduled refits count against its queue)."""
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.create_model(session, data=body.model_dump(), limits=settings.fit_limits())
+    model = crud.create_model(session, data=body.model_dump(), limits=settings.fit_limits(), key_id=key.key_id,
+                              max_models_per_key=settings.max_models_per_key)
     return crud.model_out(session, model)
 
 
