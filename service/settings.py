@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
         "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
         "process; least recently used entries are dropped past it"))
+    max_revisions_per_cell: int = Field(default=100, gt=0, description=(
+        "revisions kept per observation cell (region, indicator, month); older ones are dropped when a batch "
+        "revises the cell again"))
     max_models_per_key: int = Field(default=100, gt=0, description=(
         "models one API key may own (create); one more is refused with 409 TooManyModels"))
     max_model_regions: int = Field(default=1_000, gt=0, description=(

@@ -209,6 +209,8 @@ class VersionListOut(BaseModel):
     served_version: int | None
     data: list[VersionOut]
     count: int
+    next_cursor: str | None = Field(default=None, description=(
+        "pass as `cursor` for the next page; null: this was the last page"))
 
 
 class StepOut(BaseModel):

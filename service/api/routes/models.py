@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud_jobs
 from service.crud import models as crud
@@ -65,12 +66,18 @@ def change_model(name: str, body: ModelPatch, session: SessionDep, settings: Set
 
 
 @router.get("/{name}/versions", response_model=VersionListOut)
-def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
-    """Return every version of a model (newest first) with diagnostics, gate verdict and promoted flag."""
+def list_versions(name: str, session: SessionDep, _: ReadKey,
+                  limit: Annotated[int, Query(ge=1, le=500, description="versions per page, at most 500")] = 100,
+                  cursor: CursorQuery = None) -> dict:
+    """Return the versions of a model (newest first) with diagnostics, gate verdict and promoted flag, one page at
+    a time (`limit`, `cursor` = the previous page's `next_cursor`)."""
     model = model_by_name(session, name)
     served = served_number(session, model.id)
-    data = [version_out(v, served=served) for v in versions_of(session, model_id=model.id)]
-    return {"model": name, "served_version": served, "data": data, "count": len(data)}
+    before = decode_cursor(cursor, (int,))
+    versions = versions_of(session, model_id=model.id, before=before[0] if before else None, limit=limit + 1)
+    versions, next_cursor = page(versions, limit, lambda version: [version.number])
+    data = [version_out(v, served=served) for v in versions]
+    return {"model": name, "served_version": served, "data": data, "count": len(data), "next_cursor": next_cursor}
 
 
 FIT_RESPONSES = {
