@@ -60,7 +60,7 @@ def test_models_are_created_listed_changed_and_validated(api):
     listed = client.get("/v1/models", headers={"Authorization": f"Bearer {read}"}).json()
     assert listed["count"] >= 1 and "alpha" in [m["name"] for m in listed["data"]]
     versions = client.get("/v1/models/alpha/versions").json()
-    assert versions == {"model": "alpha", "served_version": None, "data": [], "count": 0}
+    assert versions == {"model": "alpha", "served_version": None, "data": [], "count": 0, "next_cursor": None}
 
 
 def test_scopes_guard_writes(api):
