@@ -12,12 +12,14 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 │   ├── BatchRejected                       `.errors` lists every bad row
 │   ├── BatchTooLarge, RegionError, PeriodError
 │   ├── UnknownRegion, UnknownIndicator     hints with routes added here
+│   ├── FitTooLarge (service.crud.models)   a model's fit over FRAGILITY_MAX_MODEL_REGIONS / _POSTERIOR_VALUES
+│   ├── CursorInvalid (service.api.pagination)  a list's cursor it never gave
 │   └── SpecError (models.errors)           the model cannot do what was asked
 ├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
 ├── ArtifactBroken 500 ── ArtifactCorrupt, ArtifactMissing
 ├── NotFound 404 ── ModelNotFound, VersionNotFound, JobNotFound, BacktestNotFound
 ├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished, TooManyModels
-├── AccessDenied 403 ── Unauthenticated 401
+├── AccessDenied 403 ── Unauthenticated 401, NotOwner (service.api.ownership: another key's model or job)
 ├── PayloadTooLarge 413
 ├── RequestTimeout 408                      the body did not arrive in time
 ├── RateLimited 429 (+ Retry-After)
@@ -148,6 +150,12 @@ def hint_for(exc: BaseException) -> str:
     if "hint" in vars(exc):
         return exc.hint
     return hint_for_class(type(exc))
+
+
+def listed(ids: list[str], most: int = 20) -> str:
+    """Return `ids` comma-separated, at most `most` of them, then how many more (a 422 body stays small)."""
+    shown = ", ".join(str(i) for i in ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more ({len(ids)} in all)"
 
 
 def row_errors_of(exc: BaseException) -> list[dict] | None:

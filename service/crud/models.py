@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from indicators.errors import InputError, UnknownIndicator, UnknownRegion
 from service.crud.versions import served_number
 from service.db.tables import Indicator, Observation, Region, RegisteredModel, utc_now
-from service.errors import ModelExists, ModelNotFound, TooManyModels
+from service.errors import ModelExists, ModelNotFound, TooManyModels, listed
 
 CONFIG_FIELDS = ("family", "indicator", "regions", "covariates", "spillover", "normalise", "horizon", "sampler")
 PARAMETERS_PER_REGION = 16
@@ -106,11 +106,12 @@ def check_references(session: Session, *, family: str, indicator: str, regions: 
         raise InputError(f"a {family} model needs a {kind} indicator; {indicator!r} is {kinds[indicator]}")
     missing = [c for c in covariates if c not in kinds]
     if missing:
-        raise UnknownIndicator(f"unknown covariate indicator(s): {', '.join(missing)}")
-    known = set(session.scalars(select(Region.id)).all())
+        raise UnknownIndicator(f"unknown covariate indicator(s): {listed(missing)}")
+    known = {rid for start in range(0, len(regions), 5000)
+             for rid in session.scalars(select(Region.id).where(Region.id.in_(regions[start:start + 5000])))}
     unknown = [r for r in regions if r not in known]
     if unknown:
-        raise UnknownRegion(f"unknown region(s): {', '.join(unknown)}")
+        raise UnknownRegion(f"unknown region(s): {listed(unknown)}")
     if len(set(regions)) != len(regions):
         raise InputError("regions are listed more than once")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from indicators import BatchTooLarge, Region, RowError, validate_regions
@@ -104,6 +104,28 @@ def _touched_rows(session: Session, items: list[dict]) -> dict[str, RegionRow]:
     return rows
 
 
+def _refuse_case_collisions(session: Session, items: list[dict]) -> None:
+    """Return nothing when no region id of the batch differs only in letter case from another of the batch or a
+    stored one (`irq` beside `IRQ`); raises BatchRejected naming each such row's `id` otherwise."""
+    ids = [(index, item.get("id")) for index, item in enumerate(items)
+           if isinstance(item, dict) and isinstance(item.get("id"), str)]
+    folded: dict[str, str] = {}
+    for _, rid in ids:
+        folded.setdefault(rid.casefold(), rid)
+    lowered = sorted({rid.lower() for _, rid in ids})
+    for start in range(0, len(lowered), IN_CHUNK):
+        for stored in session.scalars(select(RegionRow.id).where(
+                func.lower(RegionRow.id).in_(lowered[start:start + IN_CHUNK]))):
+            folded[stored.casefold()] = stored
+    errors = [RowError(index, "id", f"region id {rid!r} differs only in letter case from {folded[rid.casefold()]!r}; "
+                                    "ids are case-sensitive, so use the same spelling")
+              for index, rid in ids if folded[rid.casefold()] != rid]
+    if errors:
+        raise BatchRejected(errors[:100] if len(errors) > 100 else errors,
+                            f"region batch rejected: {len(errors)} id(s) collide with another id but for letter case; "
+                            "nothing was stored")
+
+
 def upsert_regions(
     *, session: Session, items: list[dict], max_rows: int | None = None, max_neighbours: int | None = None
 ) -> dict[str, int]:
@@ -118,6 +140,7 @@ def upsert_regions(
     """
     if max_rows is not None and len(items) > max_rows:
         raise BatchTooLarge(f"batch has {len(items)} regions; at most {max_rows} are accepted per batch")
+    _refuse_case_collisions(session, items)
     stored_rows = _touched_rows(session, items)
     batch_ids = {item.get("id") for item in items if isinstance(item, dict)}
     present = batch_ids | set(stored_rows)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from service.api.deps import ReadKey, SessionDep, WriteKey
+from service.api.ownership import check_owner
 from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
@@ -48,9 +49,11 @@ def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> dict:
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=error_responses(409))
-def cancel_job(job_id: JobId, session: SessionDep, _: WriteKey) -> dict:
-    """Cancel a queued or running job (a running one finishes but its result is discarded); return it."""
+def cancel_job(job_id: JobId, session: SessionDep, key: WriteKey) -> dict:
+    """Cancel a queued or running job (a running one finishes but its result is discarded); return it. Only the
+    key that queued it (a scheduled refit: the model's owner), or an admin key, may (403 otherwise)."""
     job = crud.get_job(session, job_id=job_id)
+    check_owner(key, job.key_id, f"job {job_id}")
     if not queue.cancel(session, job_id=job_id, now=utc_now()):
         raise JobFinished(f"job {job_id} is already {job.status}")
     session.commit()

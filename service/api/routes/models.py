@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.ownership import check_owner
 from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud_jobs
@@ -49,16 +50,20 @@ def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
 
 
 @router.put("/{name}", response_model=ModelOut)
-def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Replace a model's definition (the name cannot change); return it. Existing versions are kept."""
+def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+    """Replace a model's definition (the name cannot change); return it. Existing versions are kept. Only the key
+    that created the model, or an admin key, may (403 otherwise)."""
+    check_owner(key, model_by_name(session, name).key_id, f"model {name!r}")
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
     model = crud.update_model(session, name=name, changes=body.model_dump(), limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
 @router.patch("/{name}", response_model=ModelOut)
-def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Change the given fields of a model; return it."""
+def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+    """Change the given fields of a model; return it. Only the key that created the model, or an admin key, may
+    (403 otherwise)."""
+    check_owner(key, model_by_name(session, name).key_id, f"model {name!r}")
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
     model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True),
                               limits=settings.fit_limits())
@@ -96,6 +101,7 @@ def fit_model(name: str, session: SessionDep, settings: SettingsDep, key: WriteK
     job with `already_queued: true` and status 200 instead of queueing another.
     """
     model = model_by_name(session, name)
+    check_owner(key, model.key_id, f"model {name!r}")
     fit = crud_jobs.request_fit(session, model=model, max_attempts=settings.job_max_attempts, key_id=key.key_id,
                                 max_queued_per_key=settings.max_queued_jobs_per_key)
     if fit.already_queued:
@@ -112,6 +118,7 @@ def rebuild_paths(name: str, number: Annotated[int, Path(ge=1, le=2**63 - 1)], s
     """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
     a version broken by a missing or corrupt paths file); return the job id."""
     model = model_by_name(session, name)
+    check_owner(key, model.key_id, f"model {name!r}")
     version = version_by_number(session, model.id, number)
     if version is None:
         raise VersionNotFound(f"model {name!r} has no version {number}")
