@@ -42,6 +42,8 @@ SEMANTIC_OPERATIONS = {
     # scenario months within that horizon (in the default run no model is fitted: these answer 404/409)
     "GET /v1/models/{name}/forecast", "GET /v1/models/{name}/forecast.png", "POST /v1/models/{name}/probability",
     "POST /v1/models/{name}/spillover",
+    # a list's `cursor` must be a `next_cursor` the same listing gave (any other string is a 422 naming it)
+    "GET /v1/regions", "GET /v1/series/revisions", "GET /v1/jobs", "GET /v1/models/{name}/versions",
 }
 """Operations whose schema-valid requests may rightly be refused with 422: positive_data_acceptance is off."""
 
