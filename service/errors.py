@@ -12,17 +12,20 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 │   ├── BatchRejected                       `.errors` lists every bad row
 │   ├── BatchTooLarge, RegionError, PeriodError
 │   ├── UnknownRegion, UnknownIndicator     hints with routes added here
+│   ├── FitTooLarge (service.crud.models)   a model's fit over FRAGILITY_MAX_MODEL_REGIONS / _POSTERIOR_VALUES
+│   ├── CursorInvalid (service.api.pagination)  a list's cursor it never gave
 │   └── SpecError (models.errors)           the model cannot do what was asked
 ├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
 ├── ArtifactBroken 500 ── ArtifactCorrupt, ArtifactMissing
 ├── NotFound 404 ── ModelNotFound, VersionNotFound, JobNotFound, BacktestNotFound
-├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished
-├── AccessDenied 403 ── Unauthenticated 401
+├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished, TooManyModels
+├── AccessDenied 403 ── Unauthenticated 401, NotOwner (service.api.ownership: another key's model or job)
 ├── PayloadTooLarge 413
 ├── RequestTimeout 408                      the body did not arrive in time
 ├── RateLimited 429 (+ Retry-After)
 │   ├── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
-│   └── TooManyRequestsInFlight             per client address
+│   ├── TooManyRequestsInFlight             per client address
+│   └── QuestionsBusy                       expensive questions: per caller or server-wide cap reached
 └── DatabaseUnavailable 503
 """
 
@@ -149,6 +152,12 @@ def hint_for(exc: BaseException) -> str:
     return hint_for_class(type(exc))
 
 
+def listed(ids: list[str], most: int = 20) -> str:
+    """Return `ids` comma-separated, at most `most` of them, then how many more (a 422 body stays small)."""
+    shown = ", ".join(str(i) for i in ids[:most])
+    return shown if len(ids) <= most else f"{shown} and {len(ids) - most} more ({len(ids)} in all)"
+
+
 def row_errors_of(exc: BaseException) -> list[dict] | None:
     """Return `exc`'s row errors as JSON-ready dicts (reasons with the service's remedy appended), or None."""
     errors = []
@@ -245,6 +254,19 @@ class ArtifactCorrupt(ArtifactBroken):
 
 class DatabaseUnresponsive(psycopg.OperationalError):
     """The server did not answer in time and the connection was dropped (raised by the guard in `service.db.guard`)."""
+
+
+class TooManyModels(Conflict):
+    """This API key already owns as many models as allowed."""
+
+    hint = "Change one of the key's models (PUT/PATCH /v1/models/{name}) instead, or use another key."
+
+
+class QuestionsBusy(RateLimited):
+    """The caller (or the whole server) already has as many expensive questions computing or waiting as allowed."""
+
+    hint = ("Wait for the number of seconds in Retry-After, or for your questions in progress to be answered, "
+            "then retry; answers already computed come back at once.")
 
 
 class QueueFull(RateLimited):

@@ -84,6 +84,27 @@ class Settings(BaseSettings):
         "time a client has to send a request body once its headers arrived; later: 408 and the connection closed"))
     max_requests_per_client: int = Field(default=100, gt=0, description=(
         "requests one client address may have in progress at once (slow bodies included); more: 429"))
+    question_workers: int = Field(default=2, gt=0, le=64, description=(
+        "threads of the API process computing expensive questions (probability event grids, spillover, "
+        "scenarios) at once; they never run on the request threadpool"))
+    max_waiting_questions: int = Field(default=8, ge=0, description=(
+        "expensive questions that may wait for a question thread; one more is refused with 429 and Retry-After"))
+    max_questions_per_key: int = Field(default=2, gt=0, description=(
+        "expensive questions one API key (or anonymous address) may have computing or waiting at once; "
+        "more: 429 with Retry-After"))
+    cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
+        "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
+        "process; least recently used entries are dropped past it"))
+    max_revisions_per_cell: int = Field(default=100, gt=0, description=(
+        "revisions kept per observation cell (region, indicator, month); older ones are dropped when a batch "
+        "revises the cell again"))
+    max_models_per_key: int = Field(default=100, gt=0, description=(
+        "models one API key may own (create); one more is refused with 409 TooManyModels"))
+    max_model_regions: int = Field(default=1_000, gt=0, description=(
+        "regions one model may cover; a model (or a fit) over more is refused with 422 naming `regions`"))
+    max_posterior_values: int = Field(default=60_000_000, gt=0, description=(
+        "posterior values a fit may hold: 3 runs x chains x draws x (16 x regions x (1 + covariates) + 16); "
+        "a model or fit over it is refused with 422 naming `sampler` before sampling starts"))
     gate: GateThresholds = GateThresholds()
     db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)
@@ -91,6 +112,10 @@ class Settings(BaseSettings):
     worker_processes: int = Field(default=1, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"
+
+    def fit_limits(self) -> dict[str, int]:
+        """Return the fit-size limits as keyword arguments of service.crud.models.check_fit_size."""
+        return {"max_regions": self.max_model_regions, "max_values": self.max_posterior_values}
 
     @field_validator("artifacts", mode="before")
     @classmethod

@@ -37,6 +37,10 @@ def request_id_of(request: Request) -> str | None:
     return request.scope.get("state", {}).get("request_id")
 
 
+MAX_LISTED_ERRORS = 100
+"""Row errors listed in one error answer at most; the detail says how many there were."""
+
+
 def answer_fragility_error(request: Request, exc: FragilityError) -> JSONResponse:
     """Return the JSON answer for one of our errors, with the status found by MRO."""
     status = status_for(exc)
@@ -44,7 +48,11 @@ def answer_fragility_error(request: Request, exc: FragilityError) -> JSONRespons
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
     if status >= 500:
         log.error("request failed", extra={"error": type(exc).__name__, "detail": exc.message}, exc_info=exc)
-    body = error_body(type(exc).__name__, exc.message, hint_for(exc), request_id_of(request), errors)
+    message = exc.message
+    if errors and len(errors) > MAX_LISTED_ERRORS:  # a 422 body stays small whatever the batch
+        message = f"{message} (the first {MAX_LISTED_ERRORS} of {len(errors)} errors are listed)"
+        errors = errors[:MAX_LISTED_ERRORS]
+    body = error_body(type(exc).__name__, message, hint_for(exc), request_id_of(request), errors)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

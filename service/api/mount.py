@@ -43,7 +43,7 @@ def data_router() -> APIRouter:
 def warm_path_cache(app: FastAPI) -> None:
     """Load the forecast paths of every model's served version into the app's path cache; returns nothing."""
     if getattr(app.state, "path_cache", None) is None:
-        app.state.path_cache = PathCache(settings_store(app.state.settings))
+        app.state.path_cache = PathCache(settings_store(app.state.settings), app.state.settings.cache_bytes)
     try:
         with app.state.db.session() as session:
             for name in model_names(session):
@@ -63,7 +63,12 @@ def warm_path_cache_on_start(app: FastAPI) -> None:
     async def lifespan(application):
         async with inner(application) as state:
             threading.Thread(target=warm_path_cache, args=(application,), name="warm-path-cache", daemon=True).start()
-            yield state
+            try:
+                yield state
+            finally:
+                pool = getattr(application.state, "question_pool", None)
+                if pool is not None:
+                    pool.close()  # queued questions are dropped; running ones stop at their next checkpoint
 
     app.router.lifespan_context = lifespan
 

@@ -24,9 +24,13 @@ def get_job(session: Session, *, job_id: int) -> Job:
     return job
 
 
-def list_jobs(session: Session, *, model: RegisteredModel | None, status: str | None, limit: int) -> list[Job]:
-    """Return the newest jobs first, optionally of one model and/or one status, at most `limit`."""
+def list_jobs(session: Session, *, model: RegisteredModel | None, status: str | None, limit: int,
+              before: int | None = None) -> list[Job]:
+    """Return the newest jobs first, optionally of one model and/or one status, older than job id `before`
+    when given, at most `limit`."""
     query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(Job.id < before)
     if model is not None:
         query = query.where(Job.model_id == model.id)
     if status is not None:

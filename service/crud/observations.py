@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,8 @@ from service.db.tables import Indicator, Region, observation_revisions, observat
 from service.errors import Conflict, NotFound, hint_for_class
 
 WRITE_ATTEMPTS = 3
+MAX_REVISIONS_PER_CELL = 100
+"""Revisions kept per cell by default (FRAGILITY_MAX_REVISIONS_PER_CELL); older ones are dropped."""
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,13 @@ class BatchResult:
 
 
 def ingest_rows(*, session: Session, rows: Sequence[Mapping], max_rows: int | None = None,
-                today: date | None = None, lines: Sequence[int] | None = None) -> BatchResult:
+                today: date | None = None, lines: Sequence[int] | None = None,
+                max_revisions_per_cell: int = MAX_REVISIONS_PER_CELL) -> BatchResult:
     """Return the result of validating raw rows against the stored catalogue and upserting them.
 
     `lines`: the file line of each row, for rows read from a CSV file (`read_observations_csv_lines`); the
     row errors then carry them. Raises BatchTooLarge over `max_rows`, BatchRejected listing every bad row
-    (nothing stored).
+    (nothing stored). Each cell keeps its newest `max_revisions_per_cell` revisions (upsert_batch).
     """
     opened_here = not session.in_transaction()
     catalogue = load_catalogue(session=session)
@@ -60,7 +63,7 @@ def ingest_rows(*, session: Session, rows: Sequence[Mapping], max_rows: int | No
         if lines is None:
             raise
         raise exc.at_lines(list(lines)) from None
-    return upsert_batch(session=session, batch=batch)
+    return upsert_batch(session=session, batch=batch, max_revisions_per_cell=max_revisions_per_cell)
 
 
 def _stored_values(session: Session, batch: Sequence[Observation]) -> dict[tuple[str, str, str], float]:
@@ -100,6 +103,15 @@ _PG_INSERT = text(
     "SELECT k.r, k.i, k.p, k.v, :now, :batch FROM ff_batch k ON CONFLICT DO NOTHING")
 
 
+_PRUNE_REVISIONS = text(
+    "DELETE FROM observation_revisions WHERE id IN (SELECT id FROM ("
+    "SELECT r.id AS id, row_number() OVER (PARTITION BY r.region_id, r.indicator_id, r.period ORDER BY r.id DESC) "
+    "AS newer FROM observation_revisions r JOIN (SELECT DISTINCT region_id, indicator_id, period FROM "
+    "observation_revisions WHERE batch_id = :batch) t ON r.region_id = t.region_id AND "
+    "r.indicator_id = t.indicator_id AND r.period = t.period) ranked WHERE newer > :keep)")
+"""Drop the revisions beyond the newest `keep` of every cell this batch revised (only those cells can exceed)."""
+
+
 def _write_postgresql(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
     """Stage the batch with COPY into a temporary table, then revise, update and insert with one statement each."""
     session.execute(_PG_SERIALISE)
@@ -109,15 +121,24 @@ def _write_postgresql(session: Session, batch: Sequence[Observation], batch_id: 
         for obs in batch:
             copy.write_row((obs.region, obs.indicator, obs.period, obs.value))
     stamp = {"now": datetime.now(UTC), "batch": batch_id}
-    session.execute(_PG_REVISIONS, stamp)
+    revised = session.execute(_PG_REVISIONS, stamp).rowcount
     updated = session.execute(_PG_UPDATE, stamp).rowcount
     inserted = session.execute(_PG_INSERT, stamp).rowcount
-    return BatchResult(inserted, updated, len(batch) - inserted - updated, batch_id)
+    return BatchResult(inserted, updated, len(batch) - inserted - updated, batch_id), revised > 0
 
 
-def _write(session: Session, batch: Sequence[Observation], batch_id: str) -> BatchResult:
+def _write(session: Session, batch: Sequence[Observation], batch_id: str, keep: int) -> BatchResult:
+    """Write the batch (revisions first), then drop the revisions beyond the newest `keep` of each revised cell."""
     if session.get_bind().dialect.name == "postgresql":
-        return _write_postgresql(session, batch, batch_id)
+        result, revised = _write_postgresql(session, batch, batch_id)
+    else:
+        result, revised = _write_sqlite(session, batch, batch_id)
+    if revised:
+        session.execute(_PRUNE_REVISIONS, {"batch": batch_id, "keep": keep})
+    return result
+
+
+def _write_sqlite(session: Session, batch: Sequence[Observation], batch_id: str) -> tuple[BatchResult, bool]:
     session.execute(_SQLITE_TAKE_WRITE_LOCK)
     stored = _stored_values(session, batch)
     now = datetime.now(UTC)
@@ -142,14 +163,16 @@ def _write(session: Session, batch: Sequence[Observation], batch_id: str) -> Bat
                      .values(value=bindparam("b_value"), updated_at=now, batch_id=batch_id))
         session.connection().execute(statement, updates)
         session.execute(insert(observation_revisions), revisions)
-    return BatchResult(len(inserts), len(updates), len(batch) - len(inserts) - len(updates), batch_id)
+    return BatchResult(len(inserts), len(updates), len(batch) - len(inserts) - len(updates), batch_id), bool(revisions)
 
 
-def upsert_batch(*, session: Session, batch: Sequence[Observation]) -> BatchResult:
+def upsert_batch(*, session: Session, batch: Sequence[Observation],
+                 max_revisions_per_cell: int = MAX_REVISIONS_PER_CELL) -> BatchResult:
     """Return the counts after storing the validated batch in one transaction (all or nothing).
 
     Identical values are `unchanged`; changed values are `updated`, their old value copied to
-    observation_revisions under this batch's id. A concurrent writer inserting the same keys makes the
+    observation_revisions under this batch's id; a cell keeps its newest `max_revisions_per_cell` revisions (the
+    older ones are dropped in the same transaction). A concurrent writer inserting the same keys makes the
     batch retry from a fresh read.
 
     Raises Conflict if concurrent writers keep colliding.
@@ -157,7 +180,7 @@ def upsert_batch(*, session: Session, batch: Sequence[Observation]) -> BatchResu
     batch_id = uuid.uuid4().hex
     for _ in range(WRITE_ATTEMPTS):
         try:
-            result = _write(session, batch, batch_id)
+            result = _write(session, batch, batch_id, max_revisions_per_cell)
             session.commit()
             return result
         except IntegrityError:
@@ -185,9 +208,12 @@ def read_series(*, session: Session, region: str, indicator: str, start: str | N
     return [(p, v) for p, v in session.execute(query.order_by(c.period))]
 
 
-def read_revisions(*, session: Session, region: str, indicator: str, period: str | None = None) -> list[dict]:
+def read_revisions(*, session: Session, region: str, indicator: str, period: str | None = None,
+                   after: tuple[str, int] | None = None, limit: int | None = None) -> list[dict]:
     """Return the revision history of one series (or of one cell with `period`), by period and then oldest first:
-    period, old_value, new_value, replaced_at, batch_id (the batch that replaced old_value).
+    period, old_value, new_value, replaced_at, batch_id (the batch that replaced old_value) and `id` (the
+    revision's position, for pagination). `after` (period, id): only revisions after that one; `limit`: at most
+    that many.
 
     Raises NotFound for a region or indicator not stored, PeriodError for a malformed period.
     """
@@ -196,11 +222,16 @@ def read_revisions(*, session: Session, region: str, indicator: str, period: str
     if session.get(Indicator, indicator) is None:
         raise NotFound(f"unknown indicator {indicator!r}", hint=hint_for_class(UnknownIndicator))
     c = observation_revisions.c
-    query = (select(c.period, c.old_value, c.new_value, c.replaced_at, c.batch_id)
+    query = (select(c.period, c.old_value, c.new_value, c.replaced_at, c.batch_id, c.id)
              .where(c.region_id == region, c.indicator_id == indicator))
     if period is not None:
         query = query.where(c.period == parse_period(period))
-    return [dict(row._mapping) for row in session.execute(query.order_by(c.period, c.id))]
+    if after is not None:
+        query = query.where(or_(c.period > after[0], and_(c.period == after[0], c.id > after[1])))
+    query = query.order_by(c.period, c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [dict(row._mapping) for row in session.execute(query)]
 
 
 def count_observations(*, session: Session) -> int:

@@ -11,11 +11,16 @@ from sqlalchemy.orm import Session
 from service.db.tables import ModelVersion
 
 
-def list_versions(session: Session, *, model_id: int) -> list[ModelVersion]:
-    """Return every version of a model, newest first."""
-    return list(session.scalars(
-        select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number.desc())
-    ).all())
+def list_versions(session: Session, *, model_id: int, before: int | None = None,
+                  limit: int | None = None) -> list[ModelVersion]:
+    """Return the versions of a model, newest first: those numbered below `before` when given, at most `limit`
+    when given."""
+    query = select(ModelVersion).where(ModelVersion.model_id == model_id).order_by(ModelVersion.number.desc())
+    if before is not None:
+        query = query.where(ModelVersion.number < before)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query).all())
 
 
 def version_by_number(session: Session, model_id: int, number: int) -> ModelVersion | None:

@@ -165,6 +165,9 @@ class RegisteredModel(Base):
     sampler: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    """The API key that created the model (its owner; None when made outside the API): its scheduled refits
+    count against that key's queue cap, and the models of one key are capped."""
 
 
 class ModelVersion(Base):

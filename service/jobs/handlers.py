@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from indicators.errors import InputError
 from service.crud.jobs import store_backtest
-from service.crud.models import load_fit_inputs, model_by_id, model_config, spec_hash
+from service.crud.models import check_fit_size, load_fit_inputs, model_by_id, model_config, spec_hash
 from service.crud.queue import ClaimedJob
 from service.crud.versions import add_version, last_promoted, next_version_number, version_by_number
 from service.db.engine import Database
@@ -70,6 +70,8 @@ def read_model(ctx: JobContext, job: ClaimedJob) -> tuple[dict, Any, list[dict],
             raise InputError(f"job {job.id}: its model no longer exists")
         config = model_config(model)
         frame, regions = load_fit_inputs(session, config=config)
+        # a model stored before the limits (or with regions chosen at the fit) is checked before any work
+        check_fit_size({**config, "regions": [r["id"] for r in regions]}, **ctx.settings.fit_limits())
         sources = covariate_sources(session, config, settings_store(ctx.settings))
         return config, frame, regions, last_promoted(session, model.id), sources
 

@@ -33,23 +33,32 @@ def latest_tick(schedule: str, now: datetime) -> datetime:
     return croniter(schedule, now).get_prev(datetime).astimezone(UTC)
 
 
-def enqueue_due(database: Database, *, now: datetime, max_attempts: int) -> list[int]:
+def enqueue_due(database: Database, *, now: datetime, max_attempts: int,
+                max_queued_per_key: int | None = None) -> list[int]:
     """Return the ids of the refit jobs this pass enqueued (ticks already recorded by anyone are passed over).
 
     A tick that comes while the model has a fit queued or running is recorded as a "skipped" job naming
-    that fit, not queued: a model never has more than one fit waiting, however often it ticks.
+    that fit, not queued: a model never has more than one fit waiting, however often it ticks. A refit is
+    queued in the name of the model's owner (the key that created it) and counts against that key's queue
+    cap: a tick that comes while the owner already has `max_queued_per_key` jobs queued is "skipped" too.
     """
     created: list[int] = []
     with database.session() as session:
-        for model_id, name, schedule, created_at in scheduled_models(session):
+        for model_id, name, schedule, created_at, owner in scheduled_models(session):
             tick = latest_tick(schedule, now)
             if tick < created_at or queue.tick_recorded(session, model_id=model_id, tick=tick):
                 continue
             queue.lock_model(session, model_id=model_id)
             busy = queue.pending_job(session, model_id=model_id, kind="fit", statuses=("queued", "running"))
             skipped = None if busy is None else f"fit job {busy.id} of this model was {busy.status}; not queued again"
+            if skipped is None and owner is not None and max_queued_per_key is not None:
+                queued = queue.queued_count(session, key_id=owner)
+                if queued >= max_queued_per_key:
+                    skipped = (f"the model's owner key already has {queued} jobs queued, at most "
+                               f"{max_queued_per_key} (FRAGILITY_MAX_QUEUED_JOBS_PER_KEY); not queued")
             job_id = queue.enqueue(session, kind="fit", model_id=model_id, now=now, reason="scheduled",
-                                   tick=tick, max_attempts=max_attempts, run_after=tick, skipped_because=skipped)
+                                   tick=tick, max_attempts=max_attempts, run_after=tick, skipped_because=skipped,
+                                   key_id=owner)
             session.commit()
             if job_id is not None and skipped is None:
                 created.append(job_id)
@@ -68,7 +77,8 @@ class Scheduler:
 
     def run_pass(self) -> list[int]:
         """Return the ids of the jobs one pass enqueued."""
-        return enqueue_due(self.database, now=utc_now(), max_attempts=self.settings.job_max_attempts)
+        return enqueue_due(self.database, now=utc_now(), max_attempts=self.settings.job_max_attempts,
+                           max_queued_per_key=self.settings.max_queued_jobs_per_key)
 
     def run(self, stop: threading.Event) -> None:
         """Run passes until `stop` is set; returns nothing."""

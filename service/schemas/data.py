@@ -62,6 +62,8 @@ class RegionListOut(BaseModel):
 
     data: list[RegionOut]
     count: int
+    next_cursor: str | None = Field(default=None, description=(
+        "pass as `cursor` for the next page; null: this was the last page"))
 
 
 class IndicatorIn(BaseModel):
@@ -174,6 +176,8 @@ class RevisionListOut(BaseModel):
     indicator: str
     revisions: list[RevisionOut]
     count: int
+    next_cursor: str | None = Field(default=None, description=(
+        "pass as `cursor` for the next page; null: this was the last page"))
 
 
 class SuggestedThresholdOut(BaseModel):

@@ -49,6 +49,8 @@ class JobListOut(BaseModel):
     model: str | None = None
     data: list[JobOut]
     count: int
+    next_cursor: str | None = Field(default=None, description=(
+        "pass as `cursor` for the next page; null: this was the last page"))
 
 
 class BacktestIn(BaseModel):

@@ -95,14 +95,17 @@ FamilyName = Annotated[str, AfterValidator(check_family),
 
 
 class ModelIn(BaseModel):
-    """A model to create (POST) or replace (PUT). `regions` empty = every known region."""
+    """A model to create (POST) or replace (PUT). `regions` empty = the regions that have data for the indicator
+    when the model is stored (recorded in the model and shown by GET)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=NAME_PATTERN)
     family: FamilyName = "count"
     indicator: str = Field(min_length=1, max_length=100)
-    regions: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list, description=(
+        "region ids; empty: the regions that have data for the indicator now (recorded). At most "
+        "FRAGILITY_MAX_MODEL_REGIONS"))
     covariates: list[str] = Field(default_factory=list)
     spillover: bool = True
     normalise: Literal["target", "source"] = "target"
@@ -206,6 +209,8 @@ class VersionListOut(BaseModel):
     served_version: int | None
     data: list[VersionOut]
     count: int
+    next_cursor: str | None = Field(default=None, description=(
+        "pass as `cursor` for the next page; null: this was the last page"))
 
 
 class StepOut(BaseModel):

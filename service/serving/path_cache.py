@@ -1,4 +1,6 @@
-"""In-memory LRU of what serving reads: forecast paths per version, loaded posteriors, and answers.
+"""In-memory LRU of what serving reads: forecast paths per version, loaded posteriors, and answers, bounded by
+the approximate bytes of what it holds (`approx_bytes`), not by a count: a thousand small answers cost what they
+weigh and do not push out one expensive simulation.
 
 Keys are tuples such as ("paths", version_id), ("fit", version_id), ("cut", version_id, source,
 target, horizon, scenario) or ("answer", ...). A file is checked against its recorded sha256 when it
@@ -15,6 +17,7 @@ request of that moment taking a thread to ask the database the same question.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -31,15 +34,52 @@ from service.serving.registry import ServedVersion, served_version
 
 SERVED_TTL_SECONDS = 1.0
 STALE_GRACE_SECONDS = 5.0
+DEFAULT_CAPACITY_BYTES = 1_000_000_000
+ENTRY_OVERHEAD_BYTES = 200
+MAX_DEPTH = 6
+
+
+def approx_bytes(value: Any, depth: int = 0, seen: set[int] | None = None) -> int:
+    """Return the approximate memory held by `value`: arrays and frames by their buffers, containers and plain
+    objects by their contents (followed MAX_DEPTH levels deep, each object counted once), anything else by
+    sys.getsizeof."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
+    nbytes = getattr(value, "nbytes", None)
+    if isinstance(nbytes, int) and not isinstance(value, (bytes, bytearray, memoryview)):
+        return nbytes + 100  # numpy arrays, xarray objects
+    memory_usage = getattr(value, "memory_usage", None)
+    if callable(memory_usage) and hasattr(value, "dtypes"):  # pandas frames
+        try:
+            return int(memory_usage(index=True, deep=False).sum())
+        except (TypeError, ValueError):
+            pass
+    size = sys.getsizeof(value, 64)
+    if depth >= MAX_DEPTH or isinstance(value, (str, bytes, bytearray, int, float, bool, type(None))):
+        return size
+    if isinstance(value, dict):
+        return size + sum(approx_bytes(k, depth + 1, seen) + approx_bytes(v, depth + 1, seen)
+                          for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return size + sum(approx_bytes(item, depth + 1, seen) for item in value)
+    attributes = getattr(value, "__dict__", None)
+    if isinstance(attributes, dict):
+        return size + approx_bytes(attributes, depth + 1, seen)
+    return size
 
 
 class PathCache:
-    """A thread-safe LRU of loaded artifacts and computed answers, each computed once per key."""
+    """A thread-safe LRU of loaded artifacts and computed answers, each computed once per key, holding at most
+    about `capacity_bytes` (the entry just computed is always kept, even alone over the bound)."""
 
-    def __init__(self, store: ArtifactStore | Path | str, capacity: int = 256) -> None:
+    def __init__(self, store: ArtifactStore | Path | str, capacity_bytes: int = DEFAULT_CAPACITY_BYTES) -> None:
         self.store = as_store(store)
-        self.capacity = capacity
+        self.capacity_bytes = capacity_bytes
         self.items: OrderedDict[Hashable, Any] = OrderedDict()
+        self.sizes: dict[Hashable, int] = {}
+        self.total_bytes = 0
         self.lock = threading.Lock()
         self.loading: dict[Hashable, threading.Lock] = {}
         self.hits = 0
@@ -65,12 +105,16 @@ class PathCache:
             finally:
                 with self.lock:
                     self.loading.pop(key, None)
+            size = approx_bytes(value) + ENTRY_OVERHEAD_BYTES
             with self.lock:
                 self.misses += 1
+                self.total_bytes += size - self.sizes.get(key, 0)
                 self.items[key] = value
+                self.sizes[key] = size
                 self.items.move_to_end(key)
-                while len(self.items) > self.capacity:
-                    self.items.popitem(last=False)
+                while self.total_bytes > self.capacity_bytes and len(self.items) > 1:
+                    dropped, _ = self.items.popitem(last=False)
+                    self.total_bytes -= self.sizes.pop(dropped)
             return value
 
     def forecast(self, version: ServedVersion):
@@ -153,9 +197,9 @@ class PathCache:
                 self.served.pop(key, None)
 
     def stats(self) -> dict[str, int]:
-        """Return the number of cached items, hits and misses."""
+        """Return the number of cached items, their approximate bytes, hits and misses."""
         with self.lock:
-            return {"items": len(self.items), "hits": self.hits, "misses": self.misses}
+            return {"items": len(self.items), "bytes": self.total_bytes, "hits": self.hits, "misses": self.misses}
 
 
 def resolve(session: Session, cache: PathCache, name: str, number: int | None = None) -> tuple[ServedVersion, Any]:
@@ -236,35 +280,50 @@ def cached_event_grid(cache: PathCache, version: ServedVersion, stored, fit, *, 
     return cache.get(key, simulate)
 
 
+def no_checkpoint() -> None:
+    """A checkpoint that never stops the computation."""
+
+
 def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, region: str,
-                           threshold: float, horizon: int, within: bool) -> dict:
+                           threshold: float, horizon: int, within: bool,
+                           checkpoint: Callable[[], None] = no_checkpoint) -> dict:
     """Return the exceedance answer (models.Forecast.probability) of `version`: the predictive probability from
     the stored paths, its credible interval from the cached event grid of the question (within=True, families
-    that can condition) or else the cached posterior grid of the loaded `fit`."""
+    that can condition) or else the cached posterior grid of the loaded `fit`. `checkpoint()` is called between
+    simulations; it may raise to stop the computation (service.serving.questions)."""
+    checkpoint()
     grid = cached_event_grid(cache, version, stored, fit, region=region, threshold=threshold,
                              horizon=horizon) if within else None
     if grid is None:
+        checkpoint()
         grid = cached_run(cache, version, stored, fit, grid=True).first_steps(horizon)
     return stored.first_steps(horizon).probability(region, threshold, within=within, grid=grid)
 
 
 def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, source: str, target: str,
-                         threshold: float, horizon: int, scenario=None) -> dict:
+                         threshold: float, horizon: int, scenario=None,
+                         checkpoint: Callable[[], None] = no_checkpoint) -> dict:
     """Return the spillover answer (models.events.spillover_answer) of `version` for source -> target.
 
     The question is checked against the loaded `fit` as the library checks it; the uncut forecast is read
     from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`),
     the channel share's credible interval from the cached posterior grid pair and the event's from the
-    question's cached event grid pair (`cached_event_grid`).
+    question's cached event grid pair (`cached_event_grid`). `checkpoint()` is called before each of these
+    simulations; it may raise to stop the computation (service.serving.questions).
     """
     from models.events import check_spillover_question, spillover_answer
 
     check_spillover_question(fit, source=source, target=target)
     scen = {source: scenario} if scenario is not None else None
-    runs = [cached_run(cache, version, stored, fit, cut=cut, scenario=scen, grid=grid).first_steps(horizon)
-            for grid in (False, True) for cut in (None, (source, target))]
-    events = [cached_event_grid(cache, version, stored, fit, region=target, threshold=threshold, horizon=horizon,
-                                cut=cut, scenario=scen) for cut in (None, (source, target))]
+    runs, events = [], []
+    for grid in (False, True):
+        for cut in (None, (source, target)):
+            checkpoint()
+            runs.append(cached_run(cache, version, stored, fit, cut=cut, scenario=scen, grid=grid).first_steps(horizon))
+    for cut in (None, (source, target)):
+        checkpoint()
+        events.append(cached_event_grid(cache, version, stored, fit, region=target, threshold=threshold,
+                                        horizon=horizon, cut=cut, scenario=scen))
     return spillover_answer(runs[0], runs[1], source=source, target=target, threshold=threshold,
                             seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise,
                             grid=(runs[2], runs[3]), event_grid=None if events[0] is None else tuple(events))

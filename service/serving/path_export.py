@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from indicators.errors import InputError
+from service.errors import listed
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "npz": "application/octet-stream"}
@@ -30,7 +31,7 @@ def chosen_regions(forecast, regions: str | None) -> list[str]:
         return list(forecast.regions)
     unknown = [region for region in asked if region not in forecast.regions]
     if unknown:
-        raise InputError(f"unknown region(s) {', '.join(unknown)}; the paths cover {', '.join(forecast.regions)}",
+        raise InputError(f"unknown region(s) {listed(unknown)}; the paths cover {listed(list(forecast.regions))}",
                          hint="Ask for regions the model covers, or leave `regions` out for all of them.")
     return list(dict.fromkeys(asked))
 

@@ -52,13 +52,15 @@ def test_models_are_created_listed_changed_and_validated(api):
     assert patched.status_code == 200 and patched.json()["schedule"] is None
     assert patched.json()["regions"] == ["R01", "R02"]
     replaced = client.put("/v1/models/alpha", json=model_payload(name="alpha", spillover=False))
-    assert replaced.status_code == 200 and replaced.json()["spillover"] is False and replaced.json()["regions"] == []
+    # `regions: []` is recorded as the regions with data for the indicator (the seeded panel's four)
+    assert replaced.status_code == 200 and replaced.json()["spillover"] is False
+    assert replaced.json()["regions"] == ["R01", "R02", "R03", "R04"]
     assert client.put("/v1/models/alpha", json=model_payload(name="other")).status_code == 422
     assert client.patch("/v1/models/ghost", json={"horizon": 3}).status_code == 404
     listed = client.get("/v1/models", headers={"Authorization": f"Bearer {read}"}).json()
     assert listed["count"] >= 1 and "alpha" in [m["name"] for m in listed["data"]]
     versions = client.get("/v1/models/alpha/versions").json()
-    assert versions == {"model": "alpha", "served_version": None, "data": [], "count": 0}
+    assert versions == {"model": "alpha", "served_version": None, "data": [], "count": 0, "next_cursor": None}
 
 
 def test_scopes_guard_writes(api):

@@ -35,12 +35,15 @@ SEMANTIC_OPERATIONS = {
     "POST /v1/indicators",
     # regions and indicators must exist, values must suit the indicator's kind, periods must be real months
     "POST /v1/observations", "POST /v1/observations/csv",
-    # the indicator, regions and covariates must exist; a schedule must be a cron expression
+    # the indicator, regions and covariates must exist; a schedule must be a cron expression; the fit must be
+    # within FRAGILITY_MAX_MODEL_REGIONS and FRAGILITY_MAX_POSTERIOR_VALUES (a product of fields)
     "POST /v1/models", "PUT /v1/models/{name}", "PATCH /v1/models/{name}",
     # questions to a fitted version: regions must be the model's, the horizon within its stored paths,
     # scenario months within that horizon (in the default run no model is fitted: these answer 404/409)
     "GET /v1/models/{name}/forecast", "GET /v1/models/{name}/forecast.png", "POST /v1/models/{name}/probability",
     "POST /v1/models/{name}/spillover",
+    # a list's `cursor` must be a `next_cursor` the same listing gave (any other string is a 422 naming it)
+    "GET /v1/regions", "GET /v1/series/revisions", "GET /v1/jobs", "GET /v1/models/{name}/versions",
 }
 """Operations whose schema-valid requests may rightly be refused with 422: positive_data_acceptance is off."""
 

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.ownership import check_owner
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
 from service.crud.models import model_by_name
@@ -19,6 +20,7 @@ router = APIRouter(route_class=SessionRoute, tags=["backtests"])
 def queue_backtest(name: str, body: BacktestIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
     """Queue a backtest (model, model without spillover, baselines); return the job id."""
     model = model_by_name(session, name)
+    check_owner(key, model.key_id, f"model {name!r}")
     job_id = crud.enqueue_job(session, kind="backtest", model=model, max_attempts=settings.job_max_attempts,
                               payload=body.model_dump(), key_id=key.key_id,
                               max_queued_per_key=settings.max_queued_jobs_per_key)

@@ -4,20 +4,24 @@ stored paths themselves."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from indicators.errors import InputError
+from service.api.authentication import client_identity
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
+from service.auth import Principal
 from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.artifacts import settings_store
 from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
 from service.serving.path_export import MEDIA_TYPES, chosen_regions, encoded_paths
+from service.serving.questions import QuestionAbandoned, QuestionPool
 from service.serving.registry import ServedVersion
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"],
@@ -34,7 +38,8 @@ async def get_path_cache(request: Request) -> PathCache:
     """
     cache = getattr(request.app.state, "path_cache", None)
     if cache is None:
-        cache = request.app.state.path_cache = PathCache(settings_store(request.app.state.settings))
+        settings = request.app.state.settings
+        cache = request.app.state.path_cache = PathCache(settings_store(settings), settings.cache_bytes)
     return cache
 
 
@@ -112,37 +117,104 @@ async def forecast(
     return Response(content=body, media_type="application/json")
 
 
-@router.post("/{name}/probability", response_model=ProbabilityOut)
-def probability(name: str, body: ProbabilityIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
-    """Return P(region >= threshold in some month 1..horizon) (or per month): the predictive probability, its 90%
-    credible interval (posterior uncertainty) and its Monte Carlo standard error; `interval_method` names them."""
-    served, stored = resolve(session, cache, name, body.version)
-    release(session)
-    check_horizon(served, body.horizon)
+def get_question_pool(request: Request) -> QuestionPool:
+    """Return the app's pool of expensive questions (made on first use from the settings)."""
+    pool = getattr(request.app.state, "question_pool", None)
+    if pool is None:
+        settings = request.app.state.settings
+        pool = request.app.state.question_pool = QuestionPool(
+            settings.question_workers, settings.max_waiting_questions, settings.max_questions_per_key)
+    return pool
 
-    def answer() -> dict:
-        result = probability_from_paths(cache, served, stored, fit_of(session, cache, served), region=body.region,
-                                        threshold=body.threshold, horizon=body.horizon, within=body.within)
+
+def caller_of(request: Request, principal: Principal) -> str:
+    """Return who a question counts against: the API key, or an anonymous reader's address."""
+    if principal.key_id is not None:
+        return f"key:{principal.key_id}"
+    return client_identity(request)
+
+
+async def answer_question(request: Request, session, cache: PathCache, principal: Principal, name: str,
+                          number: int | None, horizon: int, key_of: Callable[[ServedVersion], tuple],
+                          compute: Callable[[ServedVersion, Any, Any, Callable[[], None]], dict],
+                          shape: type[BaseModel]) -> Response:
+    """Return the answer to one expensive question: from the cache if it was asked before, else computed in the
+    question pool (service.serving.questions: 429 past the caps, abandoned if the client leaves).
+
+    `key_of(served)` is the question's cache key; `compute(served, stored, fit, checkpoint)` its answer, encoded
+    as the response model `shape` (as FastAPI would) once, then cached as bytes.
+    """
+    def look_up() -> tuple[ServedVersion, Any]:
+        served, stored = resolve(session, cache, name, number)
+        release(session)
+        return served, stored
+
+    served = cache.remembered(name, number)
+    stored = None
+    if served is None:
+        served, stored = await run_in_threadpool(look_up)
+    check_horizon(served, horizon)
+    key = key_of(served)
+    body = cache.peek(key)
+    if body is not None:
+        return Response(content=body, media_type="application/json")
+    database = request.app.state.db
+
+    def work(abandon) -> bytes:
+        nonlocal stored
+        if stored is None:
+            stored = cache.forecast(served)
+
+        def answer() -> bytes:
+            with database.session() as own:  # not the request's: the request may end before the work does
+                fit = fit_of(own, cache, served)
+            return shape.model_validate(compute(served, stored, fit, abandon.check)).model_dump_json(
+                by_alias=True).encode()
+
+        return cache.get(key, answer)
+
+    try:
+        body = await get_question_pool(request).ask(request, caller_of(request, principal), work)
+    except QuestionAbandoned:
+        return Response(status_code=499)  # nobody reads it: the client is gone
+    return Response(content=body, media_type="application/json")
+
+
+@router.post("/{name}/probability", response_model=ProbabilityOut, responses=error_responses(429))
+async def probability(name: str, body: ProbabilityIn, request: Request, session: SessionDep, cache: PathCacheDep,
+                      principal: ReadKey) -> Response:
+    """Return P(region >= threshold in some month 1..horizon) (or per month): the predictive probability, its 90%
+    credible interval (posterior uncertainty) and its Monte Carlo standard error; `interval_method` names them.
+
+    A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
+    caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
+    """
+    def compute(served: ServedVersion, stored, fit, checkpoint) -> dict:
+        result = probability_from_paths(cache, served, stored, fit, region=body.region, threshold=body.threshold,
+                                        horizon=body.horizon, within=body.within, checkpoint=checkpoint)
         return {"model": name, "version": served.number, "region": body.region, "indicator": served.indicator,
                 "unit": served.unit, "threshold": body.threshold,
                 "horizon": body.horizon, "within": body.within, **{k: result[k] for k in (
                     "probability", "interval", "credible_interval", "mc_standard_error", "interval_method")}}
 
-    return cache.get(("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
-                     answer)
+    return await answer_question(
+        request, session, cache, principal, name, body.version, body.horizon,
+        lambda served: ("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
+        compute, ProbabilityOut)
 
 
-@router.post("/{name}/spillover", response_model=SpilloverOut)
-def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCacheDep, _: ReadKey) -> dict:
-    """Return P(target >= threshold within horizon) with and without the source's channel, and the difference."""
-    served, stored = resolve(session, cache, name, body.version)
-    release(session)
-    check_horizon(served, body.horizon)
+@router.post("/{name}/spillover", response_model=SpilloverOut, responses=error_responses(429))
+async def spillover(name: str, body: SpilloverIn, request: Request, session: SessionDep, cache: PathCacheDep,
+                    principal: ReadKey) -> Response:
+    """Return P(target >= threshold within horizon) with and without the source's channel, and the difference.
 
-    def answer() -> dict:
-        result = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=body.source,
-                                      target=body.target, threshold=body.threshold, horizon=body.horizon,
-                                      scenario=body.scenario)
+    A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
+    caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
+    """
+    def compute(served: ServedVersion, stored, fit, checkpoint) -> dict:
+        result = spillover_from_paths(cache, served, stored, fit, source=body.source, target=body.target,
+                                      threshold=body.threshold, horizon=body.horizon, scenario=body.scenario,
+                                      checkpoint=checkpoint)
         return {"model": name, "version": served.number, "source": body.source, "target": body.target,
                 "indicator": served.indicator, "unit": served.unit, "threshold": body.threshold,
                 "horizon": body.horizon, "normalise": result["normalise"],
@@ -153,7 +225,8 @@ def spillover(name: str, body: SpilloverIn, session: SessionDep, cache: PathCach
                     "posterior_draws", "covariates_mode")}}
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
-    return cache.get(("spillover", served.version_id, *question), answer)
+    return await answer_question(request, session, cache, principal, name, body.version, body.horizon,
+                                 lambda served: ("spillover", served.version_id, *question), compute, SpilloverOut)
 
 
 @router.get("/{name}/paths", response_class=Response, responses={200: {"content": {

@@ -14,8 +14,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict:
-    """Return {"status": "ok"} while the process serves requests."""
+async def healthz() -> dict:
+    """Return {"status": "ok"} while the process serves requests (on the event loop: no thread needed, so it
+    answers while every request thread is busy)."""
     return {"status": "ok"}
 
 

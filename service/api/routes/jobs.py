@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from service.api.deps import ReadKey, SessionDep, WriteKey
+from service.api.ownership import check_owner
+from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud
 from service.crud import queue
@@ -26,12 +28,17 @@ def list_jobs(
     _: ReadKey,
     model: str | None = None,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000, description="jobs per page, at most 1000")] = 100,
+    cursor: CursorQuery = None,
 ) -> dict:
-    """Return the newest jobs first, optionally of one model and/or one status."""
+    """Return the newest jobs first, optionally of one model and/or one status, one page at a time (`limit`,
+    `cursor` = the previous page's `next_cursor`)."""
     owner = model_by_name(session, model) if model is not None else None
-    data = [crud.job_out(session, job) for job in crud.list_jobs(session, model=owner, status=status, limit=limit)]
-    return {"data": data, "count": len(data)}
+    before = decode_cursor(cursor, (int,))
+    jobs = crud.list_jobs(session, model=owner, status=status, limit=limit + 1, before=before[0] if before else None)
+    jobs, next_cursor = page(jobs, limit, lambda job: [job.id])
+    data = [crud.job_out(session, job) for job in jobs]
+    return {"data": data, "count": len(data), "next_cursor": next_cursor}
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -42,9 +49,11 @@ def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> dict:
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=error_responses(409))
-def cancel_job(job_id: JobId, session: SessionDep, _: WriteKey) -> dict:
-    """Cancel a queued or running job (a running one finishes but its result is discarded); return it."""
+def cancel_job(job_id: JobId, session: SessionDep, key: WriteKey) -> dict:
+    """Cancel a queued or running job (a running one finishes but its result is discarded); return it. Only the
+    key that queued it (a scheduled refit: the model's owner), or an admin key, may (403 otherwise)."""
     job = crud.get_job(session, job_id=job_id)
+    check_owner(key, job.key_id, f"job {job_id}")
     if not queue.cancel(session, job_id=job_id, now=utc_now()):
         raise JobFinished(f"job {job_id} is already {job.status}")
     session.commit()

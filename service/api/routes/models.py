@@ -7,6 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.ownership import check_owner
+from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud import jobs as crud_jobs
 from service.crud import models as crud
@@ -22,11 +24,15 @@ router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["models"
 
 
 @router.post("", response_model=ModelOut, status_code=status.HTTP_201_CREATED, responses=error_responses(409))
-def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, or a schedule
-    ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows)."""
+def create_model(body: ModelIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+    """Create a model; return it (409 if the name is taken, 422 for unknown indicator or regions, a schedule
+    ticking more often than FRAGILITY_MIN_SCHEDULE_INTERVAL_SECONDS allows, or a fit over the size limits:
+    FRAGILITY_MAX_MODEL_REGIONS, FRAGILITY_MAX_POSTERIOR_VALUES; 409 TooManyModels when the key already owns
+    FRAGILITY_MAX_MODELS_PER_KEY models). `regions` [] is recorded as the regions that have data for the
+    indicator now; the key is recorded as the model's owner (its scheduled refits count against its queue)."""
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.create_model(session, data=body.model_dump())
+    model = crud.create_model(session, data=body.model_dump(), limits=settings.fit_limits(), key_id=key.key_id,
+                              max_models_per_key=settings.max_models_per_key)
     return crud.model_out(session, model)
 
 
@@ -44,28 +50,39 @@ def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
 
 
 @router.put("/{name}", response_model=ModelOut)
-def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Replace a model's definition (the name cannot change); return it. Existing versions are kept."""
+def replace_model(name: str, body: ModelIn, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+    """Replace a model's definition (the name cannot change); return it. Existing versions are kept. Only the key
+    that created the model, or an admin key, may (403 otherwise)."""
+    check_owner(key, model_by_name(session, name).key_id, f"model {name!r}")
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.update_model(session, name=name, changes=body.model_dump())
+    model = crud.update_model(session, name=name, changes=body.model_dump(), limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
 @router.patch("/{name}", response_model=ModelOut)
-def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, _: WriteKey) -> dict:
-    """Change the given fields of a model; return it."""
+def change_model(name: str, body: ModelPatch, session: SessionDep, settings: SettingsDep, key: WriteKey) -> dict:
+    """Change the given fields of a model; return it. Only the key that created the model, or an admin key, may
+    (403 otherwise)."""
+    check_owner(key, model_by_name(session, name).key_id, f"model {name!r}")
     check_schedule_interval(body.schedule, settings.min_schedule_interval_seconds)
-    model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True))
+    model = crud.update_model(session, name=name, changes=body.model_dump(exclude_unset=True),
+                              limits=settings.fit_limits())
     return crud.model_out(session, model)
 
 
 @router.get("/{name}/versions", response_model=VersionListOut)
-def list_versions(name: str, session: SessionDep, _: ReadKey) -> dict:
-    """Return every version of a model (newest first) with diagnostics, gate verdict and promoted flag."""
+def list_versions(name: str, session: SessionDep, _: ReadKey,
+                  limit: Annotated[int, Query(ge=1, le=500, description="versions per page, at most 500")] = 100,
+                  cursor: CursorQuery = None) -> dict:
+    """Return the versions of a model (newest first) with diagnostics, gate verdict and promoted flag, one page at
+    a time (`limit`, `cursor` = the previous page's `next_cursor`)."""
     model = model_by_name(session, name)
     served = served_number(session, model.id)
-    data = [version_out(v, served=served) for v in versions_of(session, model_id=model.id)]
-    return {"model": name, "served_version": served, "data": data, "count": len(data)}
+    before = decode_cursor(cursor, (int,))
+    versions = versions_of(session, model_id=model.id, before=before[0] if before else None, limit=limit + 1)
+    versions, next_cursor = page(versions, limit, lambda version: [version.number])
+    data = [version_out(v, served=served) for v in versions]
+    return {"model": name, "served_version": served, "data": data, "count": len(data), "next_cursor": next_cursor}
 
 
 FIT_RESPONSES = {
@@ -84,6 +101,7 @@ def fit_model(name: str, session: SessionDep, settings: SettingsDep, key: WriteK
     job with `already_queued: true` and status 200 instead of queueing another.
     """
     model = model_by_name(session, name)
+    check_owner(key, model.key_id, f"model {name!r}")
     fit = crud_jobs.request_fit(session, model=model, max_attempts=settings.job_max_attempts, key_id=key.key_id,
                                 max_queued_per_key=settings.max_queued_jobs_per_key)
     if fit.already_queued:
@@ -100,6 +118,7 @@ def rebuild_paths(name: str, number: Annotated[int, Path(ge=1, le=2**63 - 1)], s
     """Queue a job simulating a gate-passing version's forecast paths again from its posterior (repairs
     a version broken by a missing or corrupt paths file); return the job id."""
     model = model_by_name(session, name)
+    check_owner(key, model.key_id, f"model {name!r}")
     version = version_by_number(session, model.id, number)
     if version is None:
         raise VersionNotFound(f"model {name!r} has no version {number}")

@@ -23,7 +23,8 @@ CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema":
 def post_observations(body: ObservationBatchIn, session: SessionDep, settings: SettingsDep,
                       metrics: MetricsDep, _: WriteKey) -> dict:
     """Store the batch atomically; return inserted, updated and unchanged counts."""
-    result = ingest_rows(session=session, rows=body.rows(), max_rows=settings.max_batch_rows)
+    result = ingest_rows(session=session, rows=body.rows(), max_rows=settings.max_batch_rows,
+                         max_revisions_per_cell=settings.max_revisions_per_cell)
     return _counted(result, metrics)
 
 
@@ -37,14 +38,15 @@ async def post_observations_csv(request: Request, settings: SettingsDep, metrics
         raise InputError(f"expected a text/csv body, got content type {content_type or 'none'!r}",
                          hint="Send the CSV with `Content-Type: text/csv`.")
     data = await request.body()
-    result = await run_in_threadpool(_ingest_csv, request.app.state.db, data, settings.max_batch_rows)
+    result = await run_in_threadpool(_ingest_csv, request.app.state.db, data, settings.max_batch_rows,
+                                    settings.max_revisions_per_cell)
     return _counted(result, metrics)
 
 
-def _ingest_csv(db: Database, data: bytes, max_rows: int) -> BatchResult:
+def _ingest_csv(db: Database, data: bytes, max_rows: int, keep: int) -> BatchResult:
     rows, lines = read_observations_csv_lines(data, max_rows=max_rows)
     with db.session() as session:
-        return ingest_rows(session=session, rows=rows, max_rows=max_rows, lines=lines)
+        return ingest_rows(session=session, rows=rows, max_rows=max_rows, lines=lines, max_revisions_per_cell=keep)
 
 
 def _counted(result: BatchResult, metrics: Metrics) -> dict:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud.regions import list_regions, upsert_regions
 from service.schemas.data import WRITE_ERRORS, RegionBatchIn, RegionListOut, UpsertCountsOut
@@ -19,8 +22,17 @@ def post_regions(body: RegionBatchIn, session: SessionDep, settings: SettingsDep
                           max_rows=settings.max_batch_rows, max_neighbours=settings.max_region_neighbours)
 
 
+MAX_REGIONS_PAGE = 5000
+
+
 @router.get("", response_model=RegionListOut)
-def get_regions(session: SessionDep, _: ReadKey) -> dict:
-    """Return every stored region with its neighbours."""
-    data = list_regions(session=session)
-    return {"data": data, "count": len(data)}
+def get_regions(session: SessionDep, _: ReadKey,
+                limit: Annotated[int, Query(ge=1, le=MAX_REGIONS_PAGE, description=(
+                    f"regions per page, at most {MAX_REGIONS_PAGE}"))] = 1000,
+                cursor: CursorQuery = None) -> dict:
+    """Return the stored regions with their neighbours, by id, one page at a time (`limit`, `cursor` = the
+    previous page's `next_cursor`)."""
+    after = decode_cursor(cursor, (str,))
+    data = list_regions(session=session, after=after[0] if after else None, limit=limit + 1)
+    data, next_cursor = page(data, limit, lambda region: [region["id"]])
+    return {"data": data, "count": len(data), "next_cursor": next_cursor}

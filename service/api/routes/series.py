@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from indicators import InputError, suggested_thresholds
 from indicators.thresholds import DEFAULT_LEVELS, DEFAULT_MONTHS
 from service.api.deps import ReadKey, SessionDep
+from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute
 from service.crud.indicators import indicator_record
 from service.crud.observations import read_revisions, read_series
@@ -29,14 +30,25 @@ def get_series(region: str, indicator: str, session: SessionDep, _: ReadKey,
             "points": [{"period": p, "value": v} for p, v in points]}
 
 
+MAX_REVISIONS_PAGE = 5000
+
+
 @router.get("/revisions", response_model=RevisionListOut)
 def get_revisions(region: str, indicator: str, session: SessionDep, _: ReadKey,
                   period: Annotated[str | None, Query(description="one month, YYYY-MM (default: every month)",
-                                                      max_length=7)] = None) -> dict:
-    """Return every value of the series that a later batch replaced (old and new value, when, which batch), by
-    period and then oldest first; a series never revised has none."""
-    revisions = read_revisions(session=session, region=region, indicator=indicator, period=period)
-    return {"region": region, "indicator": indicator, "revisions": revisions, "count": len(revisions)}
+                                                      max_length=7)] = None,
+                  limit: Annotated[int, Query(ge=1, le=MAX_REVISIONS_PAGE, description=(
+                      f"revisions per page, at most {MAX_REVISIONS_PAGE}"))] = 1000,
+                  cursor: CursorQuery = None) -> dict:
+    """Return the values of the series that a later batch replaced (old and new value, when, which batch), by
+    period and then oldest first, one page at a time (`limit`, `cursor` = the previous page's `next_cursor`);
+    a series never revised has none."""
+    after = decode_cursor(cursor, (str, int))
+    rows = read_revisions(session=session, region=region, indicator=indicator, period=period,
+                          after=tuple(after) if after else None, limit=limit + 1)
+    rows, next_cursor = page(rows, limit, lambda row: [row["period"], row["id"]])
+    return {"region": region, "indicator": indicator, "revisions": rows, "count": len(rows),
+            "next_cursor": next_cursor}
 
 
 def parse_levels(text: str) -> tuple[float, ...]:
