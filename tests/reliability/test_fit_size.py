@@ -21,14 +21,6 @@ EMPTY_REGIONS = [{"id": f"EMPTY{i:02d}", "name": f"No data {i}", "neighbours": [
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    """Return the seeded database (R01..R04 with observations of `attacks`)."""
-    result = make_seeded(tmp_path_factory.mktemp("fitsize"))
-    yield result
-    result.database.dispose()
-
-
-@pytest.fixture(scope="module")
 def server(live_server, seeded):
     """Return a server on the seeded database with 50 more regions that have no data."""
     started = live_server(seeded.url, seeded.artifacts, env={"FRAGILITY_MAX_MODEL_REGIONS": "4"})

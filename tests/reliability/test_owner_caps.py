@@ -19,19 +19,10 @@ from service.crud import queue
 from service.db.tables import Job, RegisteredModel, utc_now
 from service.jobs.scheduler import enqueue_due
 from tests.e2e.registry_support import model_payload
-from tests.reliability.conftest import make_seeded
 
 pytestmark = pytest.mark.e2e
 
 CAP = 2
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    """Return the seeded database (R01..R04 with observations of `attacks`)."""
-    result = make_seeded(tmp_path_factory.mktemp("owners"))
-    yield result
-    result.database.dispose()
 
 
 @pytest.fixture(scope="module")

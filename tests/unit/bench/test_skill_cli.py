@@ -40,6 +40,8 @@ def test_challenge_protocol_with_baselines_prints_pooled_lines_and_scores(tmp_pa
     assert pooled["bootstrap"]["ign"] < pooled["zero"]["ign"]
 
 
+@pytest.mark.skipif(not (DATA / "ucdp-state-based-deaths-world-country-month.csv").exists(),
+                    reason="needs ../shared/data")
 def test_challenge_mode_prints_one_line_per_forecaster_and_window_and_one_over_all():
     """--challenge: every October origin asked for (here the last 2), steps 3..14, window and overall lines."""
     out = run_skill("--challenge", "--origins", "2", "--forecasters", "zero,bootstrap,analogue", "--workers", "1")
