@@ -132,12 +132,12 @@ def run_task(
     (default 1..horizon)."""
     began, started, worker = time.perf_counter(), time.time(), task_location()
     try:
-        paths = np.asarray(forecaster(panel.until(origin), indicator, horizon, seed), dtype=float)
+        history = panel.until(origin)
+        paths = np.asarray(forecaster(history, indicator, horizon, seed), dtype=float)
         expected = (horizon, len(panel.regions))
         if paths.ndim != 3 or paths.shape[1:] != expected:
             raise ValueError(f"forecaster {name!r} returned shape {paths.shape}; "
                              f"expected (samples, {expected[0]}, {expected[1]}).")
-        history = panel.until(origin)
         observed = observed_after(panel, indicator, origin, horizon)
         cells = score_paths(paths, observed, k=k)
         cells.update(window_events(paths, observed, history.values(indicator), steps or range(1, horizon + 1)))
