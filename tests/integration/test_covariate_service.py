@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from indicators import simulate_count_panel, simulate_share_panel
-from service.api.routes.forecasts import forecast_body, spillover
-from service.schemas.models import SpilloverIn
-from service.serving.path_cache import PathCache, fit_of, resolve
+from service.api.routes.forecasts import forecast_body
+from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
 from tests.e2e.registry_support import GOOD_SAMPLER, fit_now, worker_registry
 
 COVARIATE = "militia_share"
@@ -73,8 +72,9 @@ def test_covariate_is_held_until_its_model_serves_then_moves_with_it(setup):
         np.testing.assert_array_equal(held.paths[:, 0], stored.paths[:, 0])  # step 1 reads the observed lag
         assert not np.array_equal(held.paths[:, 1:], stored.paths[:, 1:])
 
-        spill = spillover("attacks-cov", SpilloverIn(source="R01", target="R02", threshold=5, horizon=HORIZON),
-                          session, cache, None)
+        # what the spillover route computes (in its question pool) for this served version
+        spill = spillover_from_paths(cache, served, stored, fit, source="R01", target="R02", threshold=5,
+                                     horizon=HORIZON)
         assert spill["covariates_mode"] == "modelled"
         target = served.regions.index("R02")
         assert spill["probability"] == pytest.approx(float((stored.paths[:, :, target] >= 5).any(axis=1).mean()))
