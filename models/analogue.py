@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from models.count.tails import ceilings
+
 SINCE_CAP = 240
 PEAK_MONTHS = 60
 DEFAULT_SHAPE_MONTHS = 6
 DEFAULT_NEIGHBOURS = 300
 DEFAULT_LEVEL_WEIGHT = 3.0
 DEFAULT_CEILING_FACTOR = 3.0
-CEILING_FLOOR = 100.0
 
 
 def months_since_positive(values: np.ndarray, t: int) -> np.ndarray:
@@ -89,13 +90,13 @@ def analogue_paths(values: np.ndarray, horizon: int, *, draws: int = 1000, seed:
     _, nearest = cKDTree(library_x).query(query[asked], k=k)
     nearest = nearest.reshape(asked.size, k)
     rng = np.random.default_rng(seed)
-    record = np.nanmax(np.where(np.isfinite(values), values, 0.0), axis=1)
+    ceiling = ceilings(np.nanmax(np.where(np.isfinite(values), values, 0.0), axis=1), ceiling_factor)
     for j, r in enumerate(asked):
         pick = nearest[j][rng.integers(0, k, draws)]
         shifted = future_x[pick] + (level_q[r] - level_x[pick])[:, None]
         paths = np.round(np.expm1(np.maximum(shifted, 0.0)))
-        if ceiling_factor is not None:
-            paths = np.minimum(paths, np.floor(ceiling_factor * max(record[r], CEILING_FLOOR)))
+        if ceiling is not None:
+            paths = np.minimum(paths, np.floor(ceiling[r]))
         out[:, :, r] = paths
     return out
 
