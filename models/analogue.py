@@ -54,14 +54,15 @@ def state_features(log_values: np.ndarray, values: np.ndarray, t: int, shape_mon
     return features, level
 
 
-def analogue_paths(values: np.ndarray, horizon: int, *, draws: int = 1000, seed: int = 0,
-                   shape_months: int = DEFAULT_SHAPE_MONTHS, neighbours: int = DEFAULT_NEIGHBOURS,
-                   level_weight: float = DEFAULT_LEVEL_WEIGHT,
-                   ceiling_factor: float | None = DEFAULT_CEILING_FACTOR) -> np.ndarray:
-    """Return analogue paths (draws, horizon, regions) from ``values`` (regions, months; NaN = not observed).
+def analogue_futures(values: np.ndarray, horizon: int, *, shape_months: int = DEFAULT_SHAPE_MONTHS,
+                     neighbours: int = DEFAULT_NEIGHBOURS, level_weight: float = DEFAULT_LEVEL_WEIGHT,
+                     ceiling_factor: float | None = DEFAULT_CEILING_FACTOR) -> np.ndarray:
+    """Return every region's analogue futures (regions, neighbours, horizon) from ``values`` (regions, months).
 
-    The origin is the last month of ``values``; a region not observed at the origin, or with a gap in its
-    last ``shape_months`` months, is NaN. Raises ValueError when the history holds no complete analogue.
+    Row r holds the futures of the ``neighbours`` library states nearest to region r's state at the origin (the
+    last month of ``values``), level-shifted, rounded and bounded (see the module docstring), nearest first. A
+    region not observed at the origin, or with a gap in its last ``shape_months`` months, is NaN. Raises
+    ValueError when the history holds no complete analogue.
     """
     if horizon < 1:
         raise ValueError(f"horizon must be at least 1 month; got {horizon}.")
@@ -83,22 +84,32 @@ def analogue_paths(values: np.ndarray, horizon: int, *, draws: int = 1000, seed:
     future_x, level_x = np.concatenate(futures), np.concatenate(levels)
     k = min(neighbours, library_x.shape[0])
     query, level_q = state_features(log_values, values, origin, shape_months, level_weight)
-    out = np.full((draws, horizon, n_regions), np.nan)
+    out = np.full((n_regions, k, horizon), np.nan)
     asked = np.flatnonzero(np.isfinite(query).all(axis=1))
     if asked.size == 0:
         return out
     _, nearest = cKDTree(library_x).query(query[asked], k=k)
     nearest = nearest.reshape(asked.size, k)
-    rng = np.random.default_rng(seed)
     ceiling = ceilings(np.nanmax(np.where(np.isfinite(values), values, 0.0), axis=1), ceiling_factor)
-    for j, r in enumerate(asked):
-        pick = nearest[j][rng.integers(0, k, draws)]
-        shifted = future_x[pick] + (level_q[r] - level_x[pick])[:, None]
-        paths = np.round(np.expm1(np.maximum(shifted, 0.0)))
-        if ceiling is not None:
-            paths = np.minimum(paths, np.floor(ceiling[r]))
-        out[:, :, r] = paths
+    shifted = future_x[nearest] + (level_q[asked][:, None] - level_x[nearest])[:, :, None]
+    paths = np.round(np.expm1(np.maximum(shifted, 0.0)))
+    if ceiling is not None:
+        paths = np.minimum(paths, np.floor(ceiling[asked])[:, None, None])
+    out[asked] = paths
     return out
+
+
+def analogue_paths(values: np.ndarray, horizon: int, *, draws: int = 1000, seed: int = 0,
+                   shape_months: int = DEFAULT_SHAPE_MONTHS, neighbours: int = DEFAULT_NEIGHBOURS,
+                   level_weight: float = DEFAULT_LEVEL_WEIGHT,
+                   ceiling_factor: float | None = DEFAULT_CEILING_FACTOR) -> np.ndarray:
+    """Return analogue paths (draws, horizon, regions): each path one of the region's `analogue_futures`, drawn
+    with replacement. NaN where a region has no state at the origin; raises ValueError as `analogue_futures`."""
+    futures = analogue_futures(values, horizon, shape_months=shape_months, neighbours=neighbours,
+                               level_weight=level_weight, ceiling_factor=ceiling_factor)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, futures.shape[1], (futures.shape[0], draws))
+    return np.take_along_axis(futures, pick[:, :, None], axis=1).transpose(1, 2, 0)
 
 
 def analogue_forecast(panel, indicator: str, horizon: int, seed: int = 0, *, draws: int = 1000) -> np.ndarray:

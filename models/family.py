@@ -115,8 +115,14 @@ class FamilyModel:
         info["sampler"] = config.to_dict()
         if warn:
             warn_if_not_servable(diagnostics)
-        return Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
-                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+        fit = Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
+                  last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
+        return self.complete(fit, panel)
+
+    def complete(self, fit: Fit, panel: Panel) -> Fit:
+        """Return the fit with what its forecasts need beyond the posterior (a family may add to its state); as is
+        by default."""
+        return fit
 
     def prepare(self, panel: Panel) -> tuple[Any, dict[str, np.ndarray], dict]:
         """Return (design, simulation state, info) of `panel`; each family implements it."""

@@ -86,6 +86,9 @@ class CountModel(FamilyModel):
         "default": 3 for the loglinear form, None (no ceiling) for the linear form
     pool_weight : probability that a simulated month is drawn from the region's last 12 observed months;
         "default": 0.5 for the loglinear form, 0 for the linear form
+    combination : "learned": the forecast mixes the model's paths with analogues and the conflictology, with
+        weights per regime learned at fit time (models.count.mixture); None: the model's paths alone; "default":
+        "learned" for the loglinear form, None for the linear form
     priors : overrides of `models.count.priors.COUNT_PRIORS[<form>]`, key by key; a region-level
         prior given as a plain distribution ``{"dist": ...}`` (logit_rho, share_level, share_ne, log_alpha) makes that
         parameter one population value shared by every region
@@ -98,9 +101,10 @@ class CountModel(FamilyModel):
                  normalise: str = "target", form: str = DEFAULT_FORM, priors: dict | None = None,
                  persistence: str = DEFAULT_PERSISTENCE, dispersion: str = DEFAULT_DISPERSION,
                  fit_months: int | None | str = "default", own_lag_months: int = 1,
-                 ceiling_factor: float | None | str = "default", pool_weight: float | str = "default") -> None:
+                 ceiling_factor: float | None | str = "default", pool_weight: float | str = "default",
+                 combination: str | None = "default") -> None:
         options = _checked_options(form, persistence, dispersion, fit_months=fit_months, own_lag_months=own_lag_months,
-                                   ceiling_factor=ceiling_factor, pool_weight=pool_weight)
+                                   ceiling_factor=ceiling_factor, pool_weight=pool_weight, combination=combination)
         self.use_spec(ModelSpec(family="count", indicator=indicator, covariates=tuple(covariates),
                                 spillover=bool(spillover), normalise=normalise, form=form, priors=dict(priors or {}),
                                 options=options))
@@ -124,6 +128,17 @@ class CountModel(FamilyModel):
                             "every region needs two consecutive observed months")
         state = count_state(values, weights, covs, design)
         return design, state, base_info(list(panel.regions), values, design, transforms, spec.normalise)
+
+    def complete(self, fit, panel: Panel):
+        """Return the fit with the learned combination in its state and info (models.count.mixture) when the spec
+        asks for it; as is otherwise."""
+        if self.spec.options.get("combination") == "learned":
+            from models.count.backcast import learned_combination
+
+            state, info = learned_combination(self, fit, panel, seed=int(fit.info.get("sampler", {}).get("seed", 0)))
+            fit.state.update(state)
+            fit.info["combination"] = info
+        return fit
 
     # -- model ------------------------------------------------------------------------------
     def data_arrays(self, design: CountDesign, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -226,9 +241,13 @@ def _resolved_defaults(form: str, fit_months, ceiling_factor, pool_weight) -> tu
 
 
 def _checked_options(form: str, persistence: str, dispersion: str, *, fit_months, own_lag_months,
-                     ceiling_factor, pool_weight) -> dict:
+                     ceiling_factor, pool_weight, combination="default") -> dict:
     """Return the spec options of a CountModel built from its arguments; raises SpecError on a bad argument."""
     _check_choices(form, persistence, dispersion)
+    if combination == "default":
+        combination = "learned" if form == "loglinear" else None
+    if combination not in ("learned", None):
+        raise SpecError(f"combination must be 'learned' or None (the model's paths alone), got {combination!r}")
     fit_months, ceiling_factor, pool_weight = _resolved_defaults(form, fit_months, ceiling_factor, pool_weight)
     if fit_months is not None and int(fit_months) < 24:
         raise SpecError(f"fit_months must be at least 24 (or None for the whole history), got {fit_months!r}")
@@ -248,6 +267,8 @@ def _checked_options(form: str, persistence: str, dispersion: str, *, fit_months
         options["pool_weight"] = float(pool_weight)
     if fit_months is not None:
         options["fit_months"] = int(fit_months)
+    if combination is not None:
+        options["combination"] = combination
     return options
 
 

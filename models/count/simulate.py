@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special, stats
 
+from models.count.mixture import PathMixture
 from models.count.tails import below_threshold, ceilings, recent_pool, tail_safe_draw
 from models.covariates import covariate_term
 from models.design import channel_weights
@@ -93,6 +94,9 @@ def simulate_count(
     and (paths, no_crossing) is returned, `no_crossing` (draws,) being each path's probability of never
     reaching the threshold given the rest of its path (a Rao-Blackwellised "not within H"; see
     models.count.tails.below_threshold). The conditioned region must not be one a scenario sets.
+    A state with ``mix_weights`` (a fit with the learned combination) mixes every region's paths with its
+    analogues and conflictology months (models.count.mixture); a conditioned region's paths are then the
+    model's, and its `no_crossing` the mixture's.
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)
@@ -105,6 +109,8 @@ def simulate_count(
     ceiling = ceilings(state["history_max"], ceiling_factor) if "history_max" in state else None
     pool = recent_pool(state["window"]) if pool_weight > 0 else None
     no_crossing = np.ones(draws)
+    mixture = (PathMixture(state, uniforms, model_only=condition[0] if condition is not None else None)
+               if "mix_weights" in state else None)
     for h in range(horizon):
         ne = y_prev @ w
         x_term = covariate_term(p.get("beta"), state, covariates, h)
@@ -124,11 +130,13 @@ def simulate_count(
                 log_alpha = log_alpha + p["alpha_vol_slope"][:, None] * (window_log_sd(window, axis=1)
                                                                          - state["c_vol"][0])
             alpha = np.exp(np.clip(log_alpha, -10.0, 12.0))
-        u = uniforms[:, h, :]
+        u = uniforms[:, h, :] if mixture is None or h else mixture.first_uniforms(uniforms[:, 0, :])
         if condition is not None:
             u = _below_threshold_column(u, mu, alpha, condition, no_crossing, ceiling=ceiling, pool=pool,
                                         pool_weight=pool_weight)
         y = tail_safe_draw(u, mu, alpha, nb_inverse_cdf, ceiling=ceiling, pool=pool, pool_weight=pool_weight)
+        if mixture is not None:
+            y = mixture.apply(y, h)
         if scenario:
             _apply_scenario(y, scenario, h)
         y[:, ~alive] = np.nan
@@ -136,6 +144,8 @@ def simulate_count(
         y_prev = np.nan_to_num(y, nan=0.0)
         window[:, :-1, :] = window[:, 1:, :]
         window[:, -1, :] = y
+    if condition is not None and mixture is not None:
+        no_crossing = mixture.no_crossing(condition[0], condition[1], horizon, no_crossing)
     return (paths, no_crossing) if condition is not None else paths
 
 
