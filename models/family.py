@@ -95,12 +95,13 @@ class FamilyModel:
 
     # -- fit --------------------------------------------------------------------------------
     def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie", warn: bool = True) -> Fit:
+            sampler: str = "nutpie", warn: bool = True, complete: bool = True) -> Fit:
         """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state).
 
         A nutpie model compiled for the same spec and shapes is reused with new data. A fit that misses the
         serving gate (models.gate, default thresholds) warns with a GateWarning naming the worst parameter
         and what to do, unless warn=False (fit_servable and backtests judge their runs themselves).
+        complete=False leaves out what `complete` adds (fit_servable adds it once, to the pooled chains).
         """
         config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
         design, state, info = self.prepare(panel)
@@ -117,7 +118,7 @@ class FamilyModel:
             warn_if_not_servable(diagnostics)
         fit = Fit(spec=self.spec, posterior=tree, data_hash=panel.content_hash(), regions=regions,
                   last_period=panel.periods[-1], state=state, info=info, diagnostics=diagnostics)
-        return self.complete(fit, panel)
+        return self.complete(fit, panel) if complete else fit
 
     def complete(self, fit: Fit, panel: Panel) -> Fit:
         """Return the fit with what its forecasts need beyond the posterior (a family may add to its state); as is

@@ -124,7 +124,7 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
         start = time.perf_counter()
         with nutpie_settings(adaptation=adaptation, target_accept=target_accept):
             fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt,
-                                  sampler=sampler, warn=False))
+                                  sampler=sampler, warn=False, complete=False))
         run_divergences = int(fits[-1].diagnostics.get("divergences", 0))
         if max_divergences == 0:  # a run with divergences never joins the pool (its divergences would stay forever)
             fits = [f for f in fits if f.diagnostics.get("divergences", 0) == 0] or fits[-1:]
@@ -146,4 +146,4 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
                                      max_chains=max_chains_per_run)
     if sampler == "nutpie":
         pooled.info["sampler"] = {**pooled.info.get("sampler", {}), "adaptation": adaptation}
-    return pooled, attempts
+    return model.complete(pooled, panel), attempts

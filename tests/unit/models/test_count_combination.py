@@ -51,7 +51,8 @@ def test_quiet_regions_whose_analogues_stayed_quiet_get_exact_zeros_from_them(co
     forecast = combined_fit.forecast(horizon=6, draws=2000, seed=1)
     weights = combined_fit.state["mix_weights"][0]
     zero_paths = np.mean((forecast.paths[:, :, 0] == 0).all(axis=1))
-    assert zero_paths >= weights[1] + weights[2] - 0.03  # at least every analogue and conflictology path
+    assert zero_paths >= max(0.9, weights[1] + weights[2] - 0.03)  # every analogue and conflictology path, and
+    # nearly every model path: a region quiet for 13 years is forecast quiet, most paths exactly zero throughout
 
 
 def test_after_a_record_month_the_median_falls_below_the_record(combined_fit):
