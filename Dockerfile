@@ -106,4 +106,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:%s/healthz' % os.environ.get('FRAGILITY_PORT', '8000'); sys.exit(0 if urllib.request.urlopen(url, timeout=4).status == 200 else 1)"]
 
+# `fragility serve` raises its soft open-file limit to the hard one at start and cuts connections whose
+# headers take longer than FRAGILITY_HEADER_TIMEOUT_SECONDS (service/connections.py); raise the hard limit
+# with `docker run --ulimit nofile=65536:65536` (compose.yaml does) where the runtime's is low.
 CMD ["fragility", "serve", "--host", "0.0.0.0"]

@@ -25,7 +25,8 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 ├── RateLimited 429 (+ Retry-After)
 │   ├── QueueFull                           the key has FRAGILITY_MAX_QUEUED_JOBS_PER_KEY jobs queued
 │   ├── TooManyRequestsInFlight             per client address
-│   └── QuestionsBusy                       expensive questions: per caller or server-wide cap reached
+│   ├── QuestionsBusy                       expensive questions: per caller or server-wide cap reached
+│   └── ExportsBusy                         paths exports: FRAGILITY_MAX_CONCURRENT_EXPORTS in progress
 └── DatabaseUnavailable 503
 """
 
@@ -267,6 +268,13 @@ class QuestionsBusy(RateLimited):
 
     hint = ("Wait for the number of seconds in Retry-After, or for your questions in progress to be answered, "
             "then retry; answers already computed come back at once.")
+
+
+class ExportsBusy(RateLimited):
+    """The server already sends as many paths exports at once as allowed."""
+
+    hint = ("Wait for the number of seconds in Retry-After, then retry; an export asked before is served from "
+            "its stored file (FRAGILITY_MAX_CONCURRENT_EXPORTS caps the exports in progress).")
 
 
 class QueueFull(RateLimited):

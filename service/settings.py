@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     max_questions_per_key: int = Field(default=2, gt=0, description=(
         "expensive questions one API key (or anonymous address) may have computing or waiting at once; "
         "more: 429 with Retry-After"))
+    max_concurrent_exports: int = Field(default=4, gt=0, le=256, description=(
+        "paths exports (GET /v1/models/{name}/paths) one API process builds or sends at once; one more is "
+        "refused with 429 and Retry-After"))
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=600, description=(
+        "time a client has to send a request's line and headers once it connected (or began the next request "
+        "on a kept-alive connection); later: 408 and the connection closed, so slow-header clients do not hold "
+        "connections and open files"))
     cache_bytes: int = Field(default=1_000_000_000, gt=0, description=(
         "approximate bytes of loaded artifacts, simulations and answers the serving cache keeps per API "
         "process; least recently used entries are dropped past it"))

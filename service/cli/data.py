@@ -97,13 +97,20 @@ def run_http(application: ASGIApp, settings: Settings, *, host: str, port: int) 
     """Serve `application` with uvicorn until stopped; returns nothing.
 
     Forwarded headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from the addresses in
-    settings.trusted_proxies (none by default: uvicorn's own default would trust 127.0.0.1).
+    settings.trusted_proxies (none by default: uvicorn's own default would trust 127.0.0.1). The soft open-file
+    limit is raised to the hard one first, and connections get the header timeout and the per-address cap on
+    connections waiting for their headers of service.connections.
     """
     import uvicorn
 
+    from service.connections import header_timeout_protocol, raise_open_file_limit
+
+    soft, hard = raise_open_file_limit()
+    logging.getLogger("fragility.app").info("open-file limit", extra={"soft": soft, "hard": hard})
     trusted = [part.strip() for part in settings.trusted_proxies.split(",") if part.strip()]
+    protocol = header_timeout_protocol(settings.header_timeout_seconds, settings.max_requests_per_client)
     uvicorn.run(application, host=host, port=port, log_config=None, timeout_graceful_shutdown=10,
-                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+                proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None, http=protocol)
 
 
 @keys_app.command("create")

@@ -10,6 +10,7 @@ so any event (a run of months, two regions at once) can be computed from them.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ from service.errors import listed
 
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet",
                "npz": "application/octet-stream"}
+CHUNK_ROWS = 50_000
+"""Rows of the long table written per piece of a streamed CSV (about 1.2 MB of text)."""
 
 
 def chosen_regions(forecast, regions: str | None) -> list[str]:
@@ -36,20 +39,30 @@ def chosen_regions(forecast, regions: str | None) -> list[str]:
     return list(dict.fromkeys(asked))
 
 
-def long_table(forecast, regions: list[str]) -> pd.DataFrame:
-    """Return the long table (path, [draw_group,] period, region, value) of `regions`' paths, in path, period,
-    region order."""
+def long_table(forecast, regions: list[str], first: int = 0, stop: int | None = None) -> pd.DataFrame:
+    """Return the long table (path, [draw_group,] period, region, value) of `regions`' paths `first` to `stop`
+    (default: all), in path, period, region order."""
     columns = [forecast.regions.index(region) for region in regions]
-    values = forecast.paths[:, :, columns]
+    values = forecast.paths[first:stop, :, columns]
     n_paths, n_steps, n_regions = values.shape
-    path = np.repeat(np.arange(n_paths, dtype=np.int64), n_steps * n_regions)
+    path = np.repeat(np.arange(first, first + n_paths, dtype=np.int64), n_steps * n_regions)
     frame = {"path": path}
     if forecast.groups is not None:
-        frame["draw_group"] = np.repeat(forecast.groups, n_steps * n_regions)
+        frame["draw_group"] = np.repeat(forecast.groups[first:stop], n_steps * n_regions)
     frame["period"] = np.tile(np.repeat(np.asarray(forecast.periods, dtype=object), n_regions), n_paths)
     frame["region"] = np.tile(np.asarray(regions, dtype=object), n_paths * n_steps)
     frame["value"] = values.reshape(-1)
     return pd.DataFrame(frame)
+
+
+def csv_chunks(forecast, regions: list[str], rows: int = CHUNK_ROWS) -> Iterator[bytes]:
+    """Return an iterator of the CSV of `regions`' paths in pieces of about `rows` rows (whole paths; the header
+    in the first), together byte for byte the CSV of the whole long table: memory stays one piece's worth."""
+    n_paths, n_steps = forecast.paths.shape[:2]
+    per_piece = max(1, rows // max(1, n_steps * len(regions)))
+    for first in range(0, max(n_paths, 1), per_piece):  # no path: the header alone
+        piece = long_table(forecast, regions, first, first + per_piece)
+        yield piece.to_csv(index=False, header=first == 0, lineterminator="\n").encode()
 
 
 def encoded_paths(forecast, regions: list[str], fmt: str) -> bytes:
@@ -64,7 +77,7 @@ def encoded_paths(forecast, regions: list[str], fmt: str) -> bytes:
         np.savez_compressed(buffer, **arrays)
         return buffer.getvalue()
     if fmt == "csv":
-        return long_table(forecast, regions).to_csv(index=False, lineterminator="\n").encode()
+        return b"".join(csv_chunks(forecast, regions))
     if fmt == "parquet":
         buffer = io.BytesIO()
         long_table(forecast, regions).to_parquet(buffer, engine="pyarrow", index=False)

@@ -4,10 +4,11 @@ stored paths themselves."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,8 +20,9 @@ from service.auth import Principal
 from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.artifacts import settings_store
+from service.serving.export_cache import PathExports, export_pieces
 from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
-from service.serving.path_export import MEDIA_TYPES, chosen_regions, encoded_paths
+from service.serving.path_export import MEDIA_TYPES, chosen_regions
 from service.serving.questions import QuestionAbandoned, QuestionPool
 from service.serving.registry import ServedVersion
 
@@ -44,6 +46,33 @@ async def get_path_cache(request: Request) -> PathCache:
 
 
 PathCacheDep = Annotated[PathCache, Depends(get_path_cache)]
+
+
+async def get_path_exports(request: Request) -> PathExports:
+    """Return the app's paths exports (made on first use, on the settings' artifact store and export cap)."""
+    exports = getattr(request.app.state, "path_exports", None)
+    if exports is None:
+        settings = request.app.state.settings
+        exports = request.app.state.path_exports = PathExports(settings_store(settings),
+                                                               settings.max_concurrent_exports)
+    return exports
+
+
+PathExportsDep = Annotated[PathExports, Depends(get_path_exports)]
+
+
+class EndingResponse(StreamingResponse):
+    """A streamed response that calls `end` once it is sent, or its client left (an export's slot is freed)."""
+
+    def __init__(self, content: Iterator[bytes], end: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.end = end
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.end()
 
 
 def check_horizon(version: ServedVersion, horizon: int) -> None:
@@ -231,11 +260,12 @@ async def spillover(name: str, body: SpilloverIn, request: Request, session: Ses
 
 @router.get("/{name}/paths", response_class=Response, responses={200: {"content": {
     "text/csv": {}, "application/vnd.apache.parquet": {}, "application/octet-stream": {}},
-    "description": "the joint simulated paths as a file (see `format`)"}})
+    "description": "the joint simulated paths as a file (see `format`)"}, **error_responses(429)})
 def paths(
     name: str,
     session: SessionDep,
     cache: PathCacheDep,
+    exports: PathExportsDep,
     _: ReadKey,
     regions: Annotated[str | None, Query(description="comma-separated region ids (default: all)")] = None,
     format: Annotated[Literal["csv", "parquet", "npz"], Query(description=(
@@ -244,11 +274,26 @@ def paths(
     version: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:
     """Return the joint simulated paths of the served (or asked) version, every value exactly as stored, with the
-    posterior draw group of each path when stored; headers name the model version and the number of paths."""
+    posterior draw group of each path when stored; headers name the model version and the number of paths.
+
+    Streamed: every region's export is written once per version to the artifact store and sent from there, a
+    subset of regions is written piece by piece as it is sent. 429 with Retry-After when
+    FRAGILITY_MAX_CONCURRENT_EXPORTS exports are in progress.
+    """
     served, stored = resolve(session, cache, name, version)
     release(session)
-    body = encoded_paths(stored, chosen_regions(stored, regions), format)
-    filename = f"{name}-v{served.number}-paths.{format}"
-    return Response(content=body, media_type=MEDIA_TYPES[format], headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "X-Model-Version": str(served.number),
-        "X-Paths": str(stored.paths.shape[0])})
+    chosen = chosen_regions(stored, regions)
+    end = exports.admit()
+    try:
+        headers = {"Content-Disposition": f'attachment; filename="{name}-v{served.number}-paths.{format}"',
+                   "X-Model-Version": str(served.number), "X-Paths": str(stored.paths.shape[0])}
+        if chosen == list(stored.regions):
+            key, size = exports.stored(served, stored, format)
+            body = exports.read(key)
+            headers["Content-Length"] = str(size)
+        else:
+            body = iter(export_pieces(stored, chosen, format))
+        return EndingResponse(body, end, media_type=MEDIA_TYPES[format], headers=headers)
+    except BaseException:
+        end()
+        raise
