@@ -64,7 +64,8 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
     posterior_sha256 = save_posterior(fit, store, posterior)
     verdict = gate(fit.diagnostics, **gate_thresholds)
     record: dict[str, Any] = {
-        "diagnostics": json_value({**dict(fit.diagnostics), "runs": runs}),
+        "diagnostics": json_value({**dict(fit.diagnostics), "runs": runs,
+                                   **({"combination": fit.info["combination"]} if "combination" in fit.info else {})}),
         "spec": json_value(dict(fit.spec) if isinstance(fit.spec, dict) else fit.spec.to_dict()),
         "data_hash": fit.data_hash,
         "regions": list(fit.regions),
