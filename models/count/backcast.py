@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.analogue import analogue_futures
+from models.count.analogue import analogue_futures
 from models.count.mixture import (
     ANALOGUE_STEPS,
     BACKCAST_DRAWS,

@@ -1,7 +1,7 @@
 """The served count forecast: the fitted NB model mixed, path by path, with analogues and the conflictology.
 
 Each region's paths come whole from one of three components: the fitted model (models.count.simulate), the
-region's analogues (models.analogue: what followed the most similar states of every region's history) or the
+region's analogues (models.count.analogue: what followed the most similar states of every region's history) or the
 conflictology (each month drawn from the region's last 12 observed months, ViEWS' benchmark). A path's
 component is drawn with the weights of the region's *regime* at the origin -- quiet (no positive month in the
 last 12), low (some, but under 25 a month in the last 3), high (25 or more in one of the last 3) -- from the
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.analogue import analogue_futures
 from models.combination import best_weights, mixture_terms
+from models.count.analogue import analogue_futures
 
 COMPONENTS = ("model", "analogue", "bootstrap")
 REGIMES = ("quiet", "low", "high")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.analogue import analogue_paths, months_since_positive
+from models.count.analogue import analogue_paths, months_since_positive
 
 
 def _panel(n_regions=30, months=240, seed=0):
