@@ -1,19 +1,20 @@
 """The served count forecast: the fitted NB model mixed, path by path, with analogues and the conflictology.
 
-Each region's paths come whole from one of three components: the fitted model (models.count.simulate), the
-region's analogues (models.count.analogue: what followed the most similar states of every region's history) or the
-conflictology (each month drawn from the region's last 12 observed months, ViEWS' benchmark). A path's
-component is drawn with the weights of the region's *regime* at the origin -- quiet (no positive month in the
-last 12), low (some, but under 25 a month in the last 3), high (25 or more in one of the last 3) -- from the
-step-1 uniform of that path and region, the way models.count.tails stacks its pool. A cut run uses the same
-uniforms, so every path takes the same component in both runs and a channel's effect is the model share's.
+Each region's paths come whole from one of four components: the fitted model (models.count.simulate), the
+region's analogues (models.count.analogue: what followed the most similar states of every region's history),
+the conflictology (each month drawn from the region's last 12 observed months, ViEWS' benchmark) or its short
+form (from the last 3). A path's component is drawn with the weights of the region's *regime* at the origin --
+quiet (no positive month in the last 12), low (some, but under 25 a month in the last 3), high (25 or more in
+one of the last 3) -- from the step-1 uniform of that path and region, the way models.count.tails stacks its
+pool. A cut run uses the same uniforms, so every path takes the same component in both runs and a channel's
+effect is the model share's.
 
 The weights are learned when the model is fitted: at up to 8 origins 12, 24, ... months before the fit's last
-month, the fitted posterior is simulated from the state observed then (a *backcast*), the analogues and the
-conflictology forecast from that origin, and per regime the weights minimising the mixture's exact CRPS
-(models.combination) over the months observed since are kept. Only months up to the fit's last month are
-read; the posterior itself has seen them (the backcast is in sample), which models/NOTES_count_model.md
-measures against weights learned from honest past fits.
+month, the fitted posterior is simulated from the state observed then (a *backcast*), the other components
+forecast from that origin, and per regime the weights minimising the mixture's exact CRPS (models.combination)
+over the months observed since are kept. Only months up to the fit's last month are read; the posterior itself
+has seen them (the backcast is in sample), which models/NOTES_count_model.md measures against weights learned
+from honest past fits.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ import numpy as np
 
 from models.combination import best_weights, mixture_terms
 from models.count.analogue import analogue_futures
+from models.design import last_window
 
-COMPONENTS = ("model", "analogue", "bootstrap")
+COMPONENTS = ("model", "analogue", "bootstrap", "recent")
+POOL_MONTHS = {"bootstrap": 12, "recent": 3}
+"""The conflictology components: each month drawn from the region's last 12 (ViEWS' benchmark) or last 3 observed
+months (a short memory: measured beside the 12, see models/NOTES_count_model.md)."""
 REGIMES = ("quiet", "low", "high")
 HIGH_DEATHS = 25
 """A month with at least this many in the last ``HIGH_MONTHS`` makes the regime "high"."""
@@ -37,7 +42,7 @@ MIN_HISTORY = 60
 BACKCAST_DRAWS = 250
 WEIGHT_STEP = 0.05
 CENTRING = ("c_own", "c_level", "c_ne", "c_disp", "c_vol")
-MODEL_ONLY = np.array([1.0, 0.0, 0.0])
+MODEL_ONLY = np.array([1.0] + [0.0] * (len(COMPONENTS) - 1))
 
 
 def regimes_of(window: np.ndarray) -> np.ndarray:
@@ -58,12 +63,19 @@ def pool_draws(window: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     return np.where(sizes > 0, out, np.nan)
 
 
+def pool_windows(window: np.ndarray) -> dict[str, np.ndarray]:
+    """Return each conflictology component's months (regions, months) from the last 12 observed (``window``)."""
+    window = np.asarray(window, dtype=float)
+    return {name: window[:, -months:] for name, months in POOL_MONTHS.items()}
+
+
 def region_weights(regime_weights: np.ndarray, window: np.ndarray, futures: np.ndarray) -> np.ndarray:
-    """Return per-region component weights (regions, 3): their regime's, with a component a region lacks (no
-    analogue state, no observed month) given to the model."""
+    """Return per-region component weights (regions, components): their regime's, with a component a region lacks
+    (no analogue state, no observed month) given to the model."""
     weights = np.asarray(regime_weights, dtype=float)[regimes_of(window)].copy()
     weights[~np.isfinite(futures).all(axis=(1, 2)), 1] = 0.0
-    weights[~np.isfinite(window).any(axis=1), 2] = 0.0
+    for name, months in pool_windows(window).items():
+        weights[~np.isfinite(months).any(axis=1), COMPONENTS.index(name)] = 0.0
     weights[:, 0] = 1.0 - weights[:, 1:].sum(axis=1)
     return weights
 
@@ -73,28 +85,43 @@ class PathMixture:
 
     Built from a fit's state (``mix_weights``, ``analogue_futures``, ``window``) and the simulation's uniforms
     (draws, horizon, regions); ``model_only`` (a region index or None) forces the model for that region (a
-    conditioned forecast: see `no_crossing`).
+    conditioned forecast: see `no_crossing`). The step-1 uniform u of a path picks its component: u below the
+    analogue's weight an analogue future (u rescaled picks which), then each conflictology's interval, the rest
+    the model (u rescaled to [0, 1) for its first month).
     """
 
     def __init__(self, state: dict[str, np.ndarray], uniforms: np.ndarray, model_only: int | None = None) -> None:
         self.weights = np.asarray(state["mix_weights"], dtype=float)
         self.futures = np.asarray(state["analogue_futures"], dtype=float)
-        self.window = np.asarray(state["window"], dtype=float)
-        draws, horizon, n_regions = uniforms.shape
+        self.pools = pool_windows(state["window"])
+        horizon = uniforms.shape[1]
         w = self.weights.copy()
         if model_only is not None:
             w[model_only] = MODEL_ONLY
         u0 = uniforms[:, 0, :]
-        to_analogue, to_pool = w[:, 1][None, :], (w[:, 1] + w[:, 2])[None, :]
-        self.source = np.where(u0 < to_analogue, 1, np.where(u0 < to_pool, 2, 0))
-        self.model_u0 = np.clip((u0 - to_pool) / np.maximum(w[:, 0][None, :], 1e-12), 1e-12, 1 - 1e-12)
-        pool_uniforms = uniforms.copy()  # a conflictology path's first month: its uniform rescaled to [0, 1)
-        pool_uniforms[:, 0, :] = np.clip((u0 - to_analogue) / np.maximum(w[:, 2][None, :], 1e-12), 0.0, 1 - 1e-12)
-        fixed = pool_draws(self.window, pool_uniforms)  # conflictology months everywhere, analogues written over
-        n_futures = self.futures.shape[1]
-        paths, regions = np.nonzero(self.source == 1)
+        upper = np.cumsum(w[:, 1:], axis=1)  # (regions, fixed components): each interval's end
+        lower = upper - w[:, 1:]
+        self.source = np.zeros(u0.shape, dtype=int)
+        for k in range(upper.shape[1] - 1, -1, -1):
+            self.source = np.where(u0 < upper[None, :, k], k + 1, self.source)
+        self.model_u0 = np.clip((u0 - upper[None, :, -1]) / np.maximum(w[:, 0][None, :], 1e-12), 1e-12, 1 - 1e-12)
+        rescaled = np.zeros(u0.shape)  # a fixed path's step-1 uniform rescaled within its component's interval
+        for k in range(upper.shape[1]):
+            inside = self.source == k + 1
+            rescaled = np.where(inside, (u0 - lower[None, :, k]) / np.maximum(w[None, :, k + 1], 1e-12), rescaled)
+        rescaled = np.clip(rescaled, 0.0, 1 - 1e-12)
+        pool_uniforms = uniforms.copy()
+        pool_uniforms[:, 0, :] = rescaled
+        fixed = np.full(uniforms.shape, np.nan)
+        for name, months in self.pools.items():
+            mine = self.source == COMPONENTS.index(name)
+            fixed = np.where(mine[:, None, :], pool_draws(months, pool_uniforms), fixed)
+        analogue = self.source == 1  # analogue futures, then 12-month conflictology months after them
+        fixed = np.where(analogue[:, None, :], pool_draws(self.pools["bootstrap"], pool_uniforms), fixed)
+        paths, regions = np.nonzero(analogue)
         if paths.size:
-            pick = np.minimum((u0[paths, regions] / to_analogue[0, regions] * n_futures).astype(int), n_futures - 1)
+            n_futures = self.futures.shape[1]
+            pick = np.minimum((rescaled[paths, regions] * n_futures).astype(int), n_futures - 1)
             steps = min(horizon, self.futures.shape[2])
             fixed[paths, :steps, regions] = self.futures[regions, pick, :steps]
         self.fixed = fixed
@@ -109,22 +136,25 @@ class PathMixture:
 
     def no_crossing(self, region: int, threshold: float, horizon: int, model_no_crossing: np.ndarray) -> np.ndarray:
         """Return each path's probability that ``region`` never reaches ``threshold`` under the mixture: the model
-        path's own (Rao-Blackwellised) probability weighted with the analogue's and the conflictology's exact ones."""
-        w_model, w_analogue, w_pool = self.weights[region]
-        pool = self.window[region][np.isfinite(self.window[region])]
-        pool_below = float(np.mean(pool < threshold)) if pool.size else 1.0
+        path's own (Rao-Blackwellised) probability weighted with the other components' exact ones."""
+        w = self.weights[region]
+        below = {}
+        for name, months in self.pools.items():
+            pool = months[region][np.isfinite(months[region])]
+            below[name] = float(np.mean(pool < threshold)) if pool.size else 1.0
         steps = min(horizon, self.futures.shape[2])
         analogue_below = 0.0
-        if w_analogue > 0:
+        if w[1] > 0:
             stays = (self.futures[region, :, :steps] < threshold).all(axis=1).mean()
-            analogue_below = float(stays) * pool_below ** (horizon - steps)
-        return w_model * model_no_crossing + w_analogue * analogue_below + w_pool * pool_below ** horizon
+            analogue_below = float(stays) * below["bootstrap"] ** (horizon - steps)
+        fixed = w[1] * analogue_below + sum(w[COMPONENTS.index(name)] * below[name] ** horizon for name in below)
+        return w[0] * model_no_crossing + fixed
 
 
 def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS) -> tuple[np.ndarray, dict]:
-    """Return (weights (regimes, 3), cells per regime) minimising each regime's mixture CRPS.
+    """Return (weights (regimes, components), cells per regime) minimising each regime's mixture CRPS.
 
-    ``backcasts`` yields (origin index t, model paths (draws, steps, regions)); the analogue and conflictology
+    ``backcasts`` yields (origin index t, model paths (draws, steps, regions)); the other components'
     paths are made here from ``values`` (regions, months) up to t, and scored on months t+1..t+steps, which
     must lie within ``values``.
     """
@@ -140,11 +170,12 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
         rng = np.random.default_rng([t, 11])
         analogue = np.take_along_axis(futures, rng.integers(0, futures.shape[1], (futures.shape[0], draws))[:, :, None],
                                       axis=1).transpose(1, 2, 0)
-        window = history[:, -QUIET_MONTHS:]
-        pool = pool_draws(window, rng.random((draws, steps, values.shape[0])))
+        window = last_window(history)
+        pools = [pool_draws(months, rng.random((draws, steps, values.shape[0])))
+                 for months in pool_windows(window).values()]
         observed = values[:, t + 1: t + 1 + steps].T
         regimes = regimes_of(window)
-        components = (model_paths, analogue, pool)
+        components = (model_paths, analogue, *pools)
         finite = np.isfinite(observed) & np.logical_and.reduce([np.isfinite(c).all(axis=0) for c in components])
         for g in range(len(REGIMES)):
             mask = finite & (regimes == g)[None, :]

@@ -29,9 +29,9 @@ def test_component_shares_follow_the_weights_and_quiet_components_give_exact_zer
     rng = np.random.default_rng(0)
     window = np.zeros((1, 12))
     futures = np.zeros((1, 50, 6))
-    mixture = PathMixture(_state([[0.2, 0.5, 0.3]], window, futures), rng.random((20000, 6, 1)))
-    shares = np.bincount(mixture.source.ravel(), minlength=3) / mixture.source.size
-    assert shares == pytest.approx([0.2, 0.5, 0.3], abs=0.015)
+    mixture = PathMixture(_state([[0.2, 0.4, 0.3, 0.1]], window, futures), rng.random((20000, 6, 1)))
+    shares = np.bincount(mixture.source.ravel(), minlength=4) / mixture.source.size
+    assert shares == pytest.approx([0.2, 0.4, 0.3, 0.1], abs=0.015)
     fixed = mixture.source[:, 0] != 0
     assert np.all(mixture.fixed[fixed, :, 0] == 0.0)  # quiet analogues and a quiet year: exactly zero
 
@@ -39,7 +39,7 @@ def test_component_shares_follow_the_weights_and_quiet_components_give_exact_zer
 def test_pool_paths_draw_every_recent_month_alike():
     rng = np.random.default_rng(1)
     window = np.arange(12, dtype=float)[None, :]
-    mixture = PathMixture(_state([[0.0, 0.0, 1.0]], window, np.full((1, 5, 3), np.nan)), rng.random((24000, 3, 1)))
+    mixture = PathMixture(_state([[0.0, 0.0, 1.0, 0.0]], window, np.full((1, 5, 3), np.nan)), rng.random((24000, 3, 1)))
     first = mixture.fixed[:, 0, 0]
     assert np.bincount(first.astype(int), minlength=12) / first.size == pytest.approx(np.full(12, 1 / 12), abs=0.01)
 
@@ -47,7 +47,8 @@ def test_pool_paths_draw_every_recent_month_alike():
 def test_a_cut_run_takes_the_same_components_and_the_model_paths_only_change():
     rng = np.random.default_rng(2)
     uniforms = rng.random((500, 4, 2))
-    state = _state([[0.5, 0.3, 0.2], [0.4, 0.4, 0.2]], rng.integers(0, 9, (2, 12)), rng.integers(0, 9, (2, 20, 4)))
+    state = _state([[0.5, 0.3, 0.1, 0.1], [0.4, 0.4, 0.2, 0.0]], rng.integers(0, 9, (2, 12)),
+                   rng.integers(0, 9, (2, 20, 4)))
     one, two = PathMixture(state, uniforms), PathMixture(state, uniforms)
     assert np.array_equal(one.source, two.source)
     model_a, model_b = np.full((500, 2), 7.0), np.full((500, 2), 9.0)  # the model's step values, uncut and cut
@@ -58,29 +59,36 @@ def test_a_cut_run_takes_the_same_components_and_the_model_paths_only_change():
 def test_model_uniforms_are_uniform_again():
     rng = np.random.default_rng(3)
     uniforms = rng.random((40000, 2, 1))
-    mixture = PathMixture(_state([[0.4, 0.35, 0.25]], np.ones((1, 12)), np.ones((1, 10, 2))), uniforms)
+    mixture = PathMixture(_state([[0.4, 0.3, 0.2, 0.1]], np.ones((1, 12)), np.ones((1, 10, 2))), uniforms)
     u = mixture.first_uniforms(uniforms[:, 0, :])[mixture.source == 0]
     assert np.histogram(u, bins=5, range=(0, 1))[0] / u.size == pytest.approx(np.full(5, 0.2), abs=0.015)
 
 
 def test_no_crossing_mixes_the_components_exact_probabilities():
-    window = np.array([[0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0]], float)  # 1 of 12 months at 10
+    window = np.array([[0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 6]], float)  # 2 of 12 months reach 5; 1 of the last 3
     futures = np.zeros((1, 4, 3))
     futures[0, 0, 1] = 20  # 1 of 4 analogue futures crosses 5
-    mixture = PathMixture(_state([[0.5, 0.3, 0.2]], window, futures), np.full((10, 3, 1), 0.5))
+    mixture = PathMixture(_state([[0.4, 0.3, 0.2, 0.1]], window, futures), np.full((10, 3, 1), 0.5))
     model_nc = np.linspace(0, 1, 10)
     got = mixture.no_crossing(0, 5.0, 3, model_nc)
-    expected = 0.5 * model_nc + 0.3 * 0.75 + 0.2 * (11 / 12) ** 3
+    expected = 0.4 * model_nc + 0.3 * 0.75 + 0.2 * (10 / 12) ** 3 + 0.1 * (2 / 3) ** 3
     assert got == pytest.approx(expected)
 
 
+def test_recent_paths_draw_only_the_last_three_months():
+    rng = np.random.default_rng(6)
+    window = np.array([[50] * 9 + [1, 2, 3]], float)
+    mixture = PathMixture(_state([[0.0, 0.0, 0.0, 1.0]], window, np.full((1, 5, 3), np.nan)), rng.random((3000, 4, 1)))
+    assert set(np.unique(mixture.fixed)) == {1.0, 2.0, 3.0}
+
+
 def test_region_weights_give_a_missing_component_to_the_model():
-    weights = np.array([[1.0, 0.0, 0.0], [0.2, 0.5, 0.3], [0.1, 0.6, 0.3]])
+    weights = np.array([[1.0, 0.0, 0.0, 0.0], [0.2, 0.4, 0.3, 0.1], [0.1, 0.5, 0.3, 0.1]])
     window = np.array([[0] * 11 + [3], [np.nan] * 12], float)
     futures = np.full((2, 3, 2), np.nan)
     got = region_weights(weights, window, futures)
-    assert got[0] == pytest.approx([0.7, 0.0, 0.3])  # low regime, no analogue
-    assert got[1] == pytest.approx([1.0, 0.0, 0.0])  # nothing observed
+    assert got[0] == pytest.approx([0.6, 0.0, 0.3, 0.1])  # low regime, no analogue
+    assert got[1] == pytest.approx([1.0, 0.0, 0.0, 0.0])  # nothing observed
 
 
 def test_learning_prefers_the_component_that_forecast_well():
