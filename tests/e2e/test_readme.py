@@ -88,7 +88,7 @@ def test_library_snippets_run_as_written(tmp_path, monkeypatch):
     results = []
     for snippet in library_snippets():
         namespace: dict = {}
-        exec(compile(snippet, "README snippet", "exec"), namespace)  # noqa: S102 (the README's own code)
+        exec(compile(snippet, "README snippet", "exec"), namespace)  # the README's own code
         results.append(namespace)
     count, families = results[0], results[1]
     low, high = count["fit"].spillover("IRQ", "IRN", threshold=23, horizon=6)["probability_interval"]
