@@ -62,7 +62,7 @@ def panel_rows(panel: str) -> tuple[list[dict], list[dict]]:
     from indicators import add_months, current_month, load_demo_regions, simulate_count_panel
 
     if panel == "demo":
-        from service.cli.demo import demo_rows
+        from service.cli.demo_data import demo_rows
 
         regions = load_demo_regions()
         rows = demo_rows(regions, n_periods=84, seed=7, end=add_months(current_month(), -1))

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from indicators import add_months, current_month, load_demo_regions
-from service.cli.demo import TARGET, demo_rows, demo_threshold
+from service.cli.demo_data import TARGET, demo_rows, demo_threshold
 from tests.e2e.browser import chromium, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
