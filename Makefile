@@ -53,8 +53,9 @@ upgrade-lock: $(UV)
 run: install-runtime
 	FRAGILITY_PUBLIC_READ=$${FRAGILITY_PUBLIC_READ:-1} $(VENV)/bin/fragility demo --serve
 
-# The rules, enforced: ruff (line length, pyflakes, pycodestyle, import order, complexity) and the
-# import-linter contracts of pyproject.toml (layers indicators -> models -> service; nothing imports tests).
+# The rules, enforced: ruff (line length, pyflakes, pycodestyle, import order, complexity, dead noqa) and the
+# import-linter contracts of pyproject.toml (layers indicators -> models -> service, and service's own
+# layers cli -> ... -> crud -> db; nothing imports tests).
 lint: install
 	$(VENV)/bin/ruff check .
 	PYTHONPATH=$(CURDIR) $(VENV)/bin/lint-imports

@@ -37,14 +37,14 @@ from pathlib import Path
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache' / 'fragility-pytensor'}")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import warnings  # noqa: E402
+import warnings
 
-import pymc as pm  # noqa: E402
+import pymc as pm
 
-from indicators import simulate_count_panel  # noqa: E402
-from models import CountModel, compute_diagnostics, gate  # noqa: E402
-from models.gate import fit_servable  # noqa: E402
-from models.sampling import NUTPIE_ADAPTATIONS  # noqa: E402
+from indicators import simulate_count_panel
+from models import CountModel, compute_diagnostics, gate
+from models.gate import fit_servable
+from models.sampling import NUTPIE_ADAPTATIONS
 
 REAL_PANELS = {"world": ("ucdp-state-based-deaths-world-country-month.csv", "regions-world.json"),
                "middle-east": ("ucdp-state-based-deaths-country-month.csv", "regions-middle-east.json")}

@@ -38,8 +38,8 @@ from pathlib import Path
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache' / 'fragility-pytensor'}")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.skill import DATA, load_panel  # noqa: E402
-from models.backtest import count_model_forecaster, origins_for, run_backtest  # noqa: E402
+from bench.skill import DATA, load_panel
+from models.backtest import count_model_forecaster, origins_for, run_backtest
 
 CHALLENGE_HORIZONS = ",".join(str(h) for h in range(3, 15))
 

@@ -51,14 +51,14 @@ from pathlib import Path
 os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache' / 'fragility-pytensor'}")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch  # noqa: E402
-from indicators.loading import read_regions_json  # noqa: E402
-from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest  # noqa: E402
-from models.baselines import BASELINES, bootstrap_forecast  # noqa: E402
-from models.combination import LearnedCombination  # noqa: E402
-from models.count.analogue import analogue_forecast  # noqa: E402
+from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch
+from indicators.loading import read_regions_json
+from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
+from models.baselines import BASELINES, bootstrap_forecast
+from models.combination import LearnedCombination
+from models.count.analogue import analogue_forecast
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",

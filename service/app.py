@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
             for stop in reversed(stops):
                 try:
                     await run_in_threadpool(stop)
-                except Exception:  # noqa: BLE001  (one failing stop must not keep the others running)
+                except Exception:  # one failing stop must not keep the others running
                     log.exception("a start hook's stop function failed")
             app.state.db.dispose()
 

@@ -420,7 +420,7 @@ def test_image_commands_run_in_a_clean_venv_from_the_project_wheel(tmp_path):
     workdir.mkdir()
     cmd = exec_form(runtime, "CMD")
     server_log = tmp_path / "server.log"
-    server = subprocess.Popen(cmd, env=clean_env, cwd=workdir, stdout=open(server_log, "w"),  # noqa: SIM115
+    server = subprocess.Popen(cmd, env=clean_env, cwd=workdir, stdout=open(server_log, "w"),
                               stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
@@ -483,7 +483,7 @@ def test_compose_dask_services_start_and_pass_their_healthchecks(tmp_path):
             service = services[name]
             command = compose_argv(service["command"], ports)
             assert command[0] == "dask"
-            log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+            log = open(tmp_path / f"{name}.log", "w")  # closed with the process
             process = subprocess.Popen([str(bin_dir / "dask"), *command[1:]], env=env, cwd=tmp_path,
                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             process.log_path = tmp_path / f"{name}.log"

@@ -5,7 +5,8 @@ demo regions (land borders) and the indicator `conflict_deaths`; store a synthet
 history whose Iran series is partly driven by Iraq's (a strong Iraq -> Iran channel, made with
 `indicators.simulate_count_panel` on the demo graph); create the count model `middle-east`;
 queue a fit job and run it with the service's worker (gate, promotion, stored forecast paths);
-ask the served version one spillover question, Iraq -> Iran; print the page URL.
+ask the served version one spillover question, Iraq -> Iran; print the page URL. The demo's data and question
+are `demo_data`; what a run reports (its result, the summary, the question warmed on the server) is `demo_report`.
 """
 
 from __future__ import annotations
@@ -14,24 +15,19 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from service.cli.common import EXIT_INPUT, exit_code_of, fail, load_settings
-from service.cli.formatting import gate_text, number
+from service.cli.demo_data import HORIZON, INDICATOR, MODEL_NAME, SOURCE, TARGET, demo_rows, demo_threshold
+from service.cli.demo_report import DemoResult, describe, warm_first_question
+from service.cli.formatting import gate_text
 
 if TYPE_CHECKING:  # the heavy imports happen when the demo runs, not when `fragility --help` starts
-    import numpy as np
-
     from service.db.engine import Database
     from service.settings import GateThresholds, Settings
 
-MODEL_NAME = "middle-east"
-INDICATOR = {"id": "conflict_deaths", "kind": "count", "unit": "deaths per month",
-             "description": "Synthetic monthly conflict deaths (demo data, not real events)"}
-SOURCE, TARGET, HORIZON = "IRQ", "IRN", 6
 DEMO_GATE_LIMITS = {"max_rhat": 1.05, "min_ess_bulk": 200, "max_divergences": 5, "name": "demo gate"}
 """The demo's short fit is judged by this gate unless --strict-gate (see run_demo); versions record it by name."""
 
@@ -41,70 +37,6 @@ def demo_gate() -> GateThresholds:
     from service.settings import GateThresholds
 
     return GateThresholds(**DEMO_GATE_LIMITS)
-
-
-@dataclass
-class DemoResult:
-    """What the demo did: the model, its fitted version and gate verdict, the spillover answer and the URL."""
-
-    model: str
-    version: int | None
-    promoted: bool
-    gate: dict
-    diagnostics: dict
-    fit_seconds: float
-    spillover: dict | None
-    url: str
-    total_seconds: float
-    threshold: int | None = None
-    """The threshold of the spillover question (Iran's suggested 75th percentile), asked or not."""
-    reused: str | None = None
-    """Why the served version was reused instead of fitting again (None: this run fitted a new version)."""
-
-    def to_dict(self) -> dict:
-        """Return the result as a JSON-ready dict."""
-        return asdict(self)
-
-
-def demo_truth_overrides(regions: list[dict], seed: int) -> dict[str, np.ndarray]:
-    """Return per-region (a, lam, phi, alpha) for the demo: population draws, Iraq and Syria hot,
-    Iran quiet on its own but strongly fed by its neighbours (so Iraq's channel shows)."""
-    import numpy as np
-
-    from indicators import simulate_count_panel
-
-    _, drawn = simulate_count_panel(graph=regions, n_periods=24, seed=seed, indicator="conflict_deaths",
-                                    start="2000-01")
-    ids = [r["id"] for r in regions]
-    a, lam, phi, alpha = (np.array(getattr(drawn, k), dtype=float) for k in ("a", "lam", "phi", "alpha"))
-    # (a, lam, phi, alpha): Iraq persistent and bursty, Iran calm on its own but open to its neighbours
-    hot = {"IRQ": (2.5, 0.75, 0.05, 2.0), "SYR": (2.6, 0.55, 0.05, 3.0), "YEM": (2.4, 0.5, 0.03, 4.0),
-           "AFG": (2.2, 0.45, 0.05, 4.0), "IRN": (0.3, 0.30, 0.50, 10.0)}
-    for region, (a_r, lam_r, phi_r, alpha_r) in hot.items():
-        if region in ids:
-            i = ids.index(region)
-            a[i], lam[i], phi[i], alpha[i] = a_r, lam_r, phi_r, alpha_r
-    return {"a": a, "lam": lam, "phi": phi, "alpha": alpha}
-
-
-def demo_rows(regions: list[dict], *, n_periods: int, seed: int, end: str) -> list[dict]:
-    """Return the demo history as observation rows (region, indicator, period, value) ending at `end`."""
-    from indicators import add_months, simulate_count_panel
-
-    start = add_months(end, 1 - n_periods)
-    panel, _ = simulate_count_panel(graph=regions, n_periods=n_periods, seed=seed, indicator=INDICATOR["id"],
-                                    start=start, **demo_truth_overrides(regions, seed))
-    return [{"region": row.region, "indicator": row.indicator, "period": row.period, "value": float(row.value)}
-            for row in panel.to_frame().itertuples()]
-
-
-def demo_threshold(rows: list[dict], region: str) -> int:
-    """Return a threshold worth asking about: the API's suggested threshold at the 75th percentile of the
-    region's last 24 months (`indicators.suggested_thresholds`, as `GET /v1/series/thresholds` gives it)."""
-    from indicators import suggested_thresholds
-
-    values = [r["value"] for r in rows if r["region"] == region]
-    return int(suggested_thresholds(values, kind=INDICATOR["kind"], levels=(0.75,), months=24)[0].threshold)
 
 
 def store_model(session, config: dict) -> None:
@@ -291,85 +223,6 @@ def reusable_version(database: Database, settings: Settings) -> tuple[int, str] 
             return None
         return served.number, (f"the same data (hash {served.data_hash[:12]}) and model configuration as when it "
                                f"was fitted, and it passes the {limits.name} ({gate_text(limits.model_dump())})")
-
-
-def describe(result: DemoResult) -> str:
-    """Return the demo's human-readable summary: verdict, the spillover answer and the page URL."""
-    d = result.diagnostics
-    gate = d.get("gate") or {}
-    judged = f"{gate.get('name', 'gate')} ({gate_text(gate)})"
-    lines = [f"{result.model} v{result.version}: "
-             + ("served again, not refitted (same data and configuration)" if result.reused
-                else f"fitted in {result.fit_seconds:.0f} s")
-             + f"; R-hat max {d.get('rhat_max', float('nan')):.3f}, "
-             f"bulk ESS min {d.get('ess_bulk_min', float('nan')):.0f}, "
-             f"{d.get('divergences', '?')} divergences; {judged}: "
-             f"{'passed, serving' if result.promoted else 'failed: ' + '; '.join(result.gate.get('reasons', []))}"]
-    if result.spillover:
-        lines.append(answer_line(result.spillover))
-    lines.append(f"page: {result.url}")
-    lines.append(f"demo finished in {result.total_seconds:.0f} s")
-    return "\n".join(lines)
-
-
-def answer_line(s: dict) -> str:
-    """Return the Iraq -> Iran spillover answer (the demo's or the server's JSON) as one sentence."""
-    low, high = s["attributable_interval"]
-    mc_error = s["mc_standard_error"]["attributable"]
-    return (f"P(Iran >= {number(s['threshold'])} conflict deaths in some month of the next {s['horizon']}) = "
-            f"{s['probability']:.1%}; without Iraq's channel {s['probability_without_source']:.1%}; "
-            f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% credible interval {100 * low:+.1f} "
-            f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}); Iraq's share of Iran's expected "
-            f"level {s['channel_share']:.1%}")
-
-
-def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], None], page: str,
-                        timeout_seconds: float = 600.0) -> float | None:
-    """Return the seconds the served README question (Iraq -> Iran spillover) took once the server at `base_url`
-    answers, after asking it there so that the first reader's question is served warm; None when not answered.
-
-    Waits for the server to listen, then POSTs the question, echoing progress every 5 s; prints the answer, then
-    "ready" and the page URL (also when the question could not be warmed, saying why).
-    """
-    import httpx
-
-    began = time.monotonic()
-    body = {"source": SOURCE, "target": TARGET, "threshold": threshold, "horizon": HORIZON}
-    done = threading.Event()
-    phase = ["starting the server"]
-
-    def report() -> None:
-        while not done.wait(5.0):
-            echo(f"demo: {phase[0]}, {time.monotonic() - began:.0f} s ...")
-
-    threading.Thread(target=report, name="demo-warm-report", daemon=True).start()
-    try:
-        with httpx.Client(base_url=base_url, timeout=timeout_seconds) as http:
-            while True:
-                try:
-                    http.get("/healthz", timeout=2.0)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() - began > 60:
-                        raise
-                    time.sleep(0.2)
-            asked = time.monotonic()
-            phase[0] = (f"warming the first question on the server ({SOURCE} -> {TARGET}, threshold {threshold}, "
-                        f"{HORIZON} months)")
-            response = http.post(f"/v1/models/{MODEL_NAME}/spillover", json=body)
-        seconds = time.monotonic() - asked
-    except httpx.HTTPError as exc:
-        done.set()
-        echo(f"demo: could not warm the first question ({exc}); ready: {page}")
-        return None
-    done.set()
-    if response.status_code != 200:
-        echo(f"demo: the server answered the first question with {response.status_code} (not warmed); "
-             f"ready: {page}")
-        return None
-    typer.echo(answer_line(response.json()))
-    echo(f"ready: {page}  (first question answered and cached on the server in {seconds:.1f} s; Ctrl-C stops)")
-    return seconds
 
 
 def demo_command(

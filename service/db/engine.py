@@ -33,7 +33,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-    except Exception:  # noqa: BLE001  (in-memory databases cannot use WAL; they keep their mode)
+    except Exception:  # in-memory databases cannot use WAL; they keep their mode
         pass
     cursor.close()
 

@@ -84,7 +84,7 @@ class Watchdog:
             time.sleep(SCAN_SECONDS)
             try:
                 self._scan()
-            except Exception:  # noqa: BLE001  (the guard must outlive any one bad scan)
+            except Exception:  # the guard must outlive any one bad scan
                 log.exception("database guard scan failed")
 
     def _scan(self) -> None:

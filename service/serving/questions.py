@@ -36,7 +36,7 @@ POLL_SECONDS = 0.25
 """How often a waiting request checks that its client is still connected."""
 
 
-class QuestionAbandoned(Exception):  # noqa: N818  (a signal, not an error of the caller)
+class QuestionAbandoned(Exception):  # a signal, not an error of the caller
     """The client that asked the question went away; the computation stops at its next checkpoint."""
 
 

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 from matplotlib import image as mpimg
 
-from service.cli.demo import MODEL_NAME, describe, run_demo
+from service.cli.demo import run_demo
+from service.cli.demo_data import MODEL_NAME
+from service.cli.demo_report import describe
 from service.serving.plots import BAND_50_COLOUR, BAND_90_COLOUR
 from service.settings import GateThresholds, Settings
 from tests.e2e.browser import chromium, text_of

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from indicators import load_demo_regions
-from service.cli.demo import INDICATOR, MODEL_NAME, SOURCE, TARGET, demo_rows, demo_threshold, describe, run_demo
+from service.cli.demo import run_demo
+from service.cli.demo_data import INDICATOR, MODEL_NAME, SOURCE, TARGET, demo_rows, demo_threshold
+from service.cli.demo_report import describe
 from service.settings import Settings
 from tests.e2e.test_page import chromium, pct, text_of
 

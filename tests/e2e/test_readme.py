@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from indicators import add_months, current_month, load_demo_regions
-from service.cli.demo import TARGET, demo_rows, demo_threshold
+from service.cli.demo_data import TARGET, demo_rows, demo_threshold
 from tests.e2e.browser import chromium, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def test_library_snippets_run_as_written(tmp_path, monkeypatch):
     results = []
     for snippet in library_snippets():
         namespace: dict = {}
-        exec(compile(snippet, "README snippet", "exec"), namespace)  # noqa: S102 (the README's own code)
+        exec(compile(snippet, "README snippet", "exec"), namespace)  # the README's own code
         results.append(namespace)
     count, families = results[0], results[1]
     low, high = count["fit"].spillover("IRQ", "IRN", threshold=23, horizon=6)["probability_interval"]

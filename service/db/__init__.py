@@ -1,0 +1,1 @@
+"""Database: the SQLAlchemy tables, the engine and its migrations (alembic), and the guard."""

@@ -1,0 +1,1 @@
+"""Serving stored model versions: artifacts, the registry, path caches and exports, plots, questions."""
