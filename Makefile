@@ -64,7 +64,7 @@ test: install lint
 	$(PY) -m tests.preflight
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The heavier tests (real fits at recovery size, fault injection, browser): about 15 min on 2 cores.
+# The heavier tests (real fits at recovery size, fault injection, browser): 29 min on 2 cores (warm compile cache).
 test-slow: install
 	$(PY) -m pytest --run-slow -m slow $(PYTEST_ARGS)
 
