@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.combination import best_weights, mixture_terms
-from models.count.analogue import analogue_futures
+from models.combination import best_weights, mixture_terms, quiet_regions
+from models.count.analogue import analogue_paths
+from models.count.tails import recent_pool
 from models.design import last_window
 
 COMPONENTS = ("model", "analogue", "bootstrap", "recent")
@@ -33,7 +34,6 @@ REGIMES = ("quiet", "low", "high")
 HIGH_DEATHS = 25
 """A month with at least this many in the last ``HIGH_MONTHS`` makes the regime "high"."""
 HIGH_MONTHS = 3
-QUIET_MONTHS = 12
 ANALOGUE_STEPS = 14
 """Steps of analogue future kept per region; an analogue path goes on with conflictology months after them."""
 TRAINING_ORIGINS = 8
@@ -47,17 +47,14 @@ MODEL_ONLY = np.array([1.0] + [0.0] * (len(COMPONENTS) - 1))
 
 def regimes_of(window: np.ndarray) -> np.ndarray:
     """Return each region's regime index into REGIMES (regions,) from its last observed months (regions, months)."""
-    recent = np.nan_to_num(np.asarray(window, dtype=float)[:, -QUIET_MONTHS:], nan=0.0)
-    quiet = recent.max(axis=1) <= 0
-    high = recent[:, -HIGH_MONTHS:].max(axis=1) >= HIGH_DEATHS
-    return np.where(quiet, 0, np.where(high, 2, 1))
+    recent = np.nan_to_num(np.asarray(window, dtype=float)[:, -HIGH_MONTHS:], nan=0.0)
+    return np.where(quiet_regions(window), 0, np.where(recent.max(axis=1) >= HIGH_DEATHS, 2, 1))
 
 
 def pool_draws(window: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
     """Return conflictology months (..., regions) read at ``uniforms`` (..., regions) from each region's observed
     months of ``window`` (regions, months); NaN for a region with none."""
-    pool = np.sort(np.asarray(window, dtype=float), axis=1)
-    sizes = np.isfinite(pool).sum(axis=1)
+    pool, sizes = recent_pool(window)
     pick = np.minimum((uniforms * sizes).astype(int), np.maximum(sizes - 1, 0))
     out = pool[np.arange(pool.shape[0]), pick]
     return np.where(sizes > 0, out, np.nan)
@@ -112,12 +109,12 @@ class PathMixture:
         rescaled = np.clip(rescaled, 0.0, 1 - 1e-12)
         pool_uniforms = uniforms.copy()
         pool_uniforms[:, 0, :] = rescaled
+        months_drawn = {name: pool_draws(months, pool_uniforms) for name, months in self.pools.items()}
         fixed = np.full(uniforms.shape, np.nan)
-        for name, months in self.pools.items():
-            mine = self.source == COMPONENTS.index(name)
-            fixed = np.where(mine[:, None, :], pool_draws(months, pool_uniforms), fixed)
+        for name, drawn in months_drawn.items():
+            fixed = np.where((self.source == COMPONENTS.index(name))[:, None, :], drawn, fixed)
         analogue = self.source == 1  # analogue futures, then 12-month conflictology months after them
-        fixed = np.where(analogue[:, None, :], pool_draws(self.pools["bootstrap"], pool_uniforms), fixed)
+        fixed = np.where(analogue[:, None, :], months_drawn["bootstrap"], fixed)
         paths, regions = np.nonzero(analogue)
         if paths.size:
             n_futures = self.futures.shape[1]
@@ -162,14 +159,12 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
     cells = {name: 0 for name in REGIMES}
     for t, model_paths in backcasts:
         history = values[:, : t + 1]
+        draws = model_paths.shape[0]
         try:
-            futures = analogue_futures(history, steps)
+            analogue = analogue_paths(history, steps, draws=draws, seed=t)
         except ValueError:
             continue
-        draws = model_paths.shape[0]
         rng = np.random.default_rng([t, 11])
-        analogue = np.take_along_axis(futures, rng.integers(0, futures.shape[1], (futures.shape[0], draws))[:, :, None],
-                                      axis=1).transpose(1, 2, 0)
         window = last_window(history)
         pools = [pool_draws(months, rng.random((draws, steps, values.shape[0])))
                  for months in pool_windows(window).values()]

@@ -31,6 +31,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
+from models.count.backcast import learned_combination
 from models.count.centring import dispersion_centring
 from models.count.likelihood import negative_binomial_loglik
 from models.design import CountDesign, build_count_design, last_window, standardised_covariates
@@ -133,8 +134,6 @@ class CountModel(FamilyModel):
         """Return the fit with the learned combination in its state and info (models.count.mixture) when the spec
         asks for it; as is otherwise."""
         if self.spec.options.get("combination") == "learned":
-            from models.count.backcast import learned_combination
-
             state, info = learned_combination(self, fit, panel, seed=int(fit.info.get("sampler", {}).get("seed", 0)))
             fit.state.update(state)
             fit.info["combination"] = info
