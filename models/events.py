@@ -101,7 +101,8 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     at `threshold`: Rao-Blackwellised per-draw probabilities; see models.uncertainty); without grids a 90%
     Monte Carlo interval. `mc_standard_error` {name: Monte Carlo standard error}; `interval_method` names the
     intervals. `channel_probability`: the posterior probability that the channel adds more than
-    `channel_min_effect` (CHANNEL_MIN_EFFECT) to the event's probability (None without grids). Also: normalise (given, else the one recorded with the uncut forecast), covariates_mode,
+    `channel_min_effect` (CHANNEL_MIN_EFFECT) to the event's probability (None without grids). Also: normalise
+    (given, else the one recorded with the uncut forecast), covariates_mode,
     posterior_draws and the question asked (`scenario` is only reported).
     """
     for a, b in [(uncut, cut)] + [pair for pair in (grid, event_grid) if pair is not None]:
