@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-baseline", action="store_true", help="skip pm.sample() defaults")
     p.add_argument("--pymc-nuts", action="store_true", help="also run PyMC's own NUTS")
     p.add_argument("--priors", default=None,
-                   help='prior overrides as JSON, e.g. \'{"share_ne": {"centred": "auto"}}\' (default: the model\'s)')
+                   help='prior overrides as JSON, e.g. \'{"spillover": {"global_scale": 0.05}}\' (default: none)')
     p.add_argument("--skip-warm", action="store_true", help="skip the 20-region cold/warm default rows")
     p.add_argument("--adaptation", default=None, choices=NUTPIE_ADAPTATIONS,
                    help="nutpie mass-matrix adaptation of the default path (default: fit_servable's)")

@@ -28,7 +28,7 @@ import numpy as np
 
 from indicators.errors import InputError
 from models.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
-from models.backtest_windows import window_events, window_rows
+from models.backtest_windows import EVENT_KEYS, window_events, window_rows
 from models.baselines import Forecaster
 from models.families import family as registered_family
 from models.scoring import score_paths
@@ -140,7 +140,8 @@ def run_task(
                              f"expected (samples, {expected[0]}, {expected[1]}).")
         observed = observed_after(panel, indicator, origin, horizon)
         cells = score_paths(paths, observed, k=k)
-        cells.update(window_events(paths, observed, history.values(indicator), steps or range(1, horizon + 1)))
+        cells.update(window_events(paths, observed, history.values(indicator), steps or range(1, horizon + 1),
+                                   weights=np.asarray(panel.weights("target"), dtype=float)))
     except Exception as exc:  # a failed fit is recorded, the other tasks go on
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return TaskOutcome(name, origin, None, time.perf_counter() - began, detail, worker, started, time.time())
@@ -297,7 +298,7 @@ def aggregate(outcomes, *, panel, indicator, origins, horizon, horizons, forecas
     observed_max = float(np.nanmax(values)) if np.isfinite(values).any() else float("nan")
     ran_stacks = {name: stacks[name] for name in ran}
     events = {name: {key: _events(outcomes, name, origins, key, len(regions))
-                     for key in ("onset_brier", "ending_brier")} for name in ran}
+                     for key in EVENT_KEYS} for name in ran}
     windows, overall = window_rows(ran_stacks, events, common, origins, horizons, list(panel.periods))
     return BacktestResult(indicator, origins, horizon, list(horizons), list(forecasters), scores, by_region, within,
                           failures, seconds, pooled=pooled_scores(ran_stacks, common, horizons),

@@ -7,6 +7,8 @@ event scores that separate "knows when wars start and end" from "replays the las
 
 - **onset**: among regions with no observed deaths in the ``QUIET_MONTHS`` months up to the origin, the
   Brier score of "at least ``ONSET_DEATHS`` in some month of the window";
+- **border onset**: the onset score among those quiet regions with a land neighbour at war at the origin (the
+  events a spillover channel should forecast better than a model without one);
 - **ending**: among regions at war at the origin (at least ``ONSET_DEATHS`` in some month of the last
   ``WAR_MONTHS`` months up to it), the Brier score of "no deaths in the last ``ENDING_MONTHS`` months of the window".
 
@@ -26,6 +28,7 @@ QUIET_MONTHS = 12
 WAR_MONTHS = 3
 ENDING_MONTHS = 3
 WINDOW_KEYS = ("crps", "crps_log1p", "ign", "mis", "coverage90")
+EVENT_KEYS = ("onset_brier", "border_onset_brier", "ending_brier")
 
 
 def _number(value: float) -> float | None:
@@ -34,12 +37,14 @@ def _number(value: float) -> float | None:
 
 
 def window_events(paths: np.ndarray, observed: np.ndarray, history: np.ndarray,
-                  steps: Sequence[int]) -> dict[str, np.ndarray]:
-    """Return each region's onset and ending Brier scores of one forecast, NaN where the region is not eligible.
+                  steps: Sequence[int], weights: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Return each region's onset, border onset and ending Brier scores of one forecast, NaN where the region is
+    not eligible.
 
     ``paths`` (draws, horizon, regions); ``observed`` (horizon, regions) what happened; ``history``
-    (regions, months) the values up to the origin; ``steps`` the window's steps (1-based). A region whose
-    window is not fully observed, or whose paths are not finite, is not scored.
+    (regions, months) the values up to the origin; ``steps`` the window's steps (1-based); ``weights`` the
+    neighbour matrix (w[q, r] > 0: q borders r; None: no region borders a war). A region whose window is not
+    fully observed, or whose paths are not finite, is not scored.
     """
     idx = [s - 1 for s in steps]
     window_paths, window_obs = paths[:, idx, :], observed[idx, :]
@@ -54,7 +59,10 @@ def window_events(paths: np.ndarray, observed: np.ndarray, history: np.ndarray,
         tail_paths, tail_obs = window_paths[:, -ENDING_MONTHS:], window_obs[-ENDING_MONTHS:]
         ending_p = (tail_paths <= 0).all(axis=1).mean(axis=0)
         ending_y = (np.nan_to_num(tail_obs, nan=1.0) <= 0).all(axis=0)
+    borders_war = (np.zeros_like(at_war) if weights is None
+                   else ((np.asarray(weights) > 0) & at_war[:, None]).any(axis=0))
     return {"onset_brier": np.where(scored & quiet, (onset_p - onset_y) ** 2, np.nan),
+            "border_onset_brier": np.where(scored & quiet & borders_war, (onset_p - onset_y) ** 2, np.nan),
             "ending_brier": np.where(scored & at_war, (ending_p - ending_y) ** 2, np.nan)}
 
 
@@ -81,8 +89,7 @@ def window_rows(stacks: dict[str, dict[str, np.ndarray]], events: dict[str, dict
     ``window`` is the calendar year of the window's first month; ``origin`` its origin.
     """
     steps = [h - 1 for h in horizons]
-    onset_ok = _event_common(events, "onset_brier") if events else None
-    ending_ok = _event_common(events, "ending_brier") if events else None
+    event_ok = {key: _event_common(events, key) if events else None for key in EVENT_KEYS}
     rows: list[dict[str, Any]] = []
     overall: list[dict[str, Any]] = []
     ratios: dict[str, list[float]] = {name: [] for name in stacks}
@@ -98,7 +105,7 @@ def window_rows(stacks: dict[str, dict[str, np.ndarray]], events: dict[str, dict
             row["ratio"] = _number(row["crps"] / ref) if ref and row["crps"] is not None else None
             if row["ratio"] is not None:
                 ratios[name].append(row["ratio"])
-            for key, ok in (("onset_brier", onset_ok), ("ending_brier", ending_ok)):
+            for key, ok in event_ok.items():
                 row[key] = _mean(events[name][key][o][ok[o]]) if events and name in events else None
                 row[key.replace("brier", "n")] = int(ok[o].sum()) if ok is not None else 0
             row["n"] = int(mask.sum())
@@ -112,7 +119,7 @@ def window_rows(stacks: dict[str, dict[str, np.ndarray]], events: dict[str, dict
         row["ratio"] = _number(row["crps"] / ref_all) if ref_all and row["crps"] is not None else None
         row["worst_window_ratio"] = _number(max(ratios[name])) if ratios[name] else None
         row["windows_above_1"] = sum(r > 1.0 for r in ratios[name])
-        for key, ok in (("onset_brier", onset_ok), ("ending_brier", ending_ok)):
+        for key, ok in event_ok.items():
             row[key] = _mean(events[name][key][ok]) if events and name in events else None
             row[key.replace("brier", "n")] = int(ok.sum()) if ok is not None else 0
         row["n"] = int(all_mask.sum())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from models.errors import SpecError
 from models.forecast import Forecast
 from models.forecasting import can_condition
@@ -18,6 +20,9 @@ from models.uncertainty import (
     share_standard_error,
     share_through,
 )
+
+CHANNEL_MIN_EFFECT = 0.01
+"""A channel "exists" for a question when it adds more than this to the event's probability (one point)."""
 
 
 def exceedance(forecast: Forecast, region: str, threshold: float) -> dict:
@@ -95,7 +100,9 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     event's three values when no `event_grid` is given) and the `event_grid` pair (conditioned on no crossing
     at `threshold`: Rao-Blackwellised per-draw probabilities; see models.uncertainty); without grids a 90%
     Monte Carlo interval. `mc_standard_error` {name: Monte Carlo standard error}; `interval_method` names the
-    intervals. Also: normalise (given, else the one recorded with the uncut forecast), covariates_mode,
+    intervals. `channel_probability`: the posterior probability that the channel adds more than
+    `channel_min_effect` (CHANNEL_MIN_EFFECT) to the event's probability (None without grids). Also: normalise
+    (given, else the one recorded with the uncut forecast), covariates_mode,
     posterior_draws and the question asked (`scenario` is only reported).
     """
     for a, b in [(uncut, cut)] + [pair for pair in (grid, event_grid) if pair is not None]:
@@ -117,6 +124,9 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
         interval = None if per_draw is None or name not in per_draw else credible_interval(
             per_draw[name], value, lo=bounds[name][0], hi=bounds[name][1])
         answer[f"{name}_interval"] = interval if interval is not None else [value - 1.6449 * se, value + 1.6449 * se]
+    answer["channel_probability"] = (None if per_draw is None or "attributable" not in per_draw
+                                     else channel_probability(per_draw["attributable"]))
+    answer["channel_min_effect"] = CHANNEL_MIN_EFFECT
     shown = event_grid or grid
     grid_draws = shown[0].posterior_draws if shown is not None else None
     return answer | {
@@ -129,6 +139,12 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
         "covariates_mode": uncut.covariates_mode,
         "draws": int(uncut.paths.shape[0]), "seed": seed,
     }
+
+
+def channel_probability(attributable_per_draw) -> float:
+    """Return the posterior probability that the channel exists at the question's scale: the share of posterior
+    draws whose attributable difference exceeds `CHANNEL_MIN_EFFECT` (one percentage point)."""
+    return float((np.asarray(attributable_per_draw, dtype=float) > CHANNEL_MIN_EFFECT).mean())
 
 
 def _event_per_draw(uncut: Forecast, cut: Forecast) -> dict:

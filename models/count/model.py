@@ -4,11 +4,15 @@ Two forms (``form=``):
 
 - ``"linear"`` -- the hhh4 level form of DESIGN section 3 (the synthetic generator's form):
   ``mu = exp(a_r + beta.x) + lam_r * y[r,t-1] + phi_r * ne[r,t-1]``, ``lam_r`` in (0, 1)
-  (logit-normal), ``phi_r`` log-normal, one NB size ``alpha_r`` per region.
+  (logit-normal), ``phi_r = h_r``, one NB size ``alpha_r`` per region.
+
+In both forms ``h_r`` is a regularised horseshoe (``priors["spillover"]``, models.priors.shrunk_positive): most
+regions' neighbour coefficient sits near 0 and only the channels the data support escape, so a region can have
+none (issue 27).
 - ``"loglinear"`` -- stationary log-linear form: with ``z = log1p`` of the lags, centred per region,
   ``log mu = a_r + lam_r z_own + kap_r z_level + phi_r z_ne + beta.x`` where ``z_level`` is the
-  region's 12-month level and ``(lam, kap, phi) = rho_r * softmax(0, s_level_r, s_ne_r)`` so
-  ``lam + kap + phi = rho_r < 1`` (stationary by construction). NB size grows with the level:
+  region's 12-month level, ``phi_r = min(h_r, 0.95 rho_r)`` and ``(lam, kap) = (rho_r - phi_r) softmax(0, s_level_r)``
+  so ``lam + kap + phi = rho_r < 1`` (stationary by construction). NB size grows with the level:
   ``log alpha = d0_r + d1 * (log1p(L12) - c)`` (``dispersion="volatility"`` adds ``d2 * (sd12 - c)``,
   sd12 the sd of log1p over the last 12 months). ``persistence="unit"`` sets ``rho_r = 1``.
 
@@ -37,10 +41,12 @@ from models.count.likelihood import negative_binomial_loglik
 from models.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.errors import SpecError
 from models.family import FamilyModel, base_info, base_state, region_mean
-from models.priors import create, hierarchical, region_or_pooled
+from models.priors import create, hierarchical, region_or_pooled, shrunk_positive
 from models.spec import ModelSpec
 
 DEFAULT_FORM = "loglinear"
+PHI_CAP = 0.95
+"""Loglinear: a region's neighbour elasticity is at most this share of its persistence rho_r."""
 DEFAULT_PERSISTENCE = "stationary"  # chosen by bench/skill.py over 2001-2021 and the world panel (see the notes)
 DEFAULT_CEILING_FACTOR = 3.0
 """Loglinear default: simulated months are truncated at 3 x the region's record
@@ -91,8 +97,9 @@ class CountModel(FamilyModel):
         weights per regime learned at fit time (models.count.mixture); None: the model's paths alone; "default":
         "learned" for the loglinear form, None for the linear form
     priors : overrides of `models.count.priors.COUNT_PRIORS[<form>]`, key by key; a region-level
-        prior given as a plain distribution ``{"dist": ...}`` (logit_rho, share_level, share_ne, log_alpha) makes that
-        parameter one population value shared by every region
+        prior given as a plain distribution ``{"dist": ...}`` (logit_rho, share_level, log_alpha) makes that
+        parameter one population value shared by every region; ``priors["spillover"]`` sets the horseshoe's
+        global_scale, slab_scale and slab_df
     """
 
     family = "count"
@@ -176,8 +183,7 @@ class CountModel(FamilyModel):
                 x_term = pt.dot(d["x"], create("beta", p["beta"], dims="covariate"))
             if self.spec.form == "linear":
                 lam = pm.Deterministic("lam", pm.math.sigmoid(hierarchical("logit_lam", p["logit_lam"])), dims="region")
-                phi_raw = pm.math.exp(hierarchical("log_phi", p["log_phi"])) if self.spec.spillover else 0.0 * a
-                phi = pm.Deterministic("phi", phi_raw * d["has_ne"], dims="region")
+                phi = pm.Deterministic("phi", self.neighbour_coefficient(d, like=a), dims="region")
                 alpha = pm.Deterministic("alpha", pm.math.exp(hierarchical("log_alpha", p["log_alpha"],
                                                                            centred=d["centred_alpha"],
                                                                            quiet=d["quiet"])),
@@ -193,16 +199,13 @@ class CountModel(FamilyModel):
                                                            quiet=d["quiet"]))
                 s_level = region_or_pooled("share_level", p["share_level"], centred=d["centred"], quiet=d["quiet"],
                                            like=zero)
-                if self.spec.spillover:
-                    share_ne = region_or_pooled("share_ne", p["share_ne"], like=zero, centred=d["centred"],
-                                                quiet=d["quiet"])
-                    s_ne = pt.switch(d["has_ne"] > 0, share_ne, -30.0)
-                else:
-                    s_ne = zero - 30.0
-                w = pt.special.softmax(pt.stack([zero, s_level, s_ne], axis=1), axis=1)
-                lam = pm.Deterministic("lam", rho * w[:, 0], dims="region")
-                kap = pm.Deterministic("kap", rho * w[:, 1], dims="region")
-                phi = pm.Deterministic("phi", rho * w[:, 2], dims="region")
+                # the neighbour elasticity sits outside the own shares, capped below the persistence: lam + kap +
+                # phi = rho stays stationary and a region's phi can be ~0 without moving its own shares
+                phi = pm.Deterministic("phi", pt.minimum(self.neighbour_coefficient(d, like=zero),
+                                                         PHI_CAP * rho), dims="region")
+                w = pt.special.softmax(pt.stack([zero, s_level], axis=1), axis=1)
+                lam = pm.Deterministic("lam", (rho - phi) * w[:, 0], dims="region")
+                kap = pm.Deterministic("kap", (rho - phi) * w[:, 1], dims="region")
                 log_mu = a[r] + lam[r] * d["z_own"] + kap[r] * d["z_level"] + phi[r] * d["z_ne"] + x_term
                 log_mu = pt.clip(log_mu, -20.0, 16.0)
                 slope = create("alpha_slope", p["alpha_slope"])
@@ -216,6 +219,13 @@ class CountModel(FamilyModel):
                 log_alpha_obs = pt.clip(log_alpha_obs, -10.0, 12.0)
             negative_binomial_loglik("y_loglik", d["y"], log_mu, log_alpha_obs)
         return model
+
+    def neighbour_coefficient(self, d: dict, like):
+        """Return each region's neighbour coefficient before any cap: the horseshoe of `priors["spillover"]` on the
+        regions with neighbours (zero elsewhere), or zeros shaped like `like` without a spillover component."""
+        if not self.spec.spillover:
+            return pt.zeros_like(like)
+        return shrunk_positive("phi_hs", self.priors["spillover"], active=d["has_ne"])
 
 
 def _check_choices(form: str, persistence: str, dispersion: str) -> None:

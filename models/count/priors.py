@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+SPILLOVER_PRIOR: dict[str, Any] = {"shrinkage": "horseshoe", "global_scale": 0.1, "slab_scale": 0.3, "slab_df": 4.0}
+"""The neighbour coefficient phi_r of every target region: a regularised horseshoe (models.priors.shrunk_positive),
+so a region can have no channel at all (issue 27; the softmax share it replaced gave every region one)."""
+
 COUNT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
     # hhh4 level form, the synthetic generator's form: mu = exp(a) + lam*y_lag + phi*nbr
     "linear": {
@@ -14,7 +18,7 @@ COUNT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
         # against exp(a) region by region): 11-12/20 true lam inside their 90% intervals in the slow recovery, 14/20 now
         "logit_lam": {"loc": {"dist": "Normal", "mu": -0.5, "sigma": 1.5},
                       "scale": {"dist": "Gamma", "alpha": 4.0, "beta": 8.0}},
-        "log_phi": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 1.0}},
+        "spillover": SPILLOVER_PRIOR,
         "log_alpha": {"loc": {"dist": "Normal", "mu": 1.0, "sigma": 1.5},
                       "scale": {"dist": "HalfNormal", "sigma": 1.0}},
         "beta": {"dist": "Normal", "mu": 0.0, "sigma": 1.0},
@@ -29,11 +33,7 @@ COUNT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
                       "scale": {"dist": "HalfNormal", "sigma": 0.5}},
         "share_level": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
                         "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
-        # the scale sits near 0 (shares weakly identified per region): its ESS fell with the region count (118 at
-        # 200 regions); HalfNormal(0.25) fixed that but cost ~2% counts CRPS at h=1 on the 25-region real panel, so the
-        # scale prior tightens only above 25 regions: sigma 0.5 * sqrt(25 / R) (0.35 at 50, 0.18 at 200): see the notes
-        "share_ne": {"loc": {"dist": "Normal", "mu": -2.0, "sigma": 1.5}, "scale": {"dist": "HalfNormal", "sigma": 0.5},
-                     "scale_regions": 25},
+        "spillover": SPILLOVER_PRIOR,
         "log_alpha": {"loc": {"dist": "Normal", "mu": 0.0, "sigma": 1.5},
                       "scale": {"dist": "HalfNormal", "sigma": 0.5}, "centred": "auto"},
         "alpha_slope": {"dist": "Normal", "mu": 0.5, "sigma": 0.5},

@@ -104,8 +104,8 @@ def ask_spillover(database: Database, settings: Settings, threshold: int) -> dic
         answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
                                       target=TARGET, threshold=threshold, horizon=HORIZON)
     return {k: answer[k] for k in ("probability", "probability_interval", "probability_without_source",
-                                   "attributable", "attributable_interval", "channel_share", "mc_standard_error",
-                                   "interval_method")} | {
+                                   "attributable", "attributable_interval", "channel_probability", "channel_min_effect",
+                                   "channel_share", "mc_standard_error", "interval_method")} | {
         "source": SOURCE, "target": TARGET, "threshold": threshold, "unit": served.unit, "horizon": HORIZON,
         "version": served.number}
 

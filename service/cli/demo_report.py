@@ -60,11 +60,13 @@ def answer_line(s: dict) -> str:
     """Return the Iraq -> Iran spillover answer (the demo's or the server's JSON) as one sentence."""
     low, high = s["attributable_interval"]
     mc_error = s["mc_standard_error"]["attributable"]
+    channel = ("" if s.get("channel_probability") is None else
+               f"; P(the channel adds > {100 * s['channel_min_effect']:.0f} point) = {s['channel_probability']:.0%}")
     return (f"P(Iran >= {number(s['threshold'])} conflict deaths in some month of the next {s['horizon']}) = "
             f"{s['probability']:.1%}; without Iraq's channel {s['probability_without_source']:.1%}; "
             f"attributable to Iraq {100 * s['attributable']:+.1f} points (90% credible interval {100 * low:+.1f} "
-            f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}); Iraq's share of Iran's expected "
-            f"level {s['channel_share']:.1%}")
+            f"to {100 * high:+.1f}; Monte Carlo error +-{100 * mc_error:.1f}){channel}; Iraq's share of Iran's "
+            f"expected level {s['channel_share']:.1%}")
 
 
 def warm_first_question(base_url: str, threshold: int, *, echo: Callable[[str], None], page: str,

@@ -186,6 +186,9 @@ def spillover_command(
                                ("attributable", "attributable", points), ("channel share", "channel_share", percent)):
         table.add_row(name, write(data.get(field)), interval(data.get(f"{field}_interval"), write),
                       mc_error(errors.get(field)))
+    if data.get("channel_probability") is not None:
+        label = f"P(channel adds > {100 * data['channel_min_effect']:.0f} pt)"
+        table.add_row(label, percent(data["channel_probability"]), "posterior probability", "")
     table.caption = data.get("interval_method")
     emit(data, as_json, table)
 

@@ -312,6 +312,10 @@ class SpilloverOut(BaseModel):
     attributable_interval: list[float] = Field(
         description="90% credible interval of the attributable difference over the posterior draws (see "
                     "interval_method)")
+    channel_probability: float | None = Field(default=None, description=(
+        "posterior probability that the channel exists at this question's scale: that it adds more than "
+        "channel_min_effect to the probability"))
+    channel_min_effect: float | None = Field(default=None, description="the effect size channel_probability asks about")
     channel_share: float | None
     channel_share_interval: list[float] | None = None
     mc_standard_error: dict[str, float] | None = Field(

@@ -249,6 +249,9 @@
             `probability without ${a.source} → ${a.target}${credible(a.probability_without_source_interval)}`,
             a.probability_without_source),
           figure(`${pts(a.attributable)} pts`, `attributable to ${a.source} (90% credible interval ${pts(lo)} to ${pts(hi)} pts)`),
+          a.channel_probability === null || a.channel_probability === undefined ? "" :
+            figure(pct(a.channel_probability), `posterior probability that the ${a.source} → ${a.target} channel ` +
+              `adds more than ${(100 * a.channel_min_effect).toFixed(0)} point`, a.channel_probability),
           figure(a.channel_share === null ? "–" : pct(a.channel_share), `share of ${a.target}'s expected level via ${a.source}`,
             a.channel_share ?? 0)),
         el("p", { class: "muted small" }, `Model ${a.model} v${a.version} · weights normalised by ${a.normalise}` +

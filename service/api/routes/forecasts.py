@@ -250,7 +250,8 @@ async def spillover(name: str, body: SpilloverIn, request: Request, session: Ses
                 "scenario": body.scenario, **{k: result[k] for k in (
                     "probability", "probability_interval", "probability_without_source",
                     "probability_without_source_interval", "attributable", "attributable_interval",
-                    "channel_share", "channel_share_interval", "mc_standard_error", "interval_method",
+                    "channel_probability", "channel_min_effect", "channel_share", "channel_share_interval",
+                    "mc_standard_error", "interval_method",
                     "posterior_draws", "covariates_mode")}}
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))

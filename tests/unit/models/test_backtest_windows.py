@@ -27,6 +27,22 @@ def test_onset_is_scored_only_for_regions_quiet_for_a_year_and_ending_only_for_r
     assert np.isnan(events["ending_brier"][[0, 2]]).all()
 
 
+def test_border_onset_is_scored_only_for_quiet_regions_with_a_neighbour_at_war():
+    history = np.zeros((4, 24))
+    history[1, -1] = 60.0  # region 1 at war
+    observed = np.zeros((3, 4))
+    paths = np.zeros((10, 3, 4))
+    paths[:2, 0, 0] = 30.0  # region 0 (borders region 1): 20% onset, none happened
+    weights = np.zeros((4, 4))
+    weights[1, 0] = weights[0, 1] = 1.0  # 0 - 1
+    weights[2, 3] = weights[3, 2] = 1.0  # 2 - 3: both quiet, no war next door
+    events = window_events(paths, observed, history, steps=[1, 2, 3], weights=weights)
+    assert events["border_onset_brier"][0] == pytest.approx(0.2**2)
+    assert np.isnan(events["border_onset_brier"][1:]).all()
+    assert np.isfinite(events["onset_brier"][[0, 2, 3]]).all()
+    assert np.isnan(window_events(paths, observed, history, steps=[1, 2, 3])["border_onset_brier"]).all()
+
+
 def test_an_event_outside_the_window_steps_does_not_count():
     history = np.zeros((1, 12))
     observed = np.array([[100.0], [0.0], [0.0]])

@@ -53,19 +53,19 @@ def test_prior_override_names_the_bad_path():
         merge_priors(base, {"a": {"where": 1}})
 
 
-def test_a_centred_auto_override_of_the_neighbour_share_is_built_not_ignored():
-    """{"share_ne": {"centred": "auto"}} must reach the model: one `share_ne_raw` vector, no `share_ne_z`."""
+def test_a_centred_auto_override_of_the_persistence_is_built_not_ignored():
+    """{"logit_rho": {"centred": "auto"}} must reach the model: one `logit_rho_raw` vector, no `logit_rho_z`."""
     from indicators import simulate_count_panel
     from models import CountModel
 
     panel, _ = simulate_count_panel(4, 30, seed=1, graph="ring", indicator="attacks")
     names = {}
-    for label, priors in (("default", {}), ("auto", {"share_ne": {"centred": "auto"}})):
+    for label, priors in (("default", {}), ("auto", {"logit_rho": {"centred": "auto"}})):
         model = CountModel("attacks", priors=priors)
         design, state, _ = model.prepare(panel)
         names[label] = {v.name for v in model.build(model.data_arrays(design, state), list(panel.regions)).free_RVs}
-    assert "share_ne_z" in names["default"] and "share_ne_raw" not in names["default"]
-    assert "share_ne_raw" in names["auto"] and "share_ne_z" not in names["auto"]
+    assert "logit_rho_z" in names["default"] and "logit_rho_raw" not in names["default"]
+    assert "logit_rho_raw" in names["auto"] and "logit_rho_z" not in names["auto"]
 
 
 class TestDesign:
