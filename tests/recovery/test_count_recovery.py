@@ -52,7 +52,8 @@ def inside_share(result, name, mask=None) -> float:
 # compile cache and a reused compiled model move its floating-point path (bench/mixing.py), so its limits sit
 # above what `python -m bench.mixing --recovery` measured in 12 fits of seeds 1-10 (seeds 1 and 2 twice, in two
 # processes: R-hat 1.028 and 1.017 for one seed): R-hat max 1.013-1.044, divergences 0-3, where the old limits
-# 1.05 / 5 left a margin of 0.006 and 2; a stuck chain still fails them (R-hat far above 1.1).
+# 1.05 / 5 left a margin of 0.006 and 2 (with the horseshoe neighbour coefficient, seeds 1-10: R-hat max
+# 1.013-1.027, no divergence); a stuck chain still fails them (R-hat far above 1.1).
 CONVERGED = {"fast": {"max_rhat": 1.1, "max_divergences": 15}, "slow": {"max_rhat": 1.05, "max_divergences": 5}}
 
 
