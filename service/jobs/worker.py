@@ -139,7 +139,12 @@ class Worker:
         """Stop the computation of a job that was cancelled or whose lease was lost, and remove the files its
         attempt wrote once nothing can write there any more; returns nothing."""
         stopped = self.ensure_executor().stop()
-        removed = remove_attempt(self.database, settings_store(self.settings), job.id, job.attempts) if stopped else []
+        removed: list[str] = []
+        try:
+            if stopped:
+                removed = remove_attempt(self.database, settings_store(self.settings), job.id, job.attempts)
+        except Exception as exc:  # the store or the database is away: the scheduler's sweep removes them later
+            log.warning("abandoned attempt's files not removed", extra={"job_id": job.id, "error": str(exc)})
         log.warning("job abandoned: %s; computation %s; %d attempt folder(s) removed", reason,
                     "killed" if stopped else "left to end by itself (this executor cannot stop a running task)",
                     len(removed), extra={"job_id": job.id, "reason": str(reason)})
