@@ -41,8 +41,9 @@ pytestmark = pytest.mark.e2e
 # 60,000,000, and minutes of sampling on 2 cores: it is always still computing when it is stopped.
 LONG_SAMPLER = {"method": "nutpie", "draws": 100_000, "tune": 1000, "chains": 2, "seed": 1}
 GATE_ENV = {f"FRAGILITY_GATE__{key.upper()}": str(value) for key, value in OPEN_GATE.items()}
-STOPPED_WITHIN = 10.0
-"""Seconds a stopped pool process may take to disappear (the worker checks every 0.5 s here)."""
+STOPPED_WITHIN = 20.0
+"""Seconds a stopped pool process may take to disappear (the worker checks every 0.5 s here; measured: 0.4-0.5 s
+after a cancel, 3-7 s after a kill -9 of its worker at load 5-11, most of it the exit of a process of 1 GB)."""
 
 
 def wait_for(predicate, timeout: float, what: str):
