@@ -13,6 +13,9 @@ acknowledged. Prints JSON lines: setup, one line per endpoint (count, rps, p50/p
 refits, the rows check, a summary (throughput, 5xx count, rows lost, load average during the run) and the
 warnings and errors the server logged, counted by kind. FRAGILITY_DB__* variables reach the server
 (e.g. FRAGILITY_DB__POOL_SIZE=5 FRAGILITY_DB__MAX_OVERFLOW=10 for the pool before this change).
+`GET /healthz` and `GET /v1/models` are timed every 0.5 s throughout (`probe` lines). `--abusive` adds the
+abusive read client of bench/abuse.py beside the legitimate ones (never-repeated spillover questions and
+scenarios from one read key, and connections that never finish their headers; its own line `abuser`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
-import secrets
 import signal
 import socket
 import subprocess
@@ -30,15 +33,15 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import httpx
-import numpy as np
-import psycopg
-from psycopg import sql
+
+from bench.abuse import probe, run_abuser
+from bench.load_checks import check_rows, create_database, drop_database, make_keys, percentiles, server_problems
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MODEL = "load"
 MODEL_REGIONS = ["IRQ", "IRN", "SYR", "TUR", "JOR", "KWT", "SAU", "ARM"]
 SAMPLER = {"method": "nutpie", "draws": 200, "tune": 200, "chains": 2, "seed": 1}
@@ -58,34 +61,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def create_database() -> tuple[str, str]:
-    """Return (name, SQLAlchemy URL) of a new empty PostgreSQL database."""
-    name = f"ff_load_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_database(name: str) -> None:
-    """Drop the benchmark database; returns nothing."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def make_key(url: str) -> str:
-    """Return a new write key on the (migrated) database at `url`."""
-    from service.crud.keys import create_key
-    from service.db.engine import Database, run_migrations
-
-    run_migrations(url)
-    database = Database(url)
-    try:
-        with database.session() as session:
-            return create_key(session=session, scope="write", label="bench.load")[1]
-    finally:
-        database.dispose()
 
 
 def start_server(url: str, artifacts: Path, log: Path) -> tuple[subprocess.Popen, str]:
@@ -149,6 +124,8 @@ class Ledger:
         self.status: dict[str, Counter] = defaultdict(Counter)
         self.acknowledged: dict[tuple[str, str], float] = {}
         self.unknown_outcome = 0
+        self.probe: dict[str, list[float]] = defaultdict(list)
+        self.probe_failures: Counter = Counter()
 
     def record(self, endpoint: str, seconds: float, status: int | str) -> None:
         """Add one request's latency and status; returns nothing."""
@@ -175,20 +152,20 @@ def read_request(client: httpx.AsyncClient, endpoint: str, region: str, rng: ran
 
 
 def ingest_rows(number: int, batch: int, rng: random.Random, own: list[tuple[str, str]],
-                all_regions: list[str]) -> list[dict]:
-    """Return client `number`'s ingest batch `batch`: a revision of its own cells (30%) or new keys."""
+                all_regions: list[str], clients: int) -> list[dict]:
+    """Return client `number`'s ingest batch `batch`: a revision of its own cells (30%) or two of its months (every
+    `clients`-th month from 1900-01, the earliest accepted, to last December: no two clients write one cell)."""
     rows = []
     if own and rng.random() < 0.3:  # a revision of cells this client stored before
         for cell in rng.sample(own, min(len(own), INGEST_ROWS)):
             rows.append({"region": cell[0], "indicator": "load_events", "period": cell[1],
                          "value": float(rng.randint(0, 99))})
     else:
-        year = 1000 + number * 10 + batch // 12 % 10
-        month = batch % 12 + 1
-        year += (batch // 120) * 700  # keeps keys unique per client for any run length
+        months = range(number, (time.gmtime().tm_year - 1900) * 12, clients)
+        chosen = [months[(2 * batch + step) % len(months)] for step in (0, 1)]
         region_ids = rng.sample(sorted(all_regions), INGEST_ROWS // 2)
         for r in region_ids:
-            for period in (f"{year:04d}-{month:02d}", f"{year + 1:04d}-{month:02d}"):
+            for period in (f"{1900 + month // 12:04d}-{month % 12 + 1:02d}" for month in chosen):
                 rows.append({"region": r, "indicator": "load_events", "period": period,
                              "value": float(rng.randint(0, 99))})
     return rows
@@ -207,8 +184,9 @@ def settle_ingest(ledger: Ledger, rows: list[dict], status: int | str, own: list
         ledger.unknown_outcome += 1
 
 
-async def client_loop(number: int, base: str, key: str, until: float, ledger: Ledger, neighbours: dict) -> None:
-    """Send the traffic mix until `until` (monotonic seconds); returns nothing.
+async def client_loop(number: int, base: str, key: str, until: float, ledger: Ledger, neighbours: dict,
+                      clients: int) -> None:
+    """Send the traffic mix until `until` (monotonic seconds) as client `number` of `clients`; returns nothing.
 
     `neighbours` maps every region id to its neighbours inside the model (spillover targets).
     """
@@ -225,7 +203,7 @@ async def client_loop(number: int, base: str, key: str, until: float, ledger: Le
             call = read_request(client, endpoint, region, rng, neighbours)
             if call is None:
                 batch += 1
-                rows = ingest_rows(number, batch, rng, own, all_regions)
+                rows = ingest_rows(number, batch, rng, own, all_regions, clients)
                 call = client.post("/v1/observations", json={"observations": rows})
             started = time.perf_counter()
             try:
@@ -258,15 +236,24 @@ async def sample_load(until: float, samples: list[float]) -> None:
         await asyncio.sleep(5)
 
 
-async def run_load(base: str, key: str, seconds: float, clients: int,
-                   neighbours: dict) -> tuple[Ledger, list, float, list[float]]:
-    """Return (ledger, ended refit jobs, wall seconds, load averages sampled every 5 s) of `clients`
-    clients sending the mix for `seconds`."""
+async def run_load(base: str, keys: list[str], seconds: float, neighbours: dict,
+                   abuser_key: str | None = None) -> tuple[Ledger, list, float, list[float], dict | None]:
+    """Return (ledger, ended refit jobs, wall seconds, load averages sampled every 5 s, the abuser's record or
+    None) of one client per key of `keys` sending the mix for `seconds` (beside the abuser when `abuser_key`
+    is given); the refits and the probe use the first key."""
+    key, clients = keys[0], len(keys)
     ledger, done, load = Ledger(), [], []
     began = time.monotonic()
     until = began + seconds
-    background = [asyncio.create_task(refits(base, key, until, done)), asyncio.create_task(sample_load(until, load))]
-    await asyncio.gather(*(client_loop(n, base, key, until, ledger, neighbours) for n in range(clients)))
+    background = [asyncio.create_task(refits(base, key, until, done)), asyncio.create_task(sample_load(until, load)),
+                  asyncio.create_task(probe(base, key, until, ledger.probe, ledger.probe_failures))]
+    abuser = None
+    if abuser_key is not None:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pairs = [(r, n) for r in MODEL_REGIONS for n in neighbours[r] if n != r]
+        abuser = asyncio.wrap_future(pool.submit(run_abuser, base, abuser_key, MODEL, pairs, seconds))
+        abuser.add_done_callback(lambda _: pool.shutdown(wait=False))
+    await asyncio.gather(*(client_loop(n, base, keys[n], until, ledger, neighbours, clients) for n in range(clients)))
     wall = time.monotonic() - began
     for task in background:
         task.cancel()
@@ -274,34 +261,7 @@ async def run_load(base: str, key: str, seconds: float, clients: int,
             await task
         except asyncio.CancelledError:
             pass
-    return ledger, done, wall, load
-
-
-def server_problems(log: Path) -> dict[str, int]:
-    """Return how often the server logged each warning or error (message, error class, start of detail)."""
-    problems: Counter = Counter()
-    for line in log.read_text(errors="replace").splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("level") in ("WARNING", "ERROR", "CRITICAL"):
-            what = " | ".join(str(entry[k])[:90] for k in ("message", "error", "detail") if entry.get(k))
-            problems[what] += 1
-    return dict(problems.most_common(20))
-
-
-def check_rows(dsn: str, acknowledged: dict[tuple[str, str], float]) -> dict:
-    """Return the rows check: acknowledged cells, stored cells, and acknowledged cells lost or wrong."""
-    with psycopg.connect(dsn) as connection:
-        stored = {(r, p): v for r, p, v in connection.execute(
-            "SELECT region_id, period, value FROM observations WHERE indicator_id = 'load_events'")}
-        revisions = connection.execute(
-            "SELECT count(*) FROM observation_revisions WHERE indicator_id = 'load_events'").fetchone()[0]
-    lost = [cell for cell in acknowledged if cell not in stored]
-    wrong = [cell for cell, value in acknowledged.items() if cell in stored and stored[cell] != value]
-    return {"acknowledged_cells": len(acknowledged), "stored_cells": len(stored), "revisions": revisions,
-            "rows_lost": len(lost), "rows_wrong_value": len(wrong)}
+    return ledger, done, wall, load, (await abuser if abuser is not None else None)
 
 
 def main() -> None:
@@ -310,6 +270,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    parser.add_argument("--abusive", action="store_true", help="add the abusive read client of bench/abuse.py")
     args = parser.parse_args()
 
     name, url = create_database()
@@ -317,7 +278,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="fragility-load-"))
     process = None
     try:
-        key = make_key(url)
+        keys = make_keys(url, "write", args.clients)  # each client its own key, as distinct users have
+        key = keys[0]
         process, base = start_server(url, workdir / "artifacts", workdir / "server.log")
         from indicators import load_demo_regions
 
@@ -332,16 +294,24 @@ def main() -> None:
                 raise SystemExit(f"the first fit failed: {job}")
             emit(phase="setup", database=name, **seeded, first_fit_seconds=job.get("seconds"),
                  setup_seconds=round(time.monotonic() - began, 1), clients=args.clients, seconds=args.seconds)
-        ledger, refit_jobs, wall, load = asyncio.run(run_load(base, key, args.seconds, args.clients, neighbours))
+        abuser_key = make_keys(url, "read")[0] if args.abusive else None
+        ledger, refit_jobs, wall, load, abused = asyncio.run(run_load(base, keys, args.seconds, neighbours, abuser_key))
         total = 0
         all_status: Counter = Counter()
-        for endpoint in sorted(ledger.latency):
-            ms = np.asarray(ledger.latency[endpoint]) * 1000
-            total += ms.size
+        for endpoint, seconds in sorted(ledger.latency.items()):
+            total += len(seconds)
             all_status.update(ledger.status[endpoint])
-            emit(endpoint=endpoint, count=int(ms.size), rps=round(ms.size / wall, 1),
-                 p50_ms=round(float(np.percentile(ms, 50)), 1), p99_ms=round(float(np.percentile(ms, 99)), 1),
+            emit(endpoint=endpoint, rps=round(len(seconds) / wall, 1), **percentiles(seconds),
                  statuses={str(k): v for k, v in ledger.status[endpoint].items()})
+        for path, seconds in sorted(ledger.probe.items()):
+            emit(probe=path, **percentiles(seconds), failures=dict(ledger.probe_failures))
+        reads = [s for endpoint, values in ledger.latency.items() if endpoint != "ingest" for s in values]
+        emit(legitimate="reads", **percentiles(reads))
+        emit(legitimate="cheap reads (forecast, series, regions)",
+             **percentiles([s for e in ("forecast", "series", "regions") for s in ledger.latency.get(e, [])]))
+        emit(legitimate="all", **percentiles([s for values in ledger.latency.values() for s in values]))
+        if abused is not None:
+            emit(abuser=abused)
         emit(refits=len(refit_jobs), refit_statuses=dict(Counter(j["status"] for j in refit_jobs)),
              refit_seconds=[j.get("seconds") for j in refit_jobs])
         time.sleep(1)

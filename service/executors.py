@@ -1,12 +1,23 @@
 """Where job tasks run: a local process pool by default, a Dask distributed cluster when configured.
 
-An executor has one method, `submit(fn, *args) -> future`, whose future has `.result(timeout=None)`.
+An executor has `submit(fn, *args) -> future` (the future has `.result(timeout=None)`), `stop()` (end the
+running tasks now: the worker calls it when its job was cancelled or its lease lost) and `close()`.
 Tasks are plain module-level functions taking plain values (frames, dicts, paths), never sessions.
+
+A local pool's processes die with the process that owns the pool (`die_with_parent`, their initializer), so
+a worker killed with kill -9 leaves no pool process computing or idle behind it.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -14,6 +25,9 @@ from typing import Any, Protocol
 from indicators.errors import InputError
 from service.notices import plain_compile_notices
 from service.settings import Settings
+
+log = logging.getLogger("fragility.worker")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class TaskFuture(Protocol):
@@ -29,8 +43,79 @@ class Executor(Protocol):
     def submit(self, fn, *args) -> TaskFuture:
         """Return a future for `fn(*args)`."""
 
+    def stop(self) -> bool:
+        """End every task this executor runs or holds now; return True if running tasks were really stopped
+        (their processes ended), False if they may still be computing somewhere (a thread, a Dask worker)."""
+
     def close(self) -> None:
         """Release the executor's processes or connections."""
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this (pool) process end when `parent_pid`, the process that started it, ends; returns nothing.
+
+    On Linux the kernel sends SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG; strictly, when the parent's
+    thread that started this process ends: the worker's own thread, which lives as long as the worker). On every
+    platform a daemon thread also waits on the parent's sentinel and exits the process when it closes.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl in this libc: the sentinel thread alone
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.sentinel is not None:
+        def watch() -> None:
+            multiprocessing.connection.wait([parent.sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, name="fragility-parent-watch", daemon=True).start()
+
+
+def pool_process_started(parent_pid: int) -> None:
+    """The initializer of a local pool process: die with the parent, plain compile notices; returns nothing."""
+    die_with_parent(parent_pid)
+    plain_compile_notices()
+
+
+def descendants(pid: int) -> list[int]:
+    """Return the ids of the processes below `pid` (children, their children, ...), read from /proc; [] where
+    there is no /proc."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:  # ended meanwhile
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (comm) ": state, ppid, ...
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_processes(processes: list) -> None:
+    """SIGKILL the multiprocessing `processes` and every process below them, then reap them; returns nothing."""
+    targets = [pid for process in processes if process.is_alive() for pid in (*descendants(process.pid), process.pid)]
+    for pid in targets:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for process in processes:
+        process.join(timeout=5)
 
 
 class LocalExecutor:
@@ -41,28 +126,43 @@ class LocalExecutor:
         self.pool = self.new_pool()
 
     def new_pool(self) -> ProcessPoolExecutor:
-        """Return a fresh pool of spawned processes."""
+        """Return a fresh pool of spawned processes, each ending with this process (`die_with_parent`)."""
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=plain_compile_notices)
+                                   initializer=pool_process_started, initargs=(os.getpid(),))
+
+    def pool_processes(self) -> list:
+        """Return the pool's processes (multiprocessing.Process objects; none once it was shut down)."""
+        return list((getattr(self.pool, "_processes", None) or {}).values())
 
     def submit(self, fn, *args) -> TaskFuture:
         """Return a concurrent.futures.Future for `fn(*args)` run in a pool process.
 
         A pool broken by a crashed process (killed, out of memory) is replaced before submitting.
         """
+        if any(not process.is_alive() for process in self.pool_processes()):  # killed: broken, maybe not yet marked
+            self.stop()
         try:
             return self.pool.submit(fn, *args)
         except BrokenProcessPool:
             self.pool = self.new_pool()
             return self.pool.submit(fn, *args)
 
-    def close(self) -> None:
-        """Shut the pool down, ending running tasks (their jobs' leases expire and they are retried)."""
-        processes = list((getattr(self.pool, "_processes", None) or {}).values())  # None once shut down
+    def stop(self) -> bool:
+        """End the running tasks now: the pool's processes and theirs are killed (SIGKILL) and a fresh pool, whose
+        processes start on the next submit, takes its place; returns True."""
+        processes = self.pool_processes()
         self.pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            if process.is_alive():
-                process.terminate()
+        kill_processes(processes)
+        self.pool = self.new_pool()
+        if processes:
+            log.info("executor pool recycled: killed process(es) %s", ", ".join(str(p.pid) for p in processes))
+        return True
+
+    def close(self) -> None:
+        """Shut the pool down, killing running tasks (their jobs' leases expire and they are retried)."""
+        processes = self.pool_processes()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        kill_processes(processes)
 
 
 class DaskExecutor:
@@ -73,10 +173,21 @@ class DaskExecutor:
 
         self.address = address
         self.client = Client(address, set_as_default=False)
+        self.futures: list = []
 
     def submit(self, fn, *args) -> TaskFuture:
         """Return a distributed.Future for `fn(*args)` run on a cluster worker."""
-        return self.client.submit(fn, *args, pure=False)
+        future = self.client.submit(fn, *args, pure=False)
+        self.futures = [f for f in self.futures if not f.done()] + [future]
+        return future
+
+    def stop(self) -> bool:
+        """Cancel this client's unfinished tasks (queued ones never start); return False: a task already running
+        on a Dask worker's thread runs to its end there (Dask cannot stop it), its result dropped."""
+        futures, self.futures = self.futures, []
+        if futures:
+            self.client.cancel(futures, force=True)
+        return False
 
     def close(self) -> None:
         """Close the connection to the scheduler (the cluster keeps running)."""
@@ -87,11 +198,18 @@ class InProcessExecutor:
     """Threads of this process: for an in-memory artifact store (memory://), which other processes cannot see."""
 
     def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="fragility-task")
 
     def submit(self, fn, *args) -> TaskFuture:
         """Return a concurrent.futures.Future for `fn(*args)` run in a thread of this process."""
         return self.pool.submit(fn, *args)
+
+    def stop(self) -> bool:
+        """Drop the tasks not yet started; return False: a running thread cannot be stopped, it runs to its end."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="fragility-task")
+        return False
 
     def close(self) -> None:
         """Shut the threads down once their running tasks end (a thread cannot be killed)."""

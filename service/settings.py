@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     db: DatabaseLimits = DatabaseLimits()
     job_lease_seconds: int = Field(default=120, gt=0)
     job_max_attempts: int = Field(default=3, gt=0)
+    job_check_seconds: float = Field(default=2.0, gt=0, le=60, description=(
+        "how often a worker checks that its running job is still its own (not cancelled, lease not taken over); "
+        "a cancelled job's computation is killed within about this long"))
+    orphan_artifact_minutes: float = Field(default=30.0, ge=0, description=(
+        "an attempt's artifact folder that no version references, whose job is not running that attempt, and "
+        "in which nothing was written for this long is removed by the scheduler's sweep"))
+    artifact_sweep_seconds: float = Field(default=600.0, gt=0, description=(
+        "how often the scheduler sweeps orphaned attempt folders out of the artifact store"))
     worker_processes: int = Field(default=1, gt=0)
     scheduler_interval_seconds: float = Field(default=30.0, gt=0)
     log_level: str = "INFO"

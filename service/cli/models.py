@@ -74,10 +74,21 @@ def wait_for_job(client: ServerClient, job_id: int, *, label: str, show: bool, p
     with Progress(*columns, console=console, transient=True, disable=not show) as progress:
         task = progress.add_task(label, total=None)
         while job["status"] not in FINAL:
-            progress.update(task, description=f"{label}: {job['status']} (attempt {job['attempts']})")
+            progress.update(task, description=f"{label}: {job_state(job)}")
             time.sleep(poll)
             job = client.call("GET", f"/v1/jobs/{job_id}")
     return job
+
+
+def job_state(job: dict) -> str:
+    """Return a job's status and attempt as a phrase: "running (attempt 1)", or for a running job whose worker
+    was lost "worker lost, waiting for a worker (attempt 2 of 3 next)"."""
+    if job.get("worker_lost"):
+        following = job["attempts"] + 1
+        if following > job["max_attempts"]:
+            return f"worker lost (attempt {job['attempts']} of {job['max_attempts']}); fails when a worker claims it"
+        return f"worker lost, waiting for a worker (attempt {following} of {job['max_attempts']} next)"
+    return f"{job['status']} (attempt {job['attempts']})"
 
 
 def worker_command(

@@ -41,6 +41,8 @@ class PathFormat(StrEnum):
 def model_status(model: dict[str, Any], versions: list[dict[str, Any]], jobs: list[dict[str, Any]]) -> str:
     """Return one phrase on where a model stands: a queued or running job, else its newest version's state."""
     active = next((job for job in jobs if job["status"] in ACTIVE_JOBS), None)
+    if active is not None and active.get("worker_lost"):
+        return f"{active['kind']} job {active['id']} running, worker lost: waiting for a worker to retry"
     if active is not None:
         return f"{active['kind']} job {active['id']} {active['status']}"
     if not versions:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -114,13 +115,42 @@ def job_out(session: Session, job: Job) -> dict[str, Any]:
     seconds = None
     if job.started_at and job.finished_at:
         seconds = round((job.finished_at - job.started_at).total_seconds(), 3)
+    lost = worker_lost(job, utc_now())
     return {
         "id": job.id, "kind": job.kind, "model": model_name, "status": job.status, "reason": job.reason,
         "attempts": job.attempts, "max_attempts": job.max_attempts, "worker": job.worker,
         "created_at": job.created_at, "started_at": job.started_at, "heartbeat_at": job.heartbeat_at,
         "lease_until": job.lease_until, "finished_at": job.finished_at, "seconds": seconds,
         "version": version, "error": job.error, "result": job.result,
+        "worker_lost": lost is not None, "detail": lost,
     }
+
+
+def worker_lost(job: Job, now: datetime) -> str | None:
+    """Return what happened to a running job whose worker stopped renewing its lease (killed, hung, cut off from
+    the database) and what comes next; None while the job is not running or its lease holds."""
+    if job.status != "running" or job.lease_until is None or job.lease_until >= now:
+        return None
+    since = f"worker {job.worker} lost: it stopped renewing the job's lease, which expired at " \
+            f"{job.lease_until.isoformat(timespec='seconds')}"
+    if job.attempts >= job.max_attempts:
+        return f"{since}; this was attempt {job.attempts} of {job.max_attempts}, so the next worker to claim it " \
+               "marks it failed"
+    return f"{since}; attempt {job.attempts + 1} of {job.max_attempts} starts when a worker claims it"
+
+
+def version_files(session: Session) -> list[str]:
+    """Return the artifact keys every stored version references (posterior and paths files)."""
+    rows = session.execute(select(ModelVersion.posterior_file, ModelVersion.paths_file)).all()
+    return [key for row in rows for key in row if key]
+
+
+def job_states(session: Session, *, job_ids: list[int]) -> dict[int, tuple[str, int]]:
+    """Return {job id: (status, attempts)} of those of `job_ids` that exist."""
+    if not job_ids:
+        return {}
+    rows = session.execute(select(Job.id, Job.status, Job.attempts).where(Job.id.in_(job_ids))).all()
+    return {row.id: (row.status, row.attempts) for row in rows}
 
 
 def backtest_out(session: Session, *, job_id: int) -> dict[str, Any]:

@@ -166,6 +166,11 @@ def heartbeat(session: Session, *, job_id: int, worker: str, lease: timedelta, n
     return result.rowcount == 1
 
 
+def holds(session: Session, *, job_id: int, worker: str) -> bool:
+    """Return True while the job is running under `worker`'s name (not cancelled, not ended, not taken over)."""
+    return session.execute(select(jobs.c.id).where(owned_by(job_id, worker))).first() is not None
+
+
 def report_progress(session: Session, *, job_id: int, worker: str, progress: dict) -> bool:
     """Return True if `progress` was written as the running job's result {"progress": ...} (the finishing
     transaction replaces it); False if the job is no longer this worker's."""

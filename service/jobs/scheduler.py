@@ -1,6 +1,7 @@
 """Scheduled refits: on each pass, enqueue a fit for the latest cron tick of every scheduled model.
 
 A tick is skipped (kept as a job row with status "skipped") while the model has a fit queued or running.
+The scheduler also sweeps orphaned attempt folders out of the artifact store (service.jobs.sweep).
 
 The job row carries the tick; the unique (model_id, tick) key makes the database refuse a second
 enqueue of the same tick, so any number of schedulers (service replicas) on one database enqueue
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 
 from croniter import croniter
@@ -20,6 +22,8 @@ from service.crud import queue
 from service.crud.models import scheduled_models
 from service.db.engine import Database
 from service.db.tables import utc_now
+from service.jobs.sweep import sweep_orphans
+from service.serving.artifacts import settings_store
 from service.settings import Settings
 
 log = logging.getLogger("fragility.scheduler")
@@ -80,8 +84,15 @@ class Scheduler:
         return enqueue_due(self.database, now=utc_now(), max_attempts=self.settings.job_max_attempts,
                            max_queued_per_key=self.settings.max_queued_jobs_per_key)
 
+    def sweep(self) -> list[str]:
+        """Return the keys of the orphaned attempt folders removed from the artifact store (service.jobs.sweep)."""
+        return sweep_orphans(self.database, settings_store(self.settings), now=time.time(),
+                             min_age_seconds=60 * self.settings.orphan_artifact_minutes)
+
     def run(self, stop: threading.Event) -> None:
-        """Run passes until `stop` is set; returns nothing."""
+        """Run passes until `stop` is set, and a sweep of orphaned artifacts every `artifact_sweep_seconds`;
+        returns nothing."""
+        swept = -float("inf")
         while not stop.is_set():
             try:
                 self.run_pass()
@@ -89,4 +100,10 @@ class Scheduler:
                 log.warning("scheduler pass failed", extra={"error": str(exc)})
             except Exception:  # a bad schedule row must not end the loop
                 log.exception("scheduler pass error; continuing")
+            if time.monotonic() - swept >= self.settings.artifact_sweep_seconds:
+                swept = time.monotonic()
+                try:
+                    self.sweep()
+                except Exception:  # an unreachable store or database: next sweep
+                    log.exception("artifact sweep error; continuing")
             stop.wait(self.settings.scheduler_interval_seconds)

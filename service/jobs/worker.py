@@ -2,8 +2,11 @@
 
 `fragility worker` runs one alone, `fragility serve` one inside the API process: both through `run_worker`.
 A worker killed mid-job leaves its lease to expire; another worker then claims the job again
-(attempts + 1). A worker whose lease was taken over records nothing: `finish` only matches a job
-still running under its name, in the same transaction as the rows it writes.
+(attempts + 1); its pool processes die with it (service.executors.die_with_parent). A worker whose lease was
+taken over records nothing: `finish` only matches a job still running under its name, in the same transaction
+as the rows it writes. A worker checks every FRAGILITY_JOB_CHECK_SECONDS that its job is still its own; when it
+was cancelled or taken over, the worker stops the computation (`Executor.stop`: the pool's processes killed and
+replaced) and removes the attempt's files (service.jobs.sweep), so the next job starts on a free pool at once.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from service.errors import hint_for
 from service.executors import Executor, make_executor
 from service.jobs.handlers import HANDLERS, JobContext, LeaseLost
 from service.jobs.retry import RetryStrategy
+from service.jobs.sweep import remove_attempt
+from service.serving.artifacts import settings_store
 from service.settings import Settings
 
 log = logging.getLogger("fragility.worker")
@@ -36,25 +41,36 @@ def default_name() -> str:
 
 
 class Heartbeat(threading.Thread):
-    """Extends a job's lease every third of the lease; sets `lost` when the job is no longer ours."""
+    """Extends a job's lease every third of the lease and, every `check_seconds` between, checks that the job
+    is still ours; sets `lost` as soon as it is not (cancelled, or taken over by another worker)."""
 
-    def __init__(self, database: Database, job: queue.ClaimedJob, lease: timedelta, lost: threading.Event) -> None:
+    def __init__(self, database: Database, job: queue.ClaimedJob, lease: timedelta, lost: threading.Event,
+                 check_seconds: float = 2.0) -> None:
         super().__init__(name=f"heartbeat-{job.id}", daemon=True)
         self.database, self.job, self.lease, self.lost = database, job, lease, lost
+        self.check_seconds = check_seconds
         self.done = threading.Event()
 
     def run(self) -> None:
-        """Beat until `stop()`; returns nothing."""
-        interval = max(0.5, self.lease.total_seconds() / 3)
-        while not self.done.wait(interval):
+        """Beat and check until `stop()`; returns nothing."""
+        beat_every = max(0.5, self.lease.total_seconds() / 3)
+        check_every = min(beat_every, self.check_seconds)
+        last_beat = time.monotonic()
+        while not self.done.wait(check_every):
+            beat = time.monotonic() - last_beat >= beat_every - check_every / 2
             try:
                 with self.database.session() as session:
-                    alive = queue.heartbeat(session, job_id=self.job.id, worker=self.job.worker,
-                                            lease=self.lease, now=utc_now())
+                    if beat:
+                        alive = queue.heartbeat(session, job_id=self.job.id, worker=self.job.worker,
+                                                lease=self.lease, now=utc_now())
+                    else:
+                        alive = queue.holds(session, job_id=self.job.id, worker=self.job.worker)
                     session.commit()
-            except OperationalError as exc:  # a busy or unreachable database: try again next beat
+            except OperationalError as exc:  # a busy or unreachable database: try again next time
                 log.warning("heartbeat failed", extra={"job_id": self.job.id, "error": str(exc)})
                 continue
+            if beat:
+                last_beat = time.monotonic()
             if not alive:
                 self.lost.set()
                 return
@@ -100,12 +116,12 @@ class Worker:
                      "(lease expired each time)", began=began)
             return job.id
         context = JobContext(self.database, self.settings, self.ensure_executor())
-        beat = Heartbeat(self.database, job, self.lease, context.lease_lost)
+        beat = Heartbeat(self.database, job, self.lease, context.lease_lost, self.settings.job_check_seconds)
         beat.start()
         try:
             outcome = HANDLERS[job.kind](context, job)
         except LeaseLost as exc:
-            log.warning("job abandoned", extra={"job_id": job.id, "reason": str(exc)})
+            self.abandon(job, exc)
             return job.id
         except Exception as exc:  # every failure is decided in one place: retry or fail
             beat.stop()
@@ -118,6 +134,20 @@ class Worker:
         except Exception as exc:  # recording failed (e.g. a version-number race): retry or fail the job
             self.fail(job, exc, began)
         return job.id
+
+    def abandon(self, job: queue.ClaimedJob, reason: LeaseLost) -> None:
+        """Stop the computation of a job that was cancelled or whose lease was lost, and remove the files its
+        attempt wrote once nothing can write there any more; returns nothing."""
+        stopped = self.ensure_executor().stop()
+        removed: list[str] = []
+        try:
+            if stopped:
+                removed = remove_attempt(self.database, settings_store(self.settings), job.id, job.attempts)
+        except Exception as exc:  # the store or the database is away: the scheduler's sweep removes them later
+            log.warning("abandoned attempt's files not removed", extra={"job_id": job.id, "error": str(exc)})
+        log.warning("job abandoned: %s; computation %s; %d attempt folder(s) removed", reason,
+                    "killed" if stopped else "left to end by itself (this executor cannot stop a running task)",
+                    len(removed), extra={"job_id": job.id, "reason": str(reason)})
 
     def succeed(self, job: queue.ClaimedJob, outcome, began: float) -> None:
         """Record the outcome and end the job as succeeded in one transaction; returns nothing."""

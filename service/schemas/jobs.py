@@ -22,7 +22,8 @@ class JobOut(BaseModel):
     """A job: kind, status, attempts, timings, the version it made (fits) and its error if it failed.
 
     Status is queued, running, succeeded, failed, cancelled or skipped (a scheduled tick not queued because
-    the model already had a fit queued or running; `result.reason` says which)."""
+    the model already had a fit queued or running; `result.reason` says which). A running job whose worker
+    died has `worker_lost` true and a `detail` until another worker claims it."""
 
     id: int
     kind: str
@@ -41,6 +42,10 @@ class JobOut(BaseModel):
     version: int | None
     error: str | None
     result: dict[str, Any] | None
+    worker_lost: bool = Field(default=False, description=(
+        "true when the job is `running` but its worker stopped renewing the lease (killed, hung or cut off): "
+        "nothing computes it until a worker claims it again; `detail` says which attempt comes next"))
+    detail: str | None = Field(default=None, description="what happened to a lost worker's job and what comes next")
 
 
 class JobListOut(BaseModel):

@@ -44,14 +44,15 @@ def list_jobs(
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(job_id: JobId, session: SessionDep, _: ReadKey) -> dict:
     """Return a job: kind, status (queued|running|succeeded|failed|cancelled|skipped), attempts, timings,
-    version, error."""
+    version, error; `worker_lost` and `detail` when it is running but its worker stopped renewing the lease."""
     return crud.job_out(session, crud.get_job(session, job_id=job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, responses=error_responses(409))
 def cancel_job(job_id: JobId, session: SessionDep, key: WriteKey) -> dict:
-    """Cancel a queued or running job (a running one finishes but its result is discarded); return it. Only the
-    key that queued it (a scheduled refit: the model's owner), or an admin key, may (403 otherwise)."""
+    """Cancel a queued or running job and return it: a running one's computation is killed by its worker within
+    FRAGILITY_JOB_CHECK_SECONDS (its pool process ended, its attempt's files removed), nothing of it recorded.
+    Only the key that queued it (a scheduled refit: the model's owner), or an admin key, may (403 otherwise)."""
     job = crud.get_job(session, job_id=job_id)
     check_owner(key, job.key_id, f"job {job_id}")
     if not queue.cancel(session, job_id=job_id, now=utc_now()):
