@@ -63,7 +63,7 @@ def with_seed(module, seed: int, *args) -> dict:
 
 
 def main() -> None:
-    """Print per-fit quantiles of bulk ESS min and R-hat max across seeds; returns nothing."""
+    """Print per-fit quantiles of bulk ESS min and R-hat max and the most divergences across seeds; returns nothing."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=12)
     parser.add_argument("--recovery", action="store_true")
@@ -71,14 +71,14 @@ def main() -> None:
     rows: dict[str, list[tuple[float, float]]] = {}
     for seed in range(1, args.seeds + 1):
         for name, d in (recovery_fits(seed) if args.recovery else fits(seed)).items():
-            rows.setdefault(name, []).append((d["ess_bulk_min"], d["rhat_max"]))
+            rows.setdefault(name, []).append((d["ess_bulk_min"], d["rhat_max"], d["divergences"]))
             print(json.dumps({"seed": seed, "fit": name, "ess_bulk_min": round(d["ess_bulk_min"], 1),
-                              "rhat_max": round(d["rhat_max"], 4)}), flush=True)
+                              "rhat_max": round(d["rhat_max"], 4), "divergences": d["divergences"]}), flush=True)
     for name, values in rows.items():
-        ess, rhat = np.array(values).T
+        ess, rhat, divergences = np.array(values).T
         print(f"{name}: {len(ess)} seeds; bulk ESS min: min {ess.min():.1f}, 10% {np.quantile(ess, 0.1):.1f}, "
               f"median {np.median(ess):.1f}; R-hat max: median {np.median(rhat):.3f}, "
-              f"90% {np.quantile(rhat, 0.9):.3f}, max {rhat.max():.3f}")
+              f"90% {np.quantile(rhat, 0.9):.3f}, max {rhat.max():.3f}; divergences: max {divergences.max():.0f}")
 
 
 if __name__ == "__main__":

@@ -298,6 +298,15 @@ def test_compose_publishes_only_the_api_on_loopback_by_default():
     assert exposed == ["0.0.0.0:9000:8000"]
 
 
+def test_compose_api_open_file_limit_is_65536_unless_api_nofile_lowers_it():
+    """Raising the hard limit above the daemon's needs CAP_SYS_RESOURCE: where the daemon lacks it (these machines)
+    runc refuses the container, so .ci/compose-check sets API_NOFILE to the daemon's own limit."""
+    assert compose_services(SECRETS)["api"]["ulimits"]["nofile"] == {"soft": "65536", "hard": "65536"}
+    lowered = compose_services({**SECRETS, "API_NOFILE": "20000"})["api"]["ulimits"]["nofile"]
+    assert lowered == {"soft": "20000", "hard": "20000"}
+    assert "API_NOFILE=$nofile" in (ROOT / ".ci" / "compose-check").read_text()
+
+
 def test_compose_start_order_waits_for_health_and_for_the_bucket_job():
     services = yaml.safe_load(COMPOSE.read_text())["services"]
     for name, service in services.items():

@@ -21,6 +21,9 @@ ROUTE_COMMANDS = (  # the HTTP routes a server hint names -> the command that do
     ("POST /v1/models", "`fragility models create`"),
 )
 UNREACHABLE_HINT = "Start the server (`fragility serve`), or point --url / FRAGILITY_URL at the one you meant."
+NOT_FRAGILITY_HINT = ("If another program listens there (the CLI asks http://127.0.0.1:8000 unless told), point "
+                      "--url / FRAGILITY_URL at the fragility server: e.g. --url http://127.0.0.1:8001 after "
+                      "`FRAGILITY_PORT=8001 make run`.")
 
 
 class ServerClient:
@@ -33,7 +36,11 @@ class ServerClient:
 
     def call(self, method: str, path: str, **kwargs) -> Any:
         """Return the decoded JSON answer; an error answer is printed and ends the command (exit 1, or 3)."""
-        return self.checked(self.send(method, path, **kwargs)).json()
+        response = self.checked(self.send(method, path, **kwargs))
+        try:
+            return response.json()
+        except ValueError:
+            raise not_fragility(response, EXIT_INPUT) from None
 
     def download(self, path: str, out: Path, **kwargs) -> int:
         """Write the body of `GET path` to `out`; return the number of bytes written.
@@ -69,17 +76,20 @@ class ServerClient:
         """Return `response` when it is not an error answer; else print it and end the command."""
         if response.status_code < 400:
             return response
+        exit_code = EXIT_UNREACHABLE if response.status_code == 503 else EXIT_INPUT
         try:
             body = response.json()
         except ValueError:
-            body = {"detail": response.text}
+            body = None
+        if not (isinstance(body, dict) and body.get("error")):  # every fragility error answer names its class
+            raise not_fragility(response, exit_code)
         typer.echo(f"error: {response.status_code} {body.get('error', '')}: {body.get('detail', '')}", err=True)
         for problem in body.get("errors") or []:
             typer.echo(f"  {where(problem)}{option_of(problem.get('field'))}: {problem.get('reason', 'invalid')}",
                        err=True)
         if body.get("hint"):
             typer.echo(f"hint: {cli_words(body['hint'])}", err=True)
-        raise typer.Exit(EXIT_UNREACHABLE if response.status_code == 503 else EXIT_INPUT)
+        raise typer.Exit(exit_code)
 
 
 def where(problem: dict) -> str:
@@ -104,6 +114,27 @@ def cli_words(hint: str) -> str:
     for route, command in ROUTE_COMMANDS:
         hint = hint.replace(route, command)
     return re.sub(r"\b(?:query|body)\.([a-z_]+)", lambda m: "--" + m.group(1).replace("_", "-"), hint)
+
+
+def not_fragility(response: httpx.Response, exit_code: int) -> typer.Exit:
+    """Return the exit (`exit_code`) for an answer that is not a fragility server's (another program on the port),
+    after printing an error line naming who answered and a hint naming --url / FRAGILITY_URL."""
+    typer.echo(f"error: {response.status_code} from {server_of(response)}, which does not answer as a fragility "
+               f"server: {short_text(response.text)}", err=True)
+    typer.echo(f"hint: {NOT_FRAGILITY_HINT}", err=True)
+    return typer.Exit(exit_code)
+
+
+def server_of(response: httpx.Response) -> str:
+    """Return the scheme, host and port that answered `response` ("http://127.0.0.1:8000")."""
+    url = response.request.url
+    return f"{url.scheme}://{url.netloc.decode()}"
+
+
+def short_text(text: str, limit: int = 200) -> str:
+    """Return `text` on one line, cut to `limit` characters ("(empty body)" when there is none)."""
+    line = " ".join(text.split())
+    return (line[:limit] + " ...") if len(line) > limit else (line or "(empty body)")
 
 
 def unreachable(url: Any, exc: Exception) -> typer.Exit:

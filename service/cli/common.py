@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 input error, 2 usage error, 3 server or database unreachable
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,7 +87,29 @@ def migrated_database(settings: Settings) -> Iterator[Database]:
             db.dispose()
     except (DatabaseUnavailable, OperationalError) as exc:
         raise fail(f"database at {safe_url(settings.database_url)} is unreachable ({exc})",
-                   DatabaseUnavailable.hint, EXIT_UNREACHABLE) from exc
+                   unreachable_hint(settings.database_url), EXIT_UNREACHABLE) from exc
+
+
+def unreachable_hint(url: str) -> str:
+    """Return the hint for a database that cannot be opened: for a SQLite file, what its folder lacks (the usual
+    cause in a container: a bind mount at /data that the image's user, uid 10001, cannot write); else the server's."""
+    from sqlalchemy.engine import make_url
+
+    from service.errors import DatabaseUnavailable
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return DatabaseUnavailable.hint
+    folder = Path(parsed.database).absolute().parent
+    if not folder.is_dir():
+        lacks = f"the folder {folder} does not exist"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        lacks = f"the folder {folder} is not writable by this user (uid {os.getuid()})"
+    else:
+        lacks = f"check that the folder {folder} and the file are readable and writable by uid {os.getuid()}"
+    return (f"FRAGILITY_DATABASE_URL names a SQLite file: {lacks}. In the Docker image the service runs as uid "
+            "10001: mount a named volume at /data, or make a bind-mounted folder writable by it "
+            "(chown 10001 FOLDER).")
 
 
 def with_session(settings: Settings, work: Callable[..., T]) -> T:

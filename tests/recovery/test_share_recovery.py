@@ -46,17 +46,24 @@ def inside(result, name) -> np.ndarray:
     return ok
 
 
+# The fast fits' R-hat limit (2 x 300 draws, in `make test`) sits above what `python -m bench.mixing --recovery`
+# measured over 10 seeds (max 1.029 with spillover, 1.035 without; a cold or warm compile cache moves a seed's
+# draws, bench/mixing.py), with margin; a stuck chain still fails it.
+MAX_RHAT = {"fast": 1.1, "slow": 1.05}
+
+
 @pytest.fixture(scope="module", params=["fast", pytest.param("slow", marks=pytest.mark.slow)])
 def results(request):
     return {"spill": run(request.param, True), "none": run(request.param, False)}
 
 
 class TestShareRecovery:
-    def test_sampler_converged_reasonably(self, results):
+    def test_sampler_converged_reasonably(self, results, request):
+        size = request.node.callspec.params["results"]
         for key, result in results.items():
             d = result["fit"].diagnostics
             print(key, d)
-            assert d["rhat_max"] < 1.05 and d["divergences"] <= 5
+            assert d["rhat_max"] < MAX_RHAT[size] and d["divergences"] <= 5, d
 
     def test_rho_inside_90_percent_interval_for_most_regions(self, results):
         share = np.concatenate([inside(r, "rho") for r in results.values()]).mean()
