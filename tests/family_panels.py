@@ -1,8 +1,8 @@
 """Small panels for each model family's unit tests and the family contract test
 (tests/unit/models/test_family_contract.py): the same awkward cases for every family.
 
-Counts and amounts share one 6-region layout (`REGIONS`): a ring R1-R4 with a gap in R2, an island ISO
-and a region EMPTY without data. Shares use 9 regions (`SHARE_REGIONS`): a ring of 6 with exact 0s and
+Counts and amounts have 6 regions (`REGIONS`, `AMOUNT_REGIONS`): a ring R1-R4 with a gap in R2, an island
+ISO and a region EMPTY without data. Shares use 9 regions (`SHARE_REGIONS`): a ring of 6 with exact 0s and
 1s, an all-zero region ZERO, an island ISO and EMPTY.
 """
 
@@ -15,14 +15,19 @@ import numpy as np
 from indicators import Panel, simulate_amount_panel, simulate_count_panel, simulate_share_panel
 
 N_MONTHS = 48
-REGIONS = [
-    {"id": "R1", "name": "R1", "neighbours": ["R2", "R3"]},
-    {"id": "R2", "name": "R2", "neighbours": ["R1", "R4"]},
-    {"id": "R3", "name": "R3", "neighbours": ["R1", "R4", "EMPTY"]},
-    {"id": "R4", "name": "R4", "neighbours": ["R2", "R3"]},
-    {"id": "ISO", "name": "island", "neighbours": []},
-    {"id": "EMPTY", "name": "no data", "neighbours": ["R3"]},
-]
+
+
+def ring_regions(ring: list[str]) -> list[dict]:
+    """Return R1-R4 joined in a ring in the order `ring`, R3 also bordering EMPTY, then an island ISO and a
+    region EMPTY (bordering R3)."""
+    near = {r: sorted({ring[i - 1], ring[(i + 1) % len(ring)]}) for i, r in enumerate(ring)}
+    return [*({"id": r, "name": r, "neighbours": near[r] + (["EMPTY"] if r == "R3" else [])} for r in sorted(ring)),
+            {"id": "ISO", "name": "island", "neighbours": []},
+            {"id": "EMPTY", "name": "no data", "neighbours": ["R3"]}]
+
+
+REGIONS = ring_regions(["R1", "R2", "R4", "R3"])
+AMOUNT_REGIONS = ring_regions(["R1", "R2", "R3", "R4"])  # the amount generator's ring
 GAP = ("R2", 20)  # R2's month 20 is missing: months 20 and 21 of R2 cannot enter the likelihood
 RING = [f"R{i:02d}" for i in range(1, 7)]
 SHARE_REGIONS = [
@@ -57,7 +62,7 @@ def make_amount_panel(values_edit: Callable[[np.ndarray], None] | None = None) -
     values[1, GAP[1]] = np.nan
     if values_edit:
         values_edit(values)
-    return Panel.from_arrays(REGIONS, "2018-01", {"kg": values, "other": np.ones((6, N_MONTHS))})
+    return Panel.from_arrays(AMOUNT_REGIONS, "2018-01", {"kg": values, "other": np.ones((6, N_MONTHS))})
 
 
 def make_share_panel(spillover: bool = True, seed: int = 3) -> Panel:
