@@ -17,6 +17,7 @@ from models.diagnostics import compute_diagnostics
 from models.errors import ModelError, NotFitted, PosteriorMismatch, SamplingFailed, SpecError
 from models.events import exceedance, spillover
 from models.families import FAMILIES, import_families, register_family
+from models.family import FamilyModel
 from models.fit import Fit
 from models.forecast import Forecast
 from models.gate import GateResult, fit_servable, gate
@@ -39,6 +40,7 @@ __all__ = [
     "AmountModel",
     "CountModel",
     "FAMILIES",
+    "FamilyModel",
     "Fit",
     "Forecast",
     "GateResult",

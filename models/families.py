@@ -1,9 +1,11 @@
 """The registry of model families: name -> model class, simulator and default priors.
 
 Every lookup of a family goes through here (ModelSpec validation, forecasting, backtests, the service's
-fit jobs and request schemas). A family is a subpackage that calls `register_family` when it is imported;
-importing `models` registers count, share and amount. Adding a family is adding one such folder (see
-`models.family.FamilyModel` for what its model class implements, and `tests/toy_family` for a small one).
+fit jobs and request schemas). A family is a subpackage that calls `register_family(ModelClass)` when it is
+imported; importing `models` registers count, share and amount. Adding a family is adding one such folder
+(see `models.family.FamilyModel` for what its model class declares and implements, and `tests/toy_family`
+for a small one). What a family declares is checked twice: its class when it is defined
+(`FamilyModel.__init_subclass__`, with the checks below), the whole entry when it is registered.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from indicators import IndicatorKind
 from models.errors import ModelError, SpecError
+
+SIMULATOR_SIGNATURE = "simulate(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths"
+"""How forecasting calls a family's simulator (models.forecasting); a conditioning one also takes condition=."""
+KINDS = tuple(kind.value for kind in IndicatorKind)
 
 
 @dataclass(frozen=True)
@@ -23,13 +30,14 @@ class Family:
     """One registered family.
 
     `kind`: the indicator kind it models ("count", "share" or "amount", as in `indicators`);
-    `model`: its model class (`models.family.FamilyModel` contract); `simulate`: the function stepping all
+    `model`: its model class (a `models.family.FamilyModel`); `simulate`: the function stepping all
     regions forward, ``f(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths
     (draws, horizon, regions)``, turning exactly one uniform per (path, step, region) into a value by an
     inverse CDF so that common random numbers keep cut and uncut runs comparable; `priors`: the default
     priors per form (``{form: {parameter: prior}}``, see models.priors); `conditions`: whether `simulate` also
     takes ``condition=(region index, threshold)`` and returns (paths, no_crossing), drawing that region below
     the threshold with the exact probability of staying there (the exact event grid, models.count.tails).
+    The model class carries the same kind, simulator and priors as class attributes.
     """
 
     name: str
@@ -45,19 +53,114 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(_REGISTRY)
 """Read-only view of the registered families, by name."""
 
 
-def register_family(name: str, *, kind: str, model: type, simulate: Callable[..., Any],
-                    priors: Mapping[str, Mapping[str, Any]] | None = None, conditions: bool | None = None) -> Family:
-    """Return the Family registered under `name` (registering it again replaces the earlier entry);
-    `kind` is the indicator kind it models, the rest as in `Family` (`conditions` None: whether `simulate`
-    has a `condition` parameter, read once here)."""
+def register_family(model: type | str, /, *, kind: str | None = None, simulate: Callable[..., Any] | None = None,
+                    priors: Mapping[str, Mapping[str, Any]] | None = None, conditions: bool | None = None,
+                    name: str | None = None, **legacy: Any) -> Family:
+    """Return the Family of the model class `model` (a `models.FamilyModel` subclass), registered under
+    `model.family` (registering a name again replaces the earlier entry).
+
+    The class declares `family`, `kind`, `simulate` and `default_priors`; a keyword given here stands in for
+    a declaration the class lacks (and is set on the class) or replaces it in this entry. `conditions` None:
+    whether the simulator has a `condition` parameter. The older call ``register_family(name, kind=, model=,
+    simulate=, priors=)`` still works. Raises SpecError saying what is wrong and what to do: a model that is
+    no complete FamilyModel subclass, an unknown kind, priors not ``{form: {parameter: prior}}``, a simulator
+    that cannot be called as forecasting calls it.
+    """
+    if isinstance(model, str):  # the older call: register_family(name, kind=, model=, simulate=, priors=)
+        name, model = model, legacy.pop("model", None)
+    if legacy:
+        raise SpecError(f"register_family() got unknown arguments {sorted(legacy)}; "
+                        "use register_family(ModelClass, kind=, simulate=, priors=, conditions=, name=)")
+    check_model_class(model)
+    assert isinstance(model, type)
+    if name is None:
+        name = model.family
     if not isinstance(name, str) or not name:
-        raise SpecError(f"a family name must be a non-empty string, got {name!r}")
+        raise SpecError(f"a family name must be a non-empty string, got {name!r}: set `family = \"...\"` on "
+                        f"{model.__name__}")
+    if model.family and model.family != name:
+        raise SpecError(f"{model.__name__}.family is {model.family!r}, so its fits name that family, but it is "
+                        f"registered as {name!r}; register it under {model.family!r} or subclass it with "
+                        f"family = {name!r}")
+    kind = model.kind if kind is None else kind
+    simulate = model.simulate if simulate is None else simulate
+    priors = model.default_priors if priors is None else priors
+    check_kind(kind, f"family {name!r}")
+    check_priors(priors, f"family {name!r}")
+    if simulate is None:
+        raise SpecError(f"family {name!r} has no simulator: declare `simulate = staticmethod(f)` on "
+                        f"{model.__name__} or pass simulate=f, with {SIMULATOR_SIGNATURE}")
     if conditions is None:
-        conditions = "condition" in inspect.signature(simulate).parameters
-    entry = Family(name=name, kind=kind, model=model, simulate=simulate, priors=dict(priors or {}),
+        conditions = takes_condition(simulate)
+    check_simulator(simulate, f"family {name!r}", conditions=bool(conditions))
+    given = {"family": name, "kind": kind, "simulate": simulate, "default_priors": priors}
+    for attr, value in given.items():  # what the class lacks, its registration gives it
+        if not getattr(model, attr):
+            setattr(model, attr, staticmethod(value) if attr == "simulate" else value)
+    entry = Family(name=name, kind=str(kind), model=model, simulate=simulate, priors=dict(priors),
                    conditions=bool(conditions))
     _REGISTRY[name] = entry
     return entry
+
+
+def check_model_class(model: Any) -> None:
+    """Raise SpecError unless `model` is a FamilyModel subclass with every required method implemented."""
+    from models.family import FamilyModel  # models.family imports this module
+
+    if not (isinstance(model, type) and issubclass(model, FamilyModel)):
+        raise SpecError(f"a family's model must be a subclass of models.FamilyModel, got {model!r}; subclass it and "
+                        "implement prepare, data_arrays and build")
+    if inspect.isabstract(model):
+        missing = ", ".join(sorted(getattr(model, "__abstractmethods__", ())))
+        raise SpecError(f"{model.__name__} does not implement {missing}; a family's model class implements "
+                        "everything models.FamilyModel marks abstract")
+
+
+def check_kind(kind: Any, owner: str) -> None:
+    """Raise SpecError unless `kind` is an indicator kind (`indicators.IndicatorKind`)."""
+    if kind not in KINDS:
+        raise SpecError(f"{owner}: kind must be one of {', '.join(KINDS)} (the indicator kind it models), "
+                        f"got {kind!r}")
+
+
+def check_priors(priors: Any, owner: str) -> None:
+    """Raise SpecError unless `priors` is a non-empty {form: {parameter: prior dict}}."""
+    shape = "{form: {parameter: prior}}, e.g. {'pooled': {'log_mu': {'dist': 'Normal', 'mu': 0, 'sigma': 1}}}"
+    if not isinstance(priors, Mapping) or not priors:
+        raise SpecError(f"{owner}: default priors must be a non-empty {shape}, got {priors!r}")
+    for form, by_parameter in priors.items():
+        if not isinstance(form, str) or not isinstance(by_parameter, Mapping) or not by_parameter:
+            raise SpecError(f"{owner}: default priors must be {shape}; form {form!r} maps to {by_parameter!r}")
+        for parameter, prior in by_parameter.items():
+            if not isinstance(parameter, str) or not isinstance(prior, Mapping):
+                raise SpecError(f"{owner}: default priors must be {shape}; {form}/{parameter} is {prior!r}, "
+                                "not a prior dict (models.priors)")
+
+
+def takes_condition(simulate: Callable[..., Any]) -> bool:
+    """Return whether `simulate` has a `condition` parameter."""
+    try:
+        return "condition" in inspect.signature(simulate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_simulator(simulate: Any, owner: str, *, conditions: bool = False) -> None:
+    """Raise SpecError unless `simulate` can be called as forecasting calls it (and with condition= when
+    `conditions`)."""
+    if not callable(simulate):
+        raise SpecError(f"{owner}: the simulator must be a function {SIMULATOR_SIGNATURE}, got {simulate!r}")
+    keywords = dict.fromkeys(("idx", "uniforms", "cut", "scenario", "covariates"))
+    if conditions:
+        keywords["condition"] = None
+    try:
+        inspect.signature(simulate).bind(None, None, None, **keywords)
+    except ValueError:
+        return  # a builtin without a readable signature: nothing to check
+    except TypeError as exc:
+        name = getattr(simulate, "__qualname__", repr(simulate))
+        raise SpecError(f"{owner}: the simulator {name}{inspect.signature(simulate)} cannot be called as "
+                        f"{SIMULATOR_SIGNATURE}{' (and condition=)' if conditions else ''}: {exc}") from None
 
 
 def family(name: str) -> Family:

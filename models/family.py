@@ -1,12 +1,15 @@
 """The contract every model family implements, and the steps they share (fit, panel guard, dims, state).
 
-A family is registered in `models.families` (model class, simulator, default priors); its model class
-subclasses `FamilyModel`.
+A family's model class subclasses `FamilyModel` (abstract: a class missing a required method cannot be
+instantiated) and declares its name, kind, simulator and default priors; `models.register_family(ModelClass)`
+puts it in the registry (models.families), checking the whole entry.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import pymc as pm
@@ -16,18 +19,23 @@ from indicators import Panel
 from models.design import last_window
 from models.diagnostics import compute_diagnostics
 from models.errors import SpecError
+from models.families import check_kind, check_priors, check_simulator, takes_condition
 from models.fit import Fit
 from models.priors import default_priors, merge_priors
 from models.sampling import sample_posterior
 from models.spec import ModelSpec, SamplerConfig
 
 
-class FamilyModel:
-    """Base of a model family's model class; `fit(panel)` returns a `Fit`.
+class FamilyModel(ABC):
+    """Abstract base of a model family's model class; `fit(panel)` returns a `Fit`.
 
     The contract a family implements
     --------------------------------
-    - ``family``: the registered name (class attribute); ``region_data``: the names of the `data_arrays`
+    - class attributes: ``family``, the registered name; ``kind``, the indicator kind it models;
+      ``simulate = staticmethod(f)``, its joint simulator (``f(spec, params, state, *, idx, uniforms, cut,
+      scenario, covariates) -> paths``, see models.families.Family); ``default_priors``, ``{form: {parameter:
+      prior}}``. Each is checked when the class is defined; `register_family(ModelClass)` checks them all
+      (a keyword there may stand in for one the class lacks). ``region_data``: the names of the `data_arrays`
       entries with dim "region" (the others have dim "obs", except "x" with ("obs", "covariate") and those
       named in ``extra_dims``).
     - ``__init__(indicator, covariates=(), spillover=True, normalise="target", **options)``: validates the
@@ -38,17 +46,35 @@ class FamilyModel:
       dict (``base_info`` gives skipped, no-neighbour and stale regions, n_obs, covariate transforms).
     - ``data_arrays(design, state) -> {name: array}``: what changes between fits of one shape family.
     - ``build(data, regions) -> pm.Model``: starts with ``self.model_with_data(data, regions, observed=...)``.
-    - the simulator registered with the family, reading the posterior and ``state`` (see models.families).
     - ``value_ceiling``: the largest value a scenario may set (None: no bound; shares: 1).
     """
 
-    family: str = ""
+    family: ClassVar[str] = ""
+    kind: ClassVar[str] = ""
+    simulate: ClassVar[Callable[..., Any] | None] = None
+    default_priors: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     region_data: tuple[str, ...] = ("has_ne",)
     extra_dims: dict[str, str] = {}
     value_ceiling: float | None = None
 
     spec: ModelSpec
     priors: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check what the new class declares itself (family, kind, simulate, default_priors); raises SpecError
+        saying what is wrong."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        owner = f"class {cls.__name__}"
+        if not isinstance(own.get("family", ""), str):
+            raise SpecError(f"{owner}: family must be the family's name, a string, got {own['family']!r}")
+        if "kind" in own:
+            check_kind(own["kind"], owner)
+        if "default_priors" in own:
+            check_priors(own["default_priors"], owner)
+        if own.get("simulate") is not None:
+            simulate = cls.simulate
+            check_simulator(simulate, owner, conditions=takes_condition(simulate))
 
     def use_spec(self, spec: ModelSpec) -> None:
         """Set `spec` and the priors it implies (family defaults for its form, overridden by spec.priors);
@@ -125,17 +151,17 @@ class FamilyModel:
         by default."""
         return fit
 
+    @abstractmethod
     def prepare(self, panel: Panel) -> tuple[Any, dict[str, np.ndarray], dict]:
         """Return (design, simulation state, info) of `panel`; each family implements it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def data_arrays(self, design: Any, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Return the pm.Data arrays of the model; each family implements it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build(self, data: dict[str, np.ndarray], regions: list[str]) -> pm.Model:
         """Return the PyMC model over `data`; each family implements it."""
-        raise NotImplementedError
 
 
 def relabel(tree: xr.DataTree, regions: list[str], covariates: list[str]) -> xr.DataTree:

@@ -12,6 +12,8 @@ from models.errors import SpecError
 from models.family import FamilyModel, base_info, base_state
 from models.priors import create
 from models.spec import ModelSpec
+from tests.toy_family.priors import TOY_PRIORS
+from tests.toy_family.simulate import simulate_toy
 
 FORM = "pooled"
 
@@ -30,6 +32,9 @@ class ToyModel(FamilyModel):
     """Pooled negative-binomial counts without dynamics or neighbours; `fit(panel)` returns a `Fit`."""
 
     family = "toy"
+    kind = "count"
+    simulate = staticmethod(simulate_toy)
+    default_priors = {FORM: TOY_PRIORS}
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
                  normalise: str = "target", priors: dict | None = None) -> None:

@@ -1,36 +1,18 @@
-"""Tiny real fits shared by the count-model unit tests (each fitted once per session)."""
+"""Tiny real fits shared by the model unit tests and the family contract test (each fitted once per session),
+on the panels of tests/family_panels.py."""
 
-import numpy as np
 import pytest
 
-from indicators import Panel, simulate_count_panel
-from models import CountModel
-
-N_MONTHS = 48
-REGIONS = [
-    {"id": "R1", "name": "R1", "neighbours": ["R2", "R3"]},
-    {"id": "R2", "name": "R2", "neighbours": ["R1", "R4"]},
-    {"id": "R3", "name": "R3", "neighbours": ["R1", "R4", "EMPTY"]},
-    {"id": "R4", "name": "R4", "neighbours": ["R2", "R3"]},
-    {"id": "ISO", "name": "island", "neighbours": []},
-    {"id": "EMPTY", "name": "no data", "neighbours": ["R3"]},
-]
-GAP = ("R2", 20)  # R2's month 20 is missing: months 20 and 21 of R2 cannot enter the likelihood
-
-
-def make_panel() -> Panel:
-    """Return 6 regions x 48 months of hhh4-form counts: a gap in R2, an island ISO and a region EMPTY with no data."""
-    sim, _ = simulate_count_panel(4, N_MONTHS, seed=3, graph="ring")
-    values = np.full((6, N_MONTHS), np.nan)
-    values[:4] = sim.values("attacks")
-    values[4] = np.random.default_rng(5).poisson(4.0, N_MONTHS)
-    values[1, GAP[1]] = np.nan
-    return Panel.from_arrays(REGIONS, "2018-01", {"attacks": values, "other": np.ones((6, N_MONTHS))})
+import tests.toy_family  # noqa: F401  (registers the family "toy")
+from indicators import Panel
+from models import AmountModel, CountModel, Fit, ShareModel
+from tests.family_panels import make_amount_panel, make_panel, make_share_panel
+from tests.toy_family import ToyModel
 
 
 @pytest.fixture(scope="session")
 def tiny_panel() -> Panel:
-    """The 6-region panel of `make_panel`."""
+    """The 6-region count panel of `make_panel`."""
     return make_panel()
 
 
@@ -44,3 +26,34 @@ def linear_fit(tiny_panel):
 def loglinear_fit(tiny_panel):
     """A real nutpie fit of the log-linear form (2 chains x 150 draws)."""
     return CountModel("attacks", form="loglinear").fit(tiny_panel, draws=150, tune=200, chains=2, seed=1)
+
+
+@pytest.fixture(scope="session")
+def toy_fit(tiny_panel) -> Fit:
+    """A real nutpie fit of the toy family (tests/toy_family) to the count panel (2 chains x 200 draws)."""
+    return ToyModel("attacks").fit(tiny_panel, draws=200, tune=200, chains=2, seed=1)
+
+
+@pytest.fixture(scope="session")
+def amount_panel() -> Panel:
+    """The 6-region amount panel of `make_amount_panel`."""
+    return make_amount_panel()
+
+
+@pytest.fixture(scope="session")
+def amount_fit(amount_panel) -> Fit:
+    """A real nutpie fit (2 chains x 200 draws) of the default amount model."""
+    return AmountModel(indicator="kg", covariates=[], spillover=True, normalise="target").fit(
+        amount_panel, draws=200, tune=200, chains=2, seed=1, sampler="nutpie")
+
+
+@pytest.fixture(scope="session")
+def share_panel() -> Panel:
+    """The 9-region share panel of `make_share_panel`."""
+    return make_share_panel()
+
+
+@pytest.fixture(scope="session")
+def share_fit(share_panel) -> Fit:
+    """A real nutpie fit (2 chains x 150 draws) of the share model."""
+    return ShareModel("militia_share").fit(share_panel, draws=150, tune=200, chains=2, seed=1)

@@ -1,6 +1,6 @@
-"""Count model fits: dims and coords, skipped regions, gaps, forecasts, save/load, errors."""
-
-import json
+"""Count model fits: count-specific dims, the log-linear form's save/load, its own errors, compiled-model reuse,
+pooled chains (what every family does -- shapes, gaps, diagnostics, save/load, common errors -- is
+test_family_contract.py)."""
 
 import numpy as np
 import pytest
@@ -10,59 +10,19 @@ from models import CountModel, Fit, PosteriorMismatch, SpecError
 from models.gate import pool_chains
 from models.sampling import compiled_cache_size
 
-N_MONTHS = 48  # as in conftest.make_panel
-GAP = ("R2", 20)
-
 
 class TestShapes:
-    def test_posterior_has_region_dims_and_coords(self, linear_fit, tiny_panel):
+    def test_posterior_has_the_forms_region_parameters(self, linear_fit, loglinear_fit):
         post = linear_fit.posterior["posterior"]
         for name in ("a", "lam", "phi", "alpha"):
             assert post[name].dims == ("chain", "draw", "region")
-            assert list(post[name]["region"].values) == tiny_panel.regions
         assert post["lam"].shape == (2, 150, 6)
-        assert not any("obs" in post[v].dims for v in post.data_vars)
-
-    def test_forecast_paths_are_draw_step_region(self, linear_fit, tiny_panel):
-        fc = linear_fit.forecast(horizon=4, draws=300, seed=2)
-        assert fc.paths.shape == (300, 4, 6)
-        assert fc.periods == ["2022-01", "2022-02", "2022-03", "2022-04"]
-        assert tiny_panel.periods[-1] == "2021-12" == linear_fit.last_period
-        assert fc.regions == tiny_panel.regions
-        finite = fc.paths[:, :, :5]
-        assert np.all(finite >= 0) and np.all(finite == np.round(finite))
-
-    def test_diagnostics_keys(self, loglinear_fit):
-        d = loglinear_fit.diagnostics
-        for key in ("rhat_max", "ess_bulk_min", "ess_tail_min", "divergences", "seconds", "ess_per_second"):
-            assert key in d
-        assert d["ess_bulk_min"] > 10 and d["seconds"] > 0
-        json.dumps(d)
-
-
-class TestGapsAndEmptyRegions:
-    def test_empty_region_is_skipped_and_forecast_nan(self, linear_fit):
-        assert linear_fit.skipped_regions == ["EMPTY"]
-        fc = linear_fit.forecast(horizon=2, draws=50, seed=0)
-        assert np.isnan(fc.paths[:, :, 5]).all()
-        with pytest.raises(SpecError, match="no observations"):
-            fc.quantiles("EMPTY", [0.5])
-
-    def test_gap_cells_are_left_out_not_zero_filled(self, linear_fit):
-        # 6 regions: EMPTY contributes nothing; every other region has 47 lagged cells, R2 loses the
-        # missing month itself and the month after it (its lag is missing).
-        assert linear_fit.info["n_obs"] == 4 * (N_MONTHS - 1) + (N_MONTHS - 1 - 2)
-        assert GAP[0] == "R2"
-
-    def test_island_has_no_neighbour_term(self, linear_fit):
-        assert "ISO" in linear_fit.info["no_neighbour_regions"]
-        assert np.allclose(linear_fit.posterior["posterior"]["phi"].sel(region="ISO"), 0.0)
+        assert loglinear_fit.diagnostics["ess_bulk_min"] > 10
 
 
 class TestSaveLoad:
-    @pytest.mark.parametrize("which", ["linear_fit", "loglinear_fit"])
-    def test_round_trip_gives_identical_forecasts(self, which, request, tmp_path):
-        fit = request.getfixturevalue(which)
+    def test_round_trip_of_the_loglinear_form_gives_identical_forecasts(self, loglinear_fit, tmp_path):
+        fit = loglinear_fit  # the linear form: test_family_contract.py
         path = tmp_path / "fit.nc"
         fit.save(path)
         back = Fit.load(path)
@@ -90,42 +50,15 @@ class TestSaveLoad:
 
 
 class TestErrors:
-    def test_panel_without_indicator(self, tiny_panel):
-        with pytest.raises(SpecError, match="no indicator 'deaths'"):
-            CountModel("deaths").fit(tiny_panel, draws=10, tune=10)
-
-    def test_unknown_covariate(self, tiny_panel):
-        with pytest.raises(SpecError, match="no covariate indicator 'militia'"):
-            CountModel("attacks", covariates=["militia"]).fit(tiny_panel, draws=10, tune=10)
-
     def test_unknown_form_and_sampler(self, tiny_panel):
         with pytest.raises(SpecError, match="unknown count form"):
             CountModel("attacks", form="cubic")
         with pytest.raises(SpecError, match="unknown sampler"):
             CountModel("attacks").fit(tiny_panel, sampler="magic")
 
-    @pytest.mark.parametrize("horizon", [0, -1])
-    def test_horizon_below_one(self, linear_fit, horizon):
-        with pytest.raises(SpecError, match="horizon must be"):
-            linear_fit.forecast(horizon=horizon)
-
-    def test_unknown_region(self, linear_fit):
-        with pytest.raises(SpecError, match="unknown region 'XYZ'"):
-            linear_fit.spillover("XYZ", "R1", threshold=5)
-        with pytest.raises(SpecError, match="unknown region"):
-            linear_fit.forecast(horizon=2).quantiles("XYZ", [0.5])
-
-    def test_spillover_into_region_without_neighbours(self, linear_fit):
-        with pytest.raises(SpecError, match="no neighbours"):
-            linear_fit.spillover("R1", "ISO", threshold=5)
-
     def test_spillover_between_non_neighbours(self, linear_fit):
         with pytest.raises(SpecError, match="not a neighbour"):
             linear_fit.spillover("R4", "R1", threshold=5)
-
-    def test_spillover_from_region_without_data(self, linear_fit):
-        with pytest.raises(SpecError, match="no observations"):
-            linear_fit.spillover("EMPTY", "R3", threshold=5)
 
 
 def test_compiled_model_is_reused_for_new_data(linear_fit, tiny_panel):

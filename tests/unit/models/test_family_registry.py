@@ -1,29 +1,27 @@
 """A family added through the registry alone (tests/toy_family: one folder) is fitted, forecast and
-backtested like the built-in ones; an unknown family name is a clear error."""
+backtested like the built-in ones; the registry checks what a family declares (FamilyModel's abstract
+methods at instantiation, its kind, priors and simulator at definition and registration); an unknown family
+name is a clear error. What every family does is tested once, over all of them, in test_family_contract.py."""
 
 import numpy as np
 import pytest
 
-import tests.toy_family  # noqa: F401  (registers the family "toy")
 from indicators import simulate_count_panel
-from models import FAMILIES, Fit, ModelSpec, SpecError, run_backtest
+from models import FAMILIES, FamilyModel, ModelSpec, SpecError, register_family, run_backtest
 from models.backtest import family_model_forecaster, origins_for
 from models.baselines import BASELINES
-from models.families import family
+from models.families import _REGISTRY, family
 from tests.toy_family import ToyModel
+from tests.toy_family.simulate import simulate_toy
 
 
-@pytest.fixture(scope="module")
-def panel():
-    """3 regions x 36 months of synthetic counts."""
-    sim, _ = simulate_count_panel(3, 36, seed=2, graph="ring")
-    return sim
-
-
-@pytest.fixture(scope="module")
-def toy_fit(panel):
-    """A real nutpie fit of the toy family (2 chains x 200 draws)."""
-    return ToyModel("attacks").fit(panel, draws=200, tune=200, chains=2, seed=1)
+@pytest.fixture
+def unregister():
+    """Yield the names a test registers; removes them from the registry afterwards."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        _REGISTRY.pop(name, None)
 
 
 def test_the_toy_family_is_registered_beside_the_built_in_ones():
@@ -33,50 +31,91 @@ def test_the_toy_family_is_registered_beside_the_built_in_ones():
     assert ModelSpec(family="toy", indicator="attacks", form="pooled").family == "toy"
 
 
-def test_only_a_family_whose_simulator_takes_a_condition_gets_exact_event_grids():
+def test_only_a_family_whose_simulator_takes_a_condition_gets_exact_event_grids(unregister):
     assert family("count").conditions is True
     assert not family("share").conditions and not family("amount").conditions and not family("toy").conditions
-    from models.families import register_family
 
     def conditioned_simulate(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None,
                              condition=None):
         raise AssertionError("not called")
 
-    try:
-        assert register_family("toy_conditioned", kind="count", model=ToyModel,
-                               simulate=conditioned_simulate).conditions is True
-        assert register_family("toy_conditioned", kind="count", model=ToyModel, simulate=conditioned_simulate,
-                               conditions=False).conditions is False
-    finally:
-        from models.families import _REGISTRY
-        _REGISTRY.pop("toy_conditioned", None)
+    class Conditioned(ToyModel):
+        family = "toy_conditioned"
+        simulate = staticmethod(conditioned_simulate)
+
+    unregister.append("toy_conditioned")
+    assert register_family(Conditioned).conditions is True
+    assert register_family(Conditioned, conditions=False).conditions is False
 
 
-def test_the_toy_family_fits_and_forecasts(panel, toy_fit, tmp_path):
-    assert toy_fit.spec.family == "toy" and toy_fit.diagnostics["chains"] == 2
-    assert set(toy_fit.samples()) >= {"log_mu", "log_alpha"}
+def test_the_older_call_by_name_still_registers(unregister):
+    class Named(ToyModel):
+        family = ""
+
+    unregister.append("toy_named")
+    entry = register_family("toy_named", kind="count", model=Named, simulate=simulate_toy,
+                            priors=dict(ToyModel.default_priors))
+    assert entry.model is Named and Named.family == "toy_named" and entry.simulate is simulate_toy
+
+
+class Incomplete(FamilyModel):
+    family = "incomplete"
+    kind = "count"
+
+    def prepare(self, panel):
+        raise AssertionError("not called")
+
+
+def test_an_incomplete_model_class_is_refused_at_instantiation_and_registration():
+    with pytest.raises(TypeError, match="abstract class Incomplete .*build.*data_arrays"):
+        Incomplete()
+    with pytest.raises(SpecError, match="Incomplete does not implement build, data_arrays"):
+        register_family(Incomplete, simulate=simulate_toy, priors=ToyModel.default_priors)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"model": int}, "must be a subclass of models.FamilyModel, got <class 'int'>"),
+    ({"model": ToyModel, "simulate": lambda: 0}, r"cannot be called as simulate\(spec, params, state, \*, idx"),
+    ({"model": ToyModel, "simulate": "simulate_toy"}, "the simulator must be a function"),
+    ({"model": ToyModel, "kind": "counts"}, "kind must be one of count, share, amount"),
+    ({"model": ToyModel, "priors": {"log_mu": {"dist": "Normal"}}}, r"must be \{form: \{parameter: prior\}\}"),
+    ({"model": ToyModel, "priors": {}}, "default priors must be a non-empty"),
+    ({"model": ToyModel, "name": "other"}, "ToyModel.family is 'toy'.* registered as 'other'"),
+    ({"model": ToyModel, "conditions": True}, r"\(and condition=\)"),
+])
+def test_registration_refuses_a_bad_family_saying_what_to_do(kwargs, message):
+    before = dict(FAMILIES)
+    model = kwargs.pop("model")
+    with pytest.raises(SpecError, match=message):
+        register_family(model, **kwargs)
+    assert dict(FAMILIES) == before  # nothing half-registered
+    assert ToyModel.simulate is simulate_toy and ToyModel.kind == "count"  # nor the class changed
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"kind": "percent"}, "class Bad: kind must be one of"),
+    ({"simulate": staticmethod(lambda spec: spec)}, "class Bad: the simulator .* cannot be called"),
+    ({"default_priors": {"pooled": []}}, "class Bad: default priors must be"),
+    ({"family": 3}, "class Bad: family must be the family's name"),
+])
+def test_a_bad_declaration_is_refused_when_the_class_is_defined(body, message):
+    with pytest.raises(SpecError, match=message):
+        type("Bad", (ToyModel,), body)
+
+
+def test_the_toy_family_forecasts_near_its_data(toy_fit, tiny_panel):
     forecast = toy_fit.forecast(horizon=3, draws=400, seed=5)
-    assert forecast.paths.shape == (400, 3, 3)
-    assert np.all(forecast.paths >= 0) and np.all(forecast.paths == np.round(forecast.paths))
-    observed_mean = np.nanmean(panel.values("attacks"))
-    assert 0.3 * observed_mean < forecast.paths.mean() < 3 * observed_mean
-    again = toy_fit.forecast(horizon=3, draws=400, seed=5)
-    assert np.array_equal(forecast.paths, again.paths)
-    scenario = toy_fit.forecast(horizon=3, draws=400, seed=5, scenario={panel.regions[0]: [7, None, 9]})
-    assert np.all(scenario.paths[:, 0, 0] == 7) and np.all(scenario.paths[:, 2, 0] == 9)
-    path = tmp_path / "toy.nc"
-    toy_fit.save(path)
-    loaded = Fit.load(path)
-    assert loaded.spec == toy_fit.spec
-    assert np.array_equal(loaded.forecast(horizon=3, draws=400, seed=5).paths, forecast.paths)
+    observed_mean = np.nanmean(tiny_panel.values("attacks"))
+    assert 0.3 * observed_mean < np.nanmean(forecast.paths) < 3 * observed_mean
 
 
-def test_the_toy_family_has_no_spillover_channel(toy_fit, panel):
+def test_the_toy_family_has_no_spillover_channel(toy_fit, tiny_panel):
     with pytest.raises(SpecError, match="no neighbour component"):
-        toy_fit.spillover(panel.regions[0], panel.regions[1], threshold=5)
+        toy_fit.spillover(tiny_panel.regions[0], tiny_panel.regions[1], threshold=5)
 
 
-def test_the_toy_family_is_backtested_beside_the_baselines(panel):
+def test_the_toy_family_is_backtested_beside_the_baselines():
+    panel, _ = simulate_count_panel(3, 36, seed=2, graph="ring")
     forecaster = family_model_forecaster("toy", spillover=False, draws=150, tune=150, forecast_draws=200)
     origins = origins_for(panel, "attacks", 2, 3, 2)
     result = run_backtest(panel, "attacks", {"model": forecaster, "persistence": BASELINES["persistence"]},

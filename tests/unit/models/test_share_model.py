@@ -1,56 +1,31 @@
-"""Share model: errors, a tiny real fit with exact 0s and 1s, forecasts in [0, 1], common random
-numbers under a cut, scenarios, save/load. Two real nutpie fits of one compiled model (9 regions)."""
+"""Share model: its own errors, a tiny real fit with exact 0s and 1s, common random numbers under a cut,
+clipped scenarios (what every family does -- shapes, gaps, diagnostics, save/load, common errors -- is
+test_family_contract.py). Two real nutpie fits of one compiled model (9 regions, tests/family_panels.py)."""
 
 import numpy as np
 import pytest
 from scipy import special
 
-from indicators import Panel, simulate_share_panel
+from indicators import Panel
 from models import Fit, SpecError
 from models.forecasting import draw_randomness
 from models.share import ShareModel
-from models.share.priors import SHARE_PRIORS
 from models.share.simulate import simulate_share
-
-N_MONTHS = 48
-RING = [f"R{i:02d}" for i in range(1, 7)]
-REGIONS = [
-    *({"id": r, "name": r, "neighbours": [RING[i - 1], RING[(i + 1) % 6]] + (["ZERO"] if r == "R01" else [])
-       + (["EMPTY"] if r == "R03" else [])} for i, r in enumerate(RING)),
-    {"id": "ZERO", "name": "never any militia", "neighbours": ["R01"]},
-    {"id": "ISO", "name": "island", "neighbours": []},
-    {"id": "EMPTY", "name": "no data", "neighbours": ["R03"]},
-]
-GAP = ("R02", 20)
-
-
-def make_panel(spillover: bool = True, seed: int = 3) -> Panel:
-    """Return 9 regions x 48 months: a generator ring of 6 (with exact 0s and 1s), a gap in R02, an
-    all-zero region ZERO, an island ISO and a region EMPTY without data."""
-    ring, _ = simulate_share_panel(6, N_MONTHS, seed=seed, graph="ring", spillover=spillover)
-    island, _ = simulate_share_panel(3, N_MONTHS, seed=seed + 1, graph="ring", spillover=False)
-    values = np.full((len(REGIONS), N_MONTHS), np.nan)
-    values[:6] = ring.values("militia_share")
-    values[6] = 0.0
-    values[7] = island.values("militia_share")[1]  # the generator pushes the other two to exact 0 and 1
-    values[1, GAP[1]] = np.nan
-    return Panel.from_arrays(REGIONS, "2018-01", {"militia_share": values, "attacks": np.ones(values.shape)})
+from tests.family_panels import N_MONTHS
+from tests.family_panels import SHARE_REGIONS as REGIONS
+from tests.family_panels import make_share_panel as make_panel  # by this name for bench/mixing.py
 
 
 @pytest.fixture(scope="module")
-def panel() -> Panel:
-    return make_panel()
-
-
-@pytest.fixture(scope="module")
-def share_fit(panel) -> Fit:
-    return ShareModel("militia_share").fit(panel, draws=150, tune=200, chains=2, seed=1)
+def panel(share_panel) -> Panel:
+    return share_panel
 
 
 @pytest.fixture(scope="module")
 def no_spill_fit() -> Fit:
     """The same model (and compiled graph) on a panel whose truth has no neighbour effect at all."""
-    return ShareModel("militia_share").fit(make_panel(spillover=False, seed=8), draws=150, tune=200, chains=2, seed=1)
+    panel = make_panel(spillover=False, seed=8)
+    return ShareModel("militia_share").fit(panel, draws=150, tune=200, chains=2, seed=1)
 
 
 class TestFit:
@@ -59,21 +34,9 @@ class TestFit:
         assert (values == 0).sum() > N_MONTHS and (values == 1).sum() > 0  # ZERO plus the generator's extremes
         assert share_fit.info["n_censored_low"] >= N_MONTHS - 1 and share_fit.info["n_censored_high"] > 0
         post = share_fit.posterior["posterior"]
-        for name in ("a", "rho", "psi", "sigma"):
-            assert post[name].dims == ("chain", "draw", "region")
-            assert list(post[name]["region"].values) == panel.regions
-            assert np.all(np.isfinite(post[name].values))
+        assert all(np.all(np.isfinite(post[name].values)) for name in ("a", "rho", "psi", "sigma"))
         assert 0 < post["rho"].min() and post["rho"].max() < 1 and post["sigma"].min() > 0
         assert share_fit.diagnostics["rhat_max"] < 1.2, share_fit.diagnostics  # 2 x 150 draws: hyper-scales mix slowest
-
-    def test_island_has_no_neighbour_term_and_empty_region_is_skipped(self, share_fit):
-        assert "ISO" in share_fit.info["no_neighbour_regions"]
-        assert np.allclose(share_fit.posterior["posterior"]["psi"].sel(region="ISO"), 0.0)
-        assert share_fit.skipped_regions == ["EMPTY"]
-
-    def test_gap_cells_are_left_out(self, share_fit):
-        # 7 regions with data x 47 lagged cells, minus R02's missing month and the month after it
-        assert share_fit.info["n_obs"] == 8 * (N_MONTHS - 1) - 2
 
     def test_logit_values_put_censored_cells_on_the_bounds(self):
         model = ShareModel("militia_share", floor=0.02)
@@ -84,33 +47,12 @@ class TestFit:
 
 
 class TestForecast:
-    def test_paths_are_draw_step_region_in_unit_interval(self, share_fit, panel):
-        fc = share_fit.forecast(horizon=4, draws=300, seed=2)
-        assert fc.paths.shape == (300, 4, len(REGIONS))
-        assert fc.periods[0] == "2022-01" and fc.regions == panel.regions
-        live = fc.paths[:, :, :8]
-        assert np.all((live >= 0) & (live <= 1))
-        assert np.isnan(fc.paths[:, :, 8]).all()
-        q = fc.quantiles("R01", [0.05, 0.5, 0.95])
-        assert list(q.columns) == ["period", "0.05", "0.5", "0.95"]
-        assert np.all(np.diff(q.iloc[:, 1:].values, axis=1) >= 0)
-
     def test_an_all_zero_region_is_forecast_mostly_at_exactly_zero(self, share_fit):
         paths = share_fit.forecast(horizon=3, draws=400, seed=4).region_paths("ZERO")
         assert (paths == 0).mean() > 0.9
 
-    def test_save_load_round_trip_gives_identical_forecasts(self, share_fit, tmp_path):
-        path = tmp_path / "share.nc"
-        share_fit.save(path)
-        back = Fit.load(path)
-        assert back.spec == share_fit.spec and back.spec.options == {"floor": 0.01}
-        a = share_fit.forecast(horizon=3, draws=200, seed=11).paths
-        b = back.forecast(horizon=3, draws=200, seed=11).paths
-        np.testing.assert_array_equal(a, b)
-
-    def test_scenario_replaces_the_source_path_and_scale_is_clipped(self, share_fit):
+    def test_scenario_leaves_unset_steps_simulated_and_scale_is_clipped(self, share_fit):
         fc = share_fit.forecast(horizon=3, draws=200, seed=5, scenario={"R02": [0.9, None, 0.0]})
-        assert np.all(fc.paths[:, 0, 1] == 0.9) and np.all(fc.paths[:, 2, 1] == 0.0)
         assert not np.all(fc.paths[:, 1, 1] == fc.paths[0, 1, 1])
         scaled = share_fit.forecast(horizon=3, draws=200, seed=5, scenario={"R05": {"scale": 50.0}})
         assert scaled.paths[:, :, 4].max() == 1.0 and np.all(scaled.paths[:, :, 4] >= 0)
@@ -145,10 +87,6 @@ class TestCommonRandomNumbers:
 
 
 class TestErrors:
-    def test_panel_without_the_indicator(self, panel):
-        with pytest.raises(SpecError, match="no indicator 'control'"):
-            ShareModel("control").fit(panel, draws=10, tune=10)
-
     def test_values_outside_the_unit_interval_name_the_cell(self):
         values = make_panel().values("militia_share").copy()
         values[3, 7] = 1.5
@@ -165,28 +103,6 @@ class TestErrors:
     def test_bad_floor(self, floor):
         with pytest.raises(SpecError, match="floor must"):
             ShareModel("militia_share", floor=floor)
-
-    def test_unknown_prior_key(self):
-        assert "psi" in SHARE_PRIORS
-        with pytest.raises(SpecError, match="unknown prior 'priors.lam'"):
-            ShareModel("militia_share", priors={"lam": {"dist": "Normal", "mu": 0, "sigma": 1}})
-
-    def test_unknown_covariate(self, panel):
-        with pytest.raises(SpecError, match="no covariate indicator 'deaths'"):
-            ShareModel("militia_share", covariates=["deaths"]).prepare(panel)
-
-    @pytest.mark.parametrize("horizon", [0, -2])
-    def test_horizon_below_one(self, share_fit, horizon):
-        with pytest.raises(SpecError, match="horizon must be"):
-            share_fit.forecast(horizon=horizon)
-
-    def test_spillover_into_a_region_without_neighbours(self, share_fit):
-        with pytest.raises(SpecError, match="no neighbours"):
-            share_fit.spillover("R01", "ISO", threshold=0.5)
-
-    def test_spillover_from_a_region_without_data(self, share_fit):
-        with pytest.raises(SpecError, match="no observations"):
-            share_fit.spillover("EMPTY", "R03", threshold=0.5)
 
     def test_scenario_share_above_one(self, share_fit):
         with pytest.raises(SpecError, match="above 1"):
