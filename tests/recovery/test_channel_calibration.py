@@ -21,36 +21,31 @@ import pytest
 
 from indicators import simulate_count_panel
 from models import CountModel
-from models.count.simulate import simulate_count
 from models.events import CHANNEL_MIN_EFFECT
+from tests.recovery.channel_truths import loglinear_panel, true_answer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.calibration]
 
-TARGET, HORIZON, PANELS, TRUTH_PATHS = "R02", 6, 20, 20_000
+TARGET, HORIZON, PANELS = "R02", 6, 20
 FIT = dict(draws=500, tune=500, chains=2)
+MODEL = dict(combination=None, pool_weight=0.0)
+"""The model's own predictive (no combination, no conflictology months mixed in): what the posterior says."""
+STRONG = [0.0, 0.35, 0.0, 0.0]
 
 
-def true_answer(fit, truth, source: str, threshold: float) -> dict:
-    """Return the truth's probability and attributable for the question, from the true parameters at the fit's
-    origin (paths conditioned on no crossing, uncut and with the source -> target channel cut)."""
-    params = {name: np.asarray(getattr(truth, name), dtype=float)[None, :] for name in ("a", "lam", "phi", "alpha")}
-    uniforms = np.random.default_rng(99).random((TRUTH_PATHS, HORIZON, len(fit.regions)))
-    target = fit.region_index(TARGET)
-    stay = [simulate_count("linear", params, fit.state, idx=np.zeros(TRUTH_PATHS, int), uniforms=uniforms,
-                           cut=cut, condition=(target, threshold))[1]
-            for cut in (None, (fit.region_index(source), target))]
-    return {"probability": 1.0 - stay[0].mean(), "attributable": float((stay[1] - stay[0]).mean())}
+def threshold_of(panel, region: str) -> float:
+    """Return the question's threshold: one above the 75th percentile of the region's last 24 months."""
+    recent = panel.values("attacks")[list(panel.regions).index(region), -24:]
+    return float(np.floor(np.percentile(recent, 75)) + 1)
 
 
-def ask(seed: int, sources=("R01",), **truth_options) -> list[dict]:
-    """Return one result per source (answer, truth's answer, max R-hat) for one synthetic panel drawn with
-    `truth_options` (simulate_count_panel's spillover / phi / phi_targets)."""
-    panel, truth = simulate_count_panel(4, 120, seed=seed, graph="ring", **truth_options)
-    fit = CountModel("attacks", form="linear").fit(panel, seed=seed, **FIT)
-    recent = panel.values("attacks")[fit.region_index(TARGET), -24:]
-    threshold = float(np.floor(np.percentile(recent, 75)) + 1)
+def ask(seed: int, phi, sources=("R01",)) -> list[dict]:
+    """Return one result per source (answer, truth's answer, max R-hat) for one log-linear panel with `phi`."""
+    panel, truth = loglinear_panel(seed, phi=phi)
+    fit = CountModel("attacks", **MODEL).fit(panel, seed=seed, **FIT)
+    threshold = threshold_of(panel, TARGET)
     return [{"answer": fit.spillover(source, TARGET, threshold=threshold, horizon=HORIZON, draws=1000, seed=seed),
-             "truth": true_answer(fit, truth, source, threshold), "rhat": fit.diagnostics["rhat_max"]}
+             "truth": true_answer(fit, truth, source, TARGET, threshold, HORIZON), "rhat": fit.diagnostics["rhat_max"]}
             for source in sources]
 
 
@@ -66,7 +61,7 @@ def report(label: str, results: list[dict]) -> None:
 
 
 def test_without_any_channel_the_answer_finds_none():
-    results = [r for seed in range(100, 100 + PANELS) for r in ask(seed, spillover=False)]
+    results = [r for seed in range(100, 100 + PANELS) for r in ask(seed, phi=0.0)]
     report("no channel", results)
     reaches_zero = sum(r["answer"]["attributable_interval"][0] <= CHANNEL_MIN_EFFECT for r in results)
     unlikely = sum(r["answer"]["channel_probability"] < 0.5 for r in results)
@@ -75,7 +70,7 @@ def test_without_any_channel_the_answer_finds_none():
 
 
 def test_one_strong_channel_is_found_and_its_size_covered():
-    results = [r for seed in range(200, 200 + PANELS) for r in ask(seed, phi=0.3, phi_targets=[TARGET])]
+    results = [r for seed in range(200, 200 + PANELS) for r in ask(seed, phi=STRONG)]
     report("one strong channel", results)
     hits = sum(covered(r) for r in results)
     sure = sum(r["answer"]["channel_probability"] > 0.9 for r in results)
@@ -84,7 +79,8 @@ def test_one_strong_channel_is_found_and_its_size_covered():
 
 
 def test_several_weak_channels_are_covered_at_their_nominal_rate():
-    results = [r for seed in range(PANELS) for r in ask(seed, sources=("R01", "R03"))]
+    results = [r for seed in range(PANELS)
+               for r in ask(seed, phi=np.random.default_rng(seed).uniform(0.05, 0.2, 4), sources=("R01", "R03"))]
     report("several weak channels", results)
     rate = np.mean([covered(r) for r in results])
     print(f"coverage of the 90% interval over {len(results)} channels: {rate:.3f}")
@@ -102,7 +98,7 @@ def test_the_six_region_chain_names_the_real_channel_and_not_the_absent_one():
         recent = panel.values("attacks")[fit.region_index(target), -24:]
         threshold = float(np.floor(np.percentile(recent, 75)) + 1)
         answers[source + target] = fit.spillover(source, target, threshold=threshold, horizon=HORIZON, seed=7)
-    print({k: (round(a["attributable"], 3), [round(x, 3) for x in a["attributable_interval"]],
+    print("chain", {k: (round(a["attributable"], 3), [round(x, 3) for x in a["attributable_interval"]],
                round(a["channel_probability"], 2)) for k, a in answers.items()})
     assert answers["ED"]["attributable_interval"][0] <= CHANNEL_MIN_EFFECT
     assert answers["AB"]["attributable_interval"][0] > 0.0

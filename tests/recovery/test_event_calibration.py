@@ -17,7 +17,7 @@ from indicators import simulate_count_panel
 from models import CountModel
 from models.count.simulate import simulate_count
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.calibration]
 
 SOURCE, TARGET, HORIZON, PANELS = "R01", "R02", 6, 20
 FIT = dict(draws=500, tune=500, chains=2)
