@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+
+import pytest
 
 
 def stop_process(process: subprocess.Popen, *, group: bool = False, grace: float = 20) -> None:
@@ -24,3 +27,15 @@ def stop_process(process: subprocess.Popen, *, group: bool = False, grace: float
         else:
             process.kill()
         process.wait(timeout=10)
+
+
+def wait_for(predicate, timeout: float, what: str, poll: float = 0.2):
+    """Return the first truthy value of `predicate()` within `timeout` seconds (checked every `poll` s), else fail
+    naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")

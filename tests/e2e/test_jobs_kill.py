@@ -17,6 +17,7 @@ from service.db.engine import Database, run_migrations
 from service.db.tables import Job, utc_now
 from service.serving.registry import served_version
 from tests.e2e.registry_support import GATE_ENV, model_payload, seed_database, tiny_panel
+from tests.processes import wait_for
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,17 +28,6 @@ def start_worker(env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen([str(Path(sys.executable).with_name("fragility")), "worker", "--poll", "0.3"],
                             cwd=ROOT, env=env,
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_for(predicate, timeout: float, what: str):
-    """Return the first truthy value of `predicate()` within `timeout` seconds, else fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def job_row(database, job_id) -> Job:

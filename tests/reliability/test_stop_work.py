@@ -32,7 +32,7 @@ from service.db.tables import Job, utc_now
 from service.serving.artifacts import attempt_prefix
 from tests.conftest import ROOT, cli
 from tests.e2e.registry_support import model_payload
-from tests.processes import stop_process
+from tests.processes import stop_process, wait_for
 from tests.reliability.conftest import OPEN_GATE, QUICK_SAMPLER, make_seeded
 
 pytestmark = pytest.mark.e2e
@@ -44,17 +44,6 @@ GATE_ENV = {f"FRAGILITY_GATE__{key.upper()}": str(value) for key, value in OPEN_
 STOPPED_WITHIN = 20.0
 """Seconds a stopped pool process may take to disappear (the worker checks every 0.5 s here; measured: 0.4-0.5 s
 after a cancel, 3-7 s after a kill -9 of its worker at load 5-11, most of it the exit of a process of 1 GB)."""
-
-
-def wait_for(predicate, timeout: float, what: str):
-    """Return the first truthy value of `predicate()` within `timeout` seconds, else fail naming `what`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def start_worker(env: dict, log: Path) -> subprocess.Popen:
