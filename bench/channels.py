@@ -88,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         a = fit.spillover(source, target, threshold=threshold, horizon=args.horizon, seed=args.seed)
         row = {"source": source, "target": target, "threshold": threshold, "p_phi": round(p_phi, 3),
-               "channel_probability": a["channel_probability"], "attributable": round(a["attributable"], 4),
-               "attributable_interval": [round(x, 4) for x in a["attributable_interval"]],
-               "probability": round(a["probability"], 4), "seconds": round(time.perf_counter() - t0, 1)}
+               "channel_probability": a.channel_probability, "attributable": round(a.attributable, 4),
+               "attributable_interval": [round(x, 4) for x in a.attributable_interval],
+               "probability": round(a.probability, 4), "seconds": round(time.perf_counter() - t0, 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
         print(f"[{i}/{len(channels)}] {source}->{target}", file=sys.stderr, flush=True)

@@ -10,12 +10,13 @@ import os
 
 from models import compile_cache  # noqa: F401  first: sets the default PyTensor cache before PyTensor loads
 from models.amount import AmountModel
+from models.answers import ProbabilityAnswer, SpilloverAnswer
 from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
 from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 from models.count import CountModel
 from models.diagnostics import compute_diagnostics
 from models.errors import ModelError, NotFitted, PosteriorMismatch, SamplingFailed, SpecError
-from models.events import exceedance, spillover
+from models.events import exceedance, probability_of, spillover, spillover_of
 from models.families import FAMILIES, import_families, register_family
 from models.family import FamilyModel
 from models.fit import Fit
@@ -32,6 +33,7 @@ from models.scoring import (
     score_paths,
 )
 from models.share import ShareModel
+from models.sources import FitSource, ForecastSource
 from models.spec import MODEL_VERSION, ModelSpec, SamplerConfig, spec_id
 
 import_families(os.environ.get("FRAGILITY_MODEL_FAMILIES", ""))
@@ -42,17 +44,21 @@ __all__ = [
     "FAMILIES",
     "FamilyModel",
     "Fit",
+    "FitSource",
     "Forecast",
+    "ForecastSource",
     "GateResult",
     "MODEL_VERSION",
     "ModelError",
     "ModelSpec",
     "NotFitted",
     "PosteriorMismatch",
+    "ProbabilityAnswer",
     "SamplerConfig",
     "SamplingFailed",
     "ShareModel",
     "SpecError",
+    "SpilloverAnswer",
     "bootstrap_forecast",
     "brier_exceed",
     "brier_within",
@@ -69,10 +75,12 @@ __all__ = [
     "origins_for",
     "persistence_forecast",
     "pit_coverage",
+    "probability_of",
     "register_family",
     "run_backtest",
     "score_paths",
     "spec_id",
     "spillover",
+    "spillover_of",
     "zero_forecast",
 ]

@@ -1,17 +1,17 @@
-"""Event and spillover probabilities read from joint simulated paths."""
+"""Event and spillover probabilities read from joint simulated paths, and the recipes that answer a question from
+a source of forecasts (`spillover_of`, `probability_of`; models.sources): the library and the service both call
+them, with fresh simulations or with the service's cache."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from models.answers import ProbabilityAnswer, SpilloverAnswer
 from models.errors import SpecError
 from models.forecast import Forecast
 from models.forecasting import can_condition
+from models.sources import FitSource, ForecastSource
 from models.uncertainty import (
-    EVENT_GRID_PATHS_PER_DRAW,
-    EVENT_GRID_POSTERIOR_DRAWS,
-    GRID_PATHS_PER_DRAW,
-    GRID_POSTERIOR_DRAWS,
     credible_interval,
     group_means,
     interval_method,
@@ -68,29 +68,20 @@ def spillover_forecasts(fit, *, source: str, target: str, horizon: int = 6, scen
     """
     check_spillover_question(fit, source=source, target=target)
     scen = {source: scenario} if scenario is not None else None
-    size = grid_size(event=threshold is not None) if grid else {"draws": draws}
     condition = (target, threshold) if grid and threshold is not None else None
-    uncut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, covariates=covariates, grid=grid,
-                         condition=condition, **size)
-    cut = fit.forecast(horizon=horizon, seed=seed, scenario=scen, cut=(source, target), condition=condition,
-                       covariates=uncut.covariates if not grid else covariates, grid=grid, **size)
+    runs = FitSource(fit, draws=draws, seed=seed, covariates=covariates)
+    uncut, cut = (runs.run(horizon, cut=cut, scenario=scen, grid=grid, condition=condition)
+                  for cut in (None, (source, target)))
     return uncut, cut
-
-
-def grid_size(event: bool = False) -> dict:
-    """Return the forecast arguments of a posterior grid: {"draws", "posterior_draws"} (event=True: the grid of
-    an event conditioned on no crossing, models.uncertainty.EVENT_GRID_*)."""
-    draws, paths = (EVENT_GRID_POSTERIOR_DRAWS, EVENT_GRID_PATHS_PER_DRAW) if event else (
-        GRID_POSTERIOR_DRAWS, GRID_PATHS_PER_DRAW)
-    return {"draws": draws * paths, "posterior_draws": draws}
 
 
 def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str, threshold: float, seed: int,
                      scenario=None, normalise: str | None = None,
                      grid: tuple[Forecast, Forecast] | None = None,
-                     event_grid: tuple[Forecast, Forecast] | None = None) -> dict:
-    """Return the answer to "will the target reach `threshold` within the horizon, and how much is the source's?"
-    read from an `uncut` forecast and the `cut` one (source->target channel cut, same random numbers).
+                     event_grid: tuple[Forecast, Forecast] | None = None) -> SpilloverAnswer:
+    """Return the answer (SpilloverAnswer) to "will the target reach `threshold` within the horizon, and how
+    much is the source's?" read from an `uncut` forecast and the `cut` one (source->target channel cut, same
+    random numbers).
 
     Predictive values (means over the paths): probability (target has any month >= threshold),
     probability_without_source (the same in the cut run), attributable (their difference, paired per path),
@@ -129,7 +120,7 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     answer["channel_min_effect"] = CHANNEL_MIN_EFFECT
     shown = event_grid or grid
     grid_draws = shown[0].posterior_draws if shown is not None else None
-    return answer | {
+    return SpilloverAnswer(**answer, **{
         "mc_standard_error": errors,
         "interval_method": interval_method(grid_draws, shown[0].paths_per_draw if shown is not None else None,
                                            int(uncut.paths.shape[0]), rao_blackwellised=event_grid is not None),
@@ -138,7 +129,7 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
         "scenario": scenario is not None,
         "covariates_mode": uncut.covariates_mode,
         "draws": int(uncut.paths.shape[0]), "seed": seed,
-    }
+    })
 
 
 def channel_probability(attributable_per_draw) -> float:
@@ -188,22 +179,47 @@ def _spillover_per_draw(uncut: Forecast, cut: Forecast, target: str, threshold: 
     return out
 
 
-def spillover(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-              draws: int = 1000, seed: int = 0, covariates=None) -> dict:
-    """Return the spillover answer of `spillover_answer` for a fit: the checked pair of forecasts
-    (`spillover_forecasts`, `draws` paths from `seed`) and its posterior grid pair, read at `threshold`
-    within `horizon`.
-
-    `covariates` (see Fit.forecast) moves covariates with their own models, the same paths in both runs.
+def spillover_of(forecasts: ForecastSource, *, source: str, target: str, threshold: float, horizon: int,
+                 scenario=None) -> SpilloverAnswer:
+    """Return the answer to the spillover question source -> target (`spillover_answer`) read from the
+    forecasts of one source, fresh (models.sources.FitSource) or cached (the service's): the question checked
+    against its fit (`check_spillover_question`), the uncut and cut predictive runs, their posterior grids and
+    the target's event grids at `threshold` within `horizon`; `scenario` sets the source's path in all of them.
     """
-    pair = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
-                               draws=draws, seed=seed, covariates=covariates)
-    grid = spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario,
-                               seed=seed, covariates=covariates, grid=True)
-    event_grid = spillover_event_grid(fit, source=source, target=target, threshold=threshold, horizon=horizon,
-                                      scenario=scenario, seed=seed, covariates=covariates)
-    return spillover_answer(*pair, source=source, target=target, threshold=threshold, seed=seed,
-                            scenario=scenario, normalise=fit.spec.normalise, grid=grid, event_grid=event_grid)
+    check_spillover_question(forecasts.fit, source=source, target=target)
+    scen = {source: scenario} if scenario is not None else None
+    cuts = (None, (source, target))
+    runs = [forecasts.run(horizon, cut=cut, scenario=scen, grid=grid) for grid in (False, True) for cut in cuts]
+    events = [forecasts.event_grid(horizon, region=target, threshold=threshold, cut=cut, scenario=scen)
+              for cut in cuts]
+    return spillover_answer(runs[0], runs[1], source=source, target=target, threshold=threshold,
+                            seed=forecasts.seed, scenario=scenario, normalise=forecasts.fit.spec.normalise,
+                            grid=(runs[2], runs[3]), event_grid=None if events[0] is None else tuple(events))
+
+
+def probability_of(forecasts: ForecastSource, *, region: str, threshold: float, horizon: int,
+                   within: bool = True) -> ProbabilityAnswer:
+    """Return the answer to "will `region` reach `threshold` within `horizon`" (or per month with within=False)
+    read from the forecasts of one source (see `spillover_of`): the predictive probability from its run, the
+    credible interval from its event grid (within=True, families that can condition) or else its posterior grid
+    (see Forecast.probability)."""
+    grid = forecasts.event_grid(horizon, region=region, threshold=threshold) if within else None
+    if grid is None:
+        grid = forecasts.run(horizon, grid=True)
+    reading = forecasts.run(horizon).probability(region, threshold, within=within, grid=grid)
+    return ProbabilityAnswer(**reading | {"region": region, "horizon": horizon})
+
+
+def spillover(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
+              draws: int = 1000, seed: int = 0, covariates=None) -> SpilloverAnswer:
+    """Return the spillover answer (`spillover_of`) of a fit, read from fresh simulations: `draws` predictive
+    paths from `seed` and the posterior and event grids, at `threshold` within `horizon`.
+
+    `covariates` (see Fit.forecast) moves covariates with their own models, the same paths in the uncut and cut
+    runs.
+    """
+    return spillover_of(FitSource(fit, draws=draws, seed=seed, covariates=covariates), source=source,
+                        target=target, threshold=threshold, horizon=horizon, scenario=scenario)
 
 
 def spillover_event_grid(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,

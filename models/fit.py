@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from models.answers import SpilloverAnswer
 from models.covariates import CovariatePaths
 from models.errors import SpecError
 from models.events import spillover
@@ -80,8 +81,8 @@ class Fit:
                                  posterior_draws=posterior_draws, grid=grid, condition=condition)
 
     def spillover(self, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-                  draws: int = 1000, seed: int = 0, covariates: dict | CovariatePaths | None = None) -> dict:
-        """Return the spillover answer for source -> target (see models.events.spillover)."""
+                  draws: int = 1000, seed: int = 0, covariates: dict | CovariatePaths | None = None) -> SpilloverAnswer:
+        """Return the spillover answer (models.SpilloverAnswer) for source -> target (see models.events.spillover)."""
         return spillover(self, source=source, target=target, threshold=threshold, horizon=horizon,
                          scenario=scenario, draws=draws, seed=seed, covariates=covariates)
 

@@ -96,13 +96,14 @@ def run_fit_job(database: Database, settings: Settings, *, echo: Callable[[str],
 def ask_spillover(database: Database, settings: Settings, threshold: int) -> dict:
     """Return the spillover answer Iraq -> Iran of the served version, read as the HTTP route reads it."""
     from service.serving.artifacts import settings_store
-    from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
+    from service.serving.cached_source import spillover_from_paths
+    from service.serving.path_cache import PathCache, fit_of, resolve
 
     cache = PathCache(settings_store(settings))
     with database.session() as session:
         served, stored = resolve(session, cache, MODEL_NAME)
         answer = spillover_from_paths(cache, served, stored, fit_of(session, cache, served), source=SOURCE,
-                                      target=TARGET, threshold=threshold, horizon=HORIZON)
+                                      target=TARGET, threshold=threshold, horizon=HORIZON).to_dict()
     return {k: answer[k] for k in ("probability", "probability_interval", "probability_without_source",
                                    "attributable", "attributable_interval", "channel_probability", "channel_min_effect",
                                    "channel_share", "mc_standard_error", "interval_method")} | {

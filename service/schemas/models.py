@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from croniter import croniter
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.json_schema import SkipJsonSchema
 
 from service.schemas.scenario import Scenario
+
+if TYPE_CHECKING:  # not imported at run time: the HTTP-only CLI commands start without the models' libraries
+    from models.answers import ProbabilityAnswer, SpilloverAnswer
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 MAX_SEED = 2**32 - 1
@@ -252,7 +256,17 @@ class ProbabilityIn(BaseModel):
                                 description="version to ask (default: the served one)")
 
 
-class ProbabilityOut(BaseModel):
+class AnswerOut(BaseModel):
+    """An answer to a question, validated from the library's typed answer (models.answers)."""
+
+    @classmethod
+    def from_answer(cls, answer: ProbabilityAnswer | SpilloverAnswer, **served: Any) -> Self:
+        """Return this shape of `answer`: the answer's fields that the shape shows, then `served` (what the
+        service adds, e.g. model, version, indicator and unit; it wins over the answer's)."""
+        return cls.model_validate({k: v for k, v in asdict(answer).items() if k in cls.model_fields} | served)
+
+
+class ProbabilityOut(AnswerOut):
     """The answer to an exceedance question: the predictive probability, its 90% credible interval
     (posterior uncertainty) and the Monte Carlo standard error of the probability."""
 
@@ -290,7 +304,7 @@ class SpilloverIn(BaseModel):
                                 description="version to ask (default: the served one)")
 
 
-class SpilloverOut(BaseModel):
+class SpilloverOut(AnswerOut):
     """Spillover answer: probability with and without the source's channel, and what it contributes."""
 
     model: str

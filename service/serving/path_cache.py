@@ -16,7 +16,6 @@ request of that moment taking a thread to ask the database the same question.
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -232,98 +231,3 @@ def fit_of(session: Session, cache: PathCache, version: ServedVersion):
         session.commit()
         cache.forget_version(version.version_id)
         raise VersionBroken(f"version {version.number} of {version.model!r} is broken: {exc.message}") from exc
-
-
-def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tuple[str, str] | None = None,
-               scenario: dict | None = None, grid: bool = False):
-    """Return the full-horizon forecast (models.Forecast) of `version` for (cut, scenario, grid).
-
-    The uncut, no-scenario paths are the `stored` ones; cut or scenario paths are simulated once from the
-    loaded `fit`, over the stored horizon with the stored seed and draws (so the same random numbers) and the
-    stored covariate paths, then cached under (version, cut, scenario). grid=True: the posterior grid of that
-    run (models.events.grid_size; credible intervals are read from it), cached likewise.
-    """
-    if cut is None and not scenario and not grid:
-        return stored
-    from models.events import grid_size
-
-    size = grid_size() if grid else {"draws": version.paths_draws}
-    key = ("grid" if grid else "cut", version.version_id, tuple(cut) if cut else None,
-           json.dumps(scenario, sort_keys=True))
-    return cache.get(key, lambda: fit.forecast(
-        horizon=version.paths_horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
-        scenario=scenario, covariates=stored.covariates, grid=grid, **size))
-
-
-def cached_event_grid(cache: PathCache, version: ServedVersion, stored, fit, *, region: str, threshold: float,
-                      horizon: int, cut: tuple[str, str] | None = None, scenario: dict | None = None):
-    """Return the event grid of one question (`region` reaching `threshold` within `horizon`; see
-    models.events.spillover_event_grid) of `version`, or None where the fit's family cannot condition on it.
-
-    Simulated once per (version, question, cut, scenario) with the stored seed and covariate paths and cached
-    with only the region's column (its `no_crossing` is what is read), so a world model's cache stays small.
-    """
-    from models.events import grid_size
-    from models.forecasting import can_condition
-
-    if not can_condition(fit, region, scenario):
-        return None
-    key = ("event", version.version_id, region, float(threshold), horizon, tuple(cut) if cut else None,
-           json.dumps(scenario, sort_keys=True))
-
-    def simulate():
-        grid = fit.forecast(horizon=horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
-                            scenario=scenario, covariates=stored.covariates, grid=True,
-                            condition=(region, float(threshold)), **grid_size(event=True))
-        return grid.only(region)
-
-    return cache.get(key, simulate)
-
-
-def no_checkpoint() -> None:
-    """A checkpoint that never stops the computation."""
-
-
-def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, region: str,
-                           threshold: float, horizon: int, within: bool,
-                           checkpoint: Callable[[], None] = no_checkpoint) -> dict:
-    """Return the exceedance answer (models.Forecast.probability) of `version`: the predictive probability from
-    the stored paths, its credible interval from the cached event grid of the question (within=True, families
-    that can condition) or else the cached posterior grid of the loaded `fit`. `checkpoint()` is called between
-    simulations; it may raise to stop the computation (service.serving.questions)."""
-    checkpoint()
-    grid = cached_event_grid(cache, version, stored, fit, region=region, threshold=threshold,
-                             horizon=horizon) if within else None
-    if grid is None:
-        checkpoint()
-        grid = cached_run(cache, version, stored, fit, grid=True).first_steps(horizon)
-    return stored.first_steps(horizon).probability(region, threshold, within=within, grid=grid)
-
-
-def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, source: str, target: str,
-                         threshold: float, horizon: int, scenario=None,
-                         checkpoint: Callable[[], None] = no_checkpoint) -> dict:
-    """Return the spillover answer (models.events.spillover_answer) of `version` for source -> target.
-
-    The question is checked against the loaded `fit` as the library checks it; the uncut forecast is read
-    from the stored paths (or the cached scenario run), the cut one from the cached cut run (`cached_run`),
-    the channel share's credible interval from the cached posterior grid pair and the event's from the
-    question's cached event grid pair (`cached_event_grid`). `checkpoint()` is called before each of these
-    simulations; it may raise to stop the computation (service.serving.questions).
-    """
-    from models.events import check_spillover_question, spillover_answer
-
-    check_spillover_question(fit, source=source, target=target)
-    scen = {source: scenario} if scenario is not None else None
-    runs, events = [], []
-    for grid in (False, True):
-        for cut in (None, (source, target)):
-            checkpoint()
-            runs.append(cached_run(cache, version, stored, fit, cut=cut, scenario=scen, grid=grid).first_steps(horizon))
-    for cut in (None, (source, target)):
-        checkpoint()
-        events.append(cached_event_grid(cache, version, stored, fit, region=target, threshold=threshold,
-                                        horizon=horizon, cut=cut, scenario=scen))
-    return spillover_answer(runs[0], runs[1], source=source, target=target, threshold=threshold,
-                            seed=version.paths_seed, scenario=scenario, normalise=fit.spec.normalise,
-                            grid=(runs[2], runs[3]), event_grid=None if events[0] is None else tuple(events))

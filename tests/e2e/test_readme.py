@@ -91,7 +91,7 @@ def test_library_snippets_run_as_written(tmp_path, monkeypatch):
         exec(compile(snippet, "README snippet", "exec"), namespace)  # the README's own code
         results.append(namespace)
     count, families = results[0], results[1]
-    low, high = count["fit"].spillover("IRQ", "IRN", threshold=23, horizon=6)["probability_interval"]
+    low, high = count["fit"].spillover("IRQ", "IRN", threshold=23, horizon=6).probability_interval
     assert 0 <= low <= high <= 1 and 1 <= len(count["attempts"]) <= 3, count["attempts"]
     assert all("passed" in run for run in count["attempts"]), "the snippet reads attempts[-1]['passed']"
     assert (tmp_path / "deaths.csv").exists()

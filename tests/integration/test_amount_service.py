@@ -50,5 +50,5 @@ def test_amount_fit_is_promoted_and_serves_non_negative_forecasts_with_zeros(set
 
         fit = fit_of(session, cache, served)
         assert fit.spec.family == "amount"
-        spill = fit.spillover("R02", "R01", threshold=10.0, horizon=HORIZON, draws=500)
+        spill = fit.spillover("R02", "R01", threshold=10.0, horizon=HORIZON, draws=500).to_dict()
         assert 0 <= spill["probability_without_source"] <= 1 and spill["normalise"] == "target", spill

@@ -16,7 +16,8 @@ import pytest
 
 from indicators import simulate_count_panel, simulate_share_panel
 from service.api.routes.forecasts import forecast_body
-from service.serving.path_cache import PathCache, fit_of, resolve, spillover_from_paths
+from service.serving.cached_source import spillover_from_paths
+from service.serving.path_cache import PathCache, fit_of, resolve
 from tests.e2e.registry_support import GOOD_SAMPLER, fit_now, worker_registry
 
 COVARIATE = "militia_share"
@@ -74,7 +75,7 @@ def test_covariate_is_held_until_its_model_serves_then_moves_with_it(setup):
 
         # what the spillover route computes (in its question pool) for this served version
         spill = spillover_from_paths(cache, served, stored, fit, source="R01", target="R02", threshold=5,
-                                     horizon=HORIZON)
+                                     horizon=HORIZON).to_dict()
         assert spill["covariates_mode"] == "modelled"
         target = served.regions.index("R02")
         assert spill["probability"] == pytest.approx(float((stored.paths[:, :, target] >= 5).any(axis=1).mean()))

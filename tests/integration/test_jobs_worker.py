@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models.events import grid_size
+from models.sources import grid_size
 from service.crud import queue
 from service.crud.models import create_model, update_model
 from service.db.engine import Database, run_migrations
@@ -20,13 +20,8 @@ from service.errors import ArtifactCorrupt, NoServedVersion
 from service.executors import LocalExecutor
 from service.jobs.scheduler import enqueue_due
 from service.jobs.worker import Worker
-from service.serving.path_cache import (
-    PathCache,
-    fit_of,
-    probability_from_paths,
-    resolve,
-    spillover_from_paths,
-)
+from service.serving.cached_source import probability_from_paths, spillover_from_paths
+from service.serving.path_cache import PathCache, fit_of, resolve
 from service.serving.registry import served_version
 from service.settings import GateThresholds, Settings
 from tests.e2e.registry_support import GATE, GOOD_SAMPLER, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
@@ -137,11 +132,11 @@ def test_served_probability_and_spillover_equal_the_library_for_the_same_version
         served, stored = resolve(session, cache, "m")
         fit = fit_of(session, cache, served)
         answer = spillover_from_paths(cache, served, stored, fit, source="R01", target="R02", threshold=15,
-                                      horizon=served.paths_horizon)
+                                      horizon=served.paths_horizon).to_dict()
         probability = probability_from_paths(cache, served, stored, fit, region="R02", threshold=10,
-                                             horizon=served.paths_horizon, within=True)
+                                             horizon=served.paths_horizon, within=True).to_dict()
     library = fit.spillover("R01", "R02", threshold=15, horizon=served.paths_horizon, draws=served.paths_draws,
-                            seed=served.paths_seed)
+                            seed=served.paths_seed).to_dict()
     assert "credible interval" in answer["interval_method"] and answer["posterior_draws"] >= 20
     for key in ("probability", "probability_interval", "attributable", "attributable_interval", "channel_share",
                 "channel_share_interval", "mc_standard_error", "interval_method"):

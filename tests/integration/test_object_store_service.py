@@ -24,7 +24,8 @@ from service.db.tables import Job, utc_now
 from service.errors import NoServedVersion
 from service.executors import InProcessExecutor, LocalExecutor, make_executor
 from service.serving.artifacts import settings_store
-from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve
+from service.serving.cached_source import probability_from_paths
+from service.serving.path_cache import PathCache, fit_of, resolve
 from tests.e2e.registry_support import STARVED_SAMPLER, fit_now, model_payload, tiny_panel, worker_registry
 from tests.object_store import ACCESS_KEY, SECRET_KEY, s3_server
 
@@ -118,7 +119,7 @@ def test_fit_serving_a_missing_object_and_backtest_on_memory(tmp_path):
             with database.session() as session:
                 served, stored = resolve(session, cache, "m")
                 answer = probability_from_paths(cache, served, stored, fit_of(session, cache, served), region="R02",
-                                                threshold=10, horizon=3, within=True)
+                                                threshold=10, horizon=3, within=True).to_dict()
             assert served.number == 1 and 0 <= answer["probability"] <= 1
             run_backtest(database, worker, ids["m"])
             store.remove(served.paths_file)

@@ -57,5 +57,5 @@ def test_share_fit_is_promoted_and_serves_forecasts_in_the_unit_interval(setup):
 
         fit = fit_of(session, cache, served)
         assert fit.spec.family == "share" and fit.spec.options == {"floor": 0.01}
-        spill = fit.spillover("R04", "R03", threshold=0.5, horizon=HORIZON, draws=500)
+        spill = fit.spillover("R04", "R03", threshold=0.5, horizon=HORIZON, draws=500).to_dict()
         assert 0 <= spill["probability_without_source"] <= 1 and spill["normalise"] == "target", spill

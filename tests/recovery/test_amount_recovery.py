@@ -75,7 +75,7 @@ class TestAmountRecovery:
         fit = result["fit"]
         target = "R05"  # the grid's centre region has most neighbours
         source = fit.regions[int(np.flatnonzero(fit.state["weights"][:, fit.region_index(target)] > 0)[0])]
-        answer = fit.spillover(source, target, threshold=20.0, horizon=6, draws=2000, seed=2)
+        answer = fit.spillover(source, target, threshold=20.0, horizon=6, draws=2000, seed=2).to_dict()
         print(answer)
         assert abs(answer["channel_share"]) < 0.1 and abs(answer["attributable"]) < 0.05
 

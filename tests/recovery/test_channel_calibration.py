@@ -46,7 +46,8 @@ def ask(seed: int, phi, sources=("R01",)) -> list[dict]:
     panel, truth = loglinear_panel(seed, phi=phi)
     fit = CountModel("attacks", **MODEL).fit(panel, seed=seed, **FIT)
     threshold = threshold_of(panel, TARGET)
-    return [{"answer": fit.spillover(source, TARGET, threshold=threshold, horizon=HORIZON, draws=1000, seed=seed),
+    return [{"answer": fit.spillover(source, TARGET, threshold=threshold, horizon=HORIZON, draws=1000,
+                                     seed=seed).to_dict(),
              "truth": true_answer(fit, truth, source, TARGET, threshold, HORIZON), "rhat": fit.diagnostics["rhat_max"]}
             for source in sources]
 
@@ -118,7 +119,7 @@ def test_the_six_region_chain_names_the_real_channel_and_not_the_absent_one():
     for source, target in (("A", "B"), ("E", "D")):
         recent = panel.values("attacks")[fit.region_index(target), -24:]
         threshold = float(np.floor(np.percentile(recent, 75)) + 1)
-        answers[source + target] = fit.spillover(source, target, threshold=threshold, horizon=HORIZON, seed=7)
+        answers[source + target] = fit.spillover(source, target, threshold=threshold, horizon=HORIZON, seed=7).to_dict()
     print("chain", {k: (round(a["attributable"], 3), [round(x, 3) for x in a["attributable_interval"]],
                round(a["channel_probability"], 2)) for k, a in answers.items()})
     assert answers["ED"]["attributable_interval"][0] <= CHANNEL_MIN_EFFECT

@@ -42,7 +42,7 @@ def ask(seed: int, n_periods: int, channel: bool = True) -> dict:
     fit = CountModel("attacks", form="linear").fit(panel, seed=seed, **FIT)
     recent = panel.values("attacks")[fit.region_index(TARGET), -24:]
     threshold = float(np.floor(np.percentile(recent, 75)) + 1)
-    answer = fit.spillover(SOURCE, TARGET, threshold=threshold, horizon=HORIZON, draws=1000, seed=seed)
+    answer = fit.spillover(SOURCE, TARGET, threshold=threshold, horizon=HORIZON, draws=1000, seed=seed).to_dict()
     return {"answer": answer, "truth": true_answer(fit, truth, threshold), "rhat": fit.diagnostics["rhat_max"]}
 
 

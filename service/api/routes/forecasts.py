@@ -20,8 +20,9 @@ from service.auth import Principal
 from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.artifacts import settings_store
+from service.serving.cached_source import probability_from_paths, spillover_from_paths
 from service.serving.export_cache import PathExports, export_pieces
-from service.serving.path_cache import PathCache, fit_of, probability_from_paths, resolve, spillover_from_paths
+from service.serving.path_cache import PathCache, fit_of, resolve
 from service.serving.path_export import MEDIA_TYPES, chosen_regions
 from service.serving.questions import QuestionAbandoned, QuestionPool
 from service.serving.registry import ServedVersion
@@ -165,13 +166,12 @@ def caller_of(request: Request, principal: Principal) -> str:
 
 async def answer_question(request: Request, session, cache: PathCache, principal: Principal, name: str,
                           number: int | None, horizon: int, key_of: Callable[[ServedVersion], tuple],
-                          compute: Callable[[ServedVersion, Any, Any, Callable[[], None]], dict],
-                          shape: type[BaseModel]) -> Response:
+                          compute: Callable[[ServedVersion, Any, Any, Callable[[], None]], BaseModel]) -> Response:
     """Return the answer to one expensive question: from the cache if it was asked before, else computed in the
     question pool (service.serving.questions: 429 past the caps, abandoned if the client leaves).
 
-    `key_of(served)` is the question's cache key; `compute(served, stored, fit, checkpoint)` its answer, encoded
-    as the response model `shape` (as FastAPI would) once, then cached as bytes.
+    `key_of(served)` is the question's cache key; `compute(served, stored, fit, checkpoint)` its answer as the
+    response model, encoded (as FastAPI would) once, then cached as bytes.
     """
     def look_up() -> tuple[ServedVersion, Any]:
         served, stored = resolve(session, cache, name, number)
@@ -197,8 +197,7 @@ async def answer_question(request: Request, session, cache: PathCache, principal
         def answer() -> bytes:
             with database.session() as own:  # not the request's: the request may end before the work does
                 fit = fit_of(own, cache, served)
-            return shape.model_validate(compute(served, stored, fit, abandon.check)).model_dump_json(
-                by_alias=True).encode()
+            return compute(served, stored, fit, abandon.check).model_dump_json(by_alias=True).encode()
 
         return cache.get(key, answer)
 
@@ -218,18 +217,16 @@ async def probability(name: str, body: ProbabilityIn, request: Request, session:
     A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
     caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
     """
-    def compute(served: ServedVersion, stored, fit, checkpoint) -> dict:
-        result = probability_from_paths(cache, served, stored, fit, region=body.region, threshold=body.threshold,
+    def compute(served: ServedVersion, stored, fit, checkpoint) -> ProbabilityOut:
+        answer = probability_from_paths(cache, served, stored, fit, region=body.region, threshold=body.threshold,
                                         horizon=body.horizon, within=body.within, checkpoint=checkpoint)
-        return {"model": name, "version": served.number, "region": body.region, "indicator": served.indicator,
-                "unit": served.unit, "threshold": body.threshold,
-                "horizon": body.horizon, "within": body.within, **{k: result[k] for k in (
-                    "probability", "interval", "credible_interval", "mc_standard_error", "interval_method")}}
+        return ProbabilityOut.from_answer(answer, model=name, version=served.number, indicator=served.indicator,
+                                          unit=served.unit)
 
     return await answer_question(
         request, session, cache, principal, name, body.version, body.horizon,
         lambda served: ("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
-        compute, ProbabilityOut)
+        compute)
 
 
 @router.post("/{name}/spillover", response_model=SpilloverOut, responses=error_responses(429))
@@ -240,23 +237,16 @@ async def spillover(name: str, body: SpilloverIn, request: Request, session: Ses
     A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
     caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
     """
-    def compute(served: ServedVersion, stored, fit, checkpoint) -> dict:
-        result = spillover_from_paths(cache, served, stored, fit, source=body.source, target=body.target,
+    def compute(served: ServedVersion, stored, fit, checkpoint) -> SpilloverOut:
+        answer = spillover_from_paths(cache, served, stored, fit, source=body.source, target=body.target,
                                       threshold=body.threshold, horizon=body.horizon, scenario=body.scenario,
                                       checkpoint=checkpoint)
-        return {"model": name, "version": served.number, "source": body.source, "target": body.target,
-                "indicator": served.indicator, "unit": served.unit, "threshold": body.threshold,
-                "horizon": body.horizon, "normalise": result["normalise"],
-                "scenario": body.scenario, **{k: result[k] for k in (
-                    "probability", "probability_interval", "probability_without_source",
-                    "probability_without_source_interval", "attributable", "attributable_interval",
-                    "channel_probability", "channel_min_effect", "channel_share", "channel_share_interval",
-                    "mc_standard_error", "interval_method",
-                    "posterior_draws", "covariates_mode")}}
+        return SpilloverOut.from_answer(answer, model=name, version=served.number, indicator=served.indicator,
+                                        unit=served.unit, scenario=body.scenario)
 
     question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
     return await answer_question(request, session, cache, principal, name, body.version, body.horizon,
-                                 lambda served: ("spillover", served.version_id, *question), compute, SpilloverOut)
+                                 lambda served: ("spillover", served.version_id, *question), compute)
 
 
 @router.get("/{name}/paths", response_class=Response, responses={200: {"content": {

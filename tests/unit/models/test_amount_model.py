@@ -114,7 +114,7 @@ class TestForecast:
         assert np.any(cut[:, 0, 1] != uncut[:, 0, 1])
 
     def test_spillover_answer_has_every_key(self, fit):
-        answer = fit.spillover("R1", "R2", threshold=5.0, horizon=3, draws=500)
+        answer = fit.spillover("R1", "R2", threshold=5.0, horizon=3, draws=500).to_dict()
         for key in ("probability", "probability_without_source", "attributable", "attributable_interval",
                     "channel_share", "normalise"):
             assert key in answer

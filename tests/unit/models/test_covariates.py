@@ -110,7 +110,7 @@ def test_spillover_cut_and_uncut_share_the_covariate_paths(count_fit, share_fit)
     region = count_fit.regions[0]
     source = count_fit_neighbour(count_fit, region)
     answer = count_fit.spillover(source, region, threshold=5, horizon=6, draws=500, seed=2,
-                                 covariates={COVARIATE: share_fit})
+                                 covariates={COVARIATE: share_fit}).to_dict()
     assert answer["covariates_mode"] == "modelled"
     uncut = count_fit.forecast(horizon=6, draws=500, seed=2, covariates={COVARIATE: share_fit})
     cut = count_fit.forecast(horizon=6, draws=500, seed=2, covariates=uncut.covariates, cut=(source, region))

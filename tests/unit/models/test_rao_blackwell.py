@@ -63,12 +63,12 @@ def test_event_grid_is_an_unbiased_estimate_of_the_crossing_probability(loglinea
 
 
 def test_spillover_reads_its_event_intervals_from_the_conditioned_grid(loglinear_fit):
-    ans = loglinear_fit.spillover("R1", "R3", threshold=12, horizon=6, draws=2000, seed=1)
+    ans = loglinear_fit.spillover("R1", "R3", threshold=12, horizon=6, draws=2000, seed=1).to_dict()
     assert "exact crossing probabilities" in ans["interval_method"]
     for name in ("probability", "probability_without_source", "attributable", "channel_share"):
         lo, hi = ans[f"{name}_interval"]
         assert lo - 1e-9 <= ans[name] <= hi + 1e-9 and hi > lo, (name, ans)
-    again = loglinear_fit.spillover("R1", "R3", threshold=12, horizon=6, draws=2000, seed=2)
+    again = loglinear_fit.spillover("R1", "R3", threshold=12, horizon=6, draws=2000, seed=2).to_dict()
     for name in ("probability", "attributable"):  # seed-to-seed: the interval's ends hardly move
         np.testing.assert_allclose(ans[f"{name}_interval"], again[f"{name}_interval"], atol=0.03)
 

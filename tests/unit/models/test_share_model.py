@@ -78,7 +78,7 @@ class TestCommonRandomNumbers:
 
     def test_cut_changes_little_where_the_truth_has_no_spillover(self, no_spill_fit):
         # R04 is the ring's one mid-level region in this panel (mean share ~0.18): the others sit near 0 or 1
-        answer = no_spill_fit.spillover("R03", "R04", threshold=0.3, horizon=6, draws=1000, seed=1)
+        answer = no_spill_fit.spillover("R03", "R04", threshold=0.3, horizon=6, draws=1000, seed=1).to_dict()
         uncut = no_spill_fit.forecast(horizon=6, draws=1000, seed=1).region_paths("R04")
         cut = no_spill_fit.forecast(horizon=6, draws=1000, seed=1, cut=("R03", "R04")).region_paths("R04")
         print(answer, np.abs(uncut - cut).mean())

@@ -97,7 +97,7 @@ def test_simulation_is_fast_enough():
 
 class TestSpilloverOnAFit:
     def test_answer_keys_and_consistency(self, linear_fit):
-        ans = linear_fit.spillover("R1", "R3", threshold=3, horizon=6, draws=800, seed=1)
+        ans = linear_fit.spillover("R1", "R3", threshold=3, horizon=6, draws=800, seed=1).to_dict()
         for key in ("probability", "probability_without_source", "attributable", "attributable_interval",
                     "channel_share", "normalise"):
             assert key in ans
@@ -111,10 +111,10 @@ class TestSpilloverOnAFit:
     def test_scenario_raises_the_target(self, linear_fit):
         base = linear_fit.spillover("R1", "R3", threshold=15, horizon=3, draws=500, seed=1)
         big = linear_fit.spillover("R1", "R3", threshold=15, horizon=3, draws=500, seed=1, scenario=[200, 200, 200])
-        assert big["probability"] >= base["probability"]
-        assert big["attributable"] >= base["attributable"]
+        assert big.probability >= base.probability
+        assert big.attributable >= base.attributable
         scaled = linear_fit.spillover("R1", "R3", threshold=15, horizon=3, draws=500, seed=1, scenario={"scale": 3})
-        assert scaled["scenario"] is True
+        assert scaled.scenario is True
 
     def test_exceedance_agrees_with_probability(self, linear_fit):
         fc = linear_fit.forecast(horizon=3, draws=400, seed=5)

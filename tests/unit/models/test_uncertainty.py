@@ -64,7 +64,7 @@ def test_credible_interval_helpers():
 def test_spillover_on_a_fit_carries_credible_intervals_and_monte_carlo_errors(linear_fit):
     # a threshold the fit is unsure of (its median 6-month high), so every quantity has some Monte Carlo error
     highs = linear_fit.forecast(horizon=6, draws=1000, seed=0).region_paths("R3").max(axis=1)
-    ans = linear_fit.spillover("R1", "R3", threshold=float(np.median(highs)), horizon=6, draws=2000, seed=1)
+    ans = linear_fit.spillover("R1", "R3", threshold=float(np.median(highs)), horizon=6, draws=2000, seed=1).to_dict()
     assert ans["posterior_draws"] >= 20 and "credible interval" in ans["interval_method"]
     for name in ("probability", "probability_without_source", "attributable", "channel_share"):
         lo, hi = ans[f"{name}_interval"]
@@ -77,5 +77,5 @@ def test_a_channel_that_carries_nothing_has_an_attributable_interval_at_zero():
     """Paths of a channel whose cut changes nothing: attributable and its whole credible interval are 0."""
     forecast, grid = event_forecasts(seed=3, paths=4_000)
     answer = spillover_answer(forecast, forecast, source="A", target="A", threshold=1, seed=0, grid=(grid, grid))
-    assert answer["attributable"] == 0 and answer["attributable_interval"] == [0.0, 0.0]
-    assert answer["probability_interval"] == answer["probability_without_source_interval"]
+    assert answer.attributable == 0 and answer.attributable_interval == [0.0, 0.0]
+    assert answer.probability_interval == answer.probability_without_source_interval
