@@ -9,7 +9,6 @@ import numpy as np
 from models.answers import ProbabilityAnswer, SpilloverAnswer
 from models.errors import SpecError
 from models.forecast import Forecast
-from models.forecasting import can_condition
 from models.sources import FitSource, ForecastSource
 from models.uncertainty import (
     credible_interval,
@@ -53,26 +52,6 @@ def check_spillover_question(fit, *, source: str, target: str) -> tuple[int, int
     if float(fit.state["weights"][s, t]) <= 0:
         raise SpecError(f"{source!r} is not a neighbour of {target!r}: there is no {source}->{target} channel")
     return s, t
-
-
-def spillover_forecasts(fit, *, source: str, target: str, horizon: int = 6, scenario=None, draws: int = 1000,
-                        seed: int = 0, covariates=None, grid: bool = False,
-                        threshold: float | None = None) -> tuple[Forecast, Forecast]:
-    """Return (uncut, cut): the fit's forecast and the same with the source->target channel cut, drawn
-    with the same random numbers and covariate paths, after `check_spillover_question`.
-
-    A scenario (values per step, {period: value} or {"scale": f}) replaces the source's path in both runs.
-    grid=True: the posterior grid pair instead (`draws` ignored; see models.uncertainty), read for credible
-    intervals; with a `threshold` too, the event grid pair: the target drawn given that it stays below the
-    threshold, each path carrying its probability of never reaching it (`Forecast.no_crossing`).
-    """
-    check_spillover_question(fit, source=source, target=target)
-    scen = {source: scenario} if scenario is not None else None
-    condition = (target, threshold) if grid and threshold is not None else None
-    runs = FitSource(fit, draws=draws, seed=seed, covariates=covariates)
-    uncut, cut = (runs.run(horizon, cut=cut, scenario=scen, grid=grid, condition=condition)
-                  for cut in (None, (source, target)))
-    return uncut, cut
 
 
 def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str, threshold: float, seed: int,
@@ -220,13 +199,3 @@ def spillover(fit, *, source: str, target: str, threshold: float, horizon: int =
     """
     return spillover_of(FitSource(fit, draws=draws, seed=seed, covariates=covariates), source=source,
                         target=target, threshold=threshold, horizon=horizon, scenario=scenario)
-
-
-def spillover_event_grid(fit, *, source: str, target: str, threshold: float, horizon: int = 6, scenario=None,
-                         seed: int = 0, covariates=None) -> tuple[Forecast, Forecast] | None:
-    """Return the event grid pair of a spillover question (`spillover_forecasts` with grid=True and the
-    threshold), or None where the fit's family cannot condition on the target (the plain grid is read then)."""
-    if not can_condition(fit, target):
-        return None
-    return spillover_forecasts(fit, source=source, target=target, horizon=horizon, scenario=scenario, seed=seed,
-                               covariates=covariates, grid=True, threshold=threshold)

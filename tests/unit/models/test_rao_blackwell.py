@@ -11,7 +11,7 @@ import pytest
 
 from models.count.simulate import nb_inverse_cdf
 from models.count.tails import below_threshold, recent_pool, tail_safe_draw
-from models.events import spillover_event_grid
+from models.sources import FitSource
 
 N = 50_000
 
@@ -49,8 +49,8 @@ def test_a_threshold_at_or_below_zero_is_always_reached():
 
 def test_event_grid_is_an_unbiased_estimate_of_the_crossing_probability(loglinear_fit):
     """1 - mean(no_crossing) over the conditioned grid equals the share of plain paths that cross."""
-    eg_uncut, eg_cut = spillover_event_grid(loglinear_fit, source="R1", target="R3", threshold=12, horizon=6,
-                                            seed=3)
+    eg_uncut, eg_cut = (FitSource(loglinear_fit, seed=3).event_grid(6, region="R3", threshold=12, cut=cut)
+                        for cut in (None, ("R1", "R3")))
     plain = loglinear_fit.forecast(horizon=6, draws=20_000, seed=5)
     crossing = (plain.region_paths("R3") >= 12).any(axis=1).mean()
     assert 0.05 < crossing < 0.95  # a question with something to estimate
