@@ -53,24 +53,18 @@ FAMILIES: Mapping[str, Family] = MappingProxyType(_REGISTRY)
 """Read-only view of the registered families, by name."""
 
 
-def register_family(model: type | str, /, *, kind: str | None = None, simulate: Callable[..., Any] | None = None,
+def register_family(model: type, /, *, kind: str | None = None, simulate: Callable[..., Any] | None = None,
                     priors: Mapping[str, Mapping[str, Any]] | None = None, conditions: bool | None = None,
-                    name: str | None = None, **legacy: Any) -> Family:
+                    name: str | None = None) -> Family:
     """Return the Family of the model class `model` (a `models.FamilyModel` subclass), registered under
     `model.family` (registering a name again replaces the earlier entry).
 
     The class declares `family`, `kind`, `simulate` and `default_priors`; a keyword given here stands in for
     a declaration the class lacks (and is set on the class) or replaces it in this entry. `conditions` None:
-    whether the simulator has a `condition` parameter. The older call ``register_family(name, kind=, model=,
-    simulate=, priors=)`` still works. Raises SpecError saying what is wrong and what to do: a model that is
-    no complete FamilyModel subclass, an unknown kind, priors not ``{form: {parameter: prior}}``, a simulator
-    that cannot be called as forecasting calls it.
+    whether the simulator has a `condition` parameter. Raises SpecError saying what is wrong and what to do:
+    a model that is no complete FamilyModel subclass, an unknown kind, priors not ``{form: {parameter:
+    prior}}``, a simulator that cannot be called as forecasting calls it.
     """
-    if isinstance(model, str):  # the older call: register_family(name, kind=, model=, simulate=, priors=)
-        name, model = model, legacy.pop("model", None)
-    if legacy:
-        raise SpecError(f"register_family() got unknown arguments {sorted(legacy)}; "
-                        "use register_family(ModelClass, kind=, simulate=, priors=, conditions=, name=)")
     check_model_class(model)
     assert isinstance(model, type)
     if name is None:

@@ -1,12 +1,10 @@
 """Amount family: hurdle Bernoulli x LogNormal, hierarchical by region (model.py), its default priors
-(priors.py) and its joint simulator (simulate.py). Importing it registers the family "amount" (the
-registration gives AmountModel its kind, simulator and priors)."""
+(priors.py) and its joint simulator (simulate.py). Its model class declares its kind, simulator and priors;
+importing it registers the family "amount"."""
 
-from models.amount.model import FORM, AmountModel
-from models.amount.priors import AMOUNT_PRIORS
-from models.amount.simulate import simulate_amount
+from models.amount.model import AmountModel
 from models.families import register_family
 
-register_family(AmountModel, kind="amount", simulate=simulate_amount, priors={FORM: AMOUNT_PRIORS})
+register_family(AmountModel)
 
 __all__ = ["AmountModel"]

@@ -31,6 +31,8 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
+from models.amount.priors import AMOUNT_PRIORS
+from models.amount.simulate import simulate_amount
 from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
 from models.family import FamilyModel, base_info, base_state, region_mean
@@ -58,6 +60,9 @@ class AmountModel(FamilyModel):
     """
 
     family = "amount"
+    kind = "amount"
+    simulate = staticmethod(simulate_amount)
+    default_priors = {FORM: AMOUNT_PRIORS}
     region_data = ("has_ne", "centred_any", "centred_amount")
     extra_dims = {"pos_idx": "pos", "log_amount": "pos"}
 

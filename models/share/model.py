@@ -37,6 +37,8 @@ from models.design import last_window, neighbour_mean, standardised_covariates
 from models.errors import SpecError
 from models.family import FamilyModel, base_info, base_state, region_mean
 from models.priors import create, hierarchical
+from models.share.priors import SHARE_PRIORS
+from models.share.simulate import simulate_share
 from models.spec import ModelSpec
 
 FORM = "logit_ar1"
@@ -112,6 +114,9 @@ class ShareModel(FamilyModel):
     """
 
     family = "share"
+    kind = "share"
+    simulate = staticmethod(simulate_share)
+    default_priors = {FORM: SHARE_PRIORS}
     region_data = ("has_ne", "centred_level", "centred_dynamics")
     value_ceiling = 1.0
 

@@ -48,14 +48,9 @@ def test_only_a_family_whose_simulator_takes_a_condition_gets_exact_event_grids(
     assert register_family(Conditioned, conditions=False).conditions is False
 
 
-def test_the_older_call_by_name_still_registers(unregister):
-    class Named(ToyModel):
-        family = ""
-
-    unregister.append("toy_named")
-    entry = register_family("toy_named", kind="count", model=Named, simulate=simulate_toy,
-                            priors=dict(ToyModel.default_priors))
-    assert entry.model is Named and Named.family == "toy_named" and entry.simulate is simulate_toy
+def test_a_name_is_no_model_class():
+    with pytest.raises(SpecError, match="subclass of models.FamilyModel"):
+        register_family("toy_named", kind="count", simulate=simulate_toy)  # type: ignore[arg-type]
 
 
 class Incomplete(FamilyModel):
