@@ -1,12 +1,11 @@
 """models: hierarchical PyMC model families, fitting, diagnostics, forecasts by joint simulation,
 event and spillover probabilities, scoring and backtests, posterior I/O. Imports `indicators` only.
 
-Importing it registers the families count, share and amount (models.families), then imports the
-modules named, comma-separated, in the environment variable FRAGILITY_MODEL_FAMILIES (each registers
-its own family on import), so that spawned worker processes know the same families as their parent.
+Importing it registers the families count, share and amount (models.families), then the families that
+installed packages declare as entry points of the group "fragility.families" (`load_plugin_families`).
+A family outside any installed package (a test's) is registered by importing its module
+(`import_families`); the service's spawned processes import the modules of their parent's families.
 """
-
-import os
 
 from models import compile_cache  # noqa: F401  first: sets the default PyTensor cache before PyTensor loads
 from models.amount import AmountModel
@@ -17,7 +16,7 @@ from models.count import CountModel
 from models.diagnostics import compute_diagnostics
 from models.errors import ModelError, NotFitted, PosteriorMismatch, SamplingFailed, SpecError
 from models.events import exceedance, probability_of, spillover, spillover_of
-from models.families import FAMILIES, import_families, register_family
+from models.families import FAMILIES, load_plugin_families, register_family
 from models.family import FamilyModel
 from models.fit import Fit
 from models.forecast import Forecast
@@ -36,7 +35,7 @@ from models.share import ShareModel
 from models.sources import FitSource, ForecastSource
 from models.spec import MODEL_VERSION, ModelSpec, SamplerConfig, spec_id
 
-import_families(os.environ.get("FRAGILITY_MODEL_FAMILIES", ""))
+load_plugin_families()
 
 __all__ = [
     "AmountModel",

@@ -2,7 +2,8 @@
 
 Every lookup of a family goes through here (ModelSpec validation, forecasting, backtests, the service's
 fit jobs and request schemas). A family is a subpackage that calls `register_family(ModelClass)` when it is
-imported; importing `models` registers count, share and amount. Adding a family is adding one such folder
+imported; importing `models` registers count, share and amount, then the families installed packages declare
+as entry points of the group "fragility.families" (`load_plugin_families`). Adding a family is adding one such folder
 (see `models.family.FamilyModel` for what its model class declares and implements, and `tests/toy_family`
 for a small one). What a family declares is checked twice: its class when it is defined
 (`FamilyModel.__init_subclass__`, with the checks below), the whole entry when it is registered.
@@ -12,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +25,8 @@ from models.errors import ModelError, SpecError
 SIMULATOR_SIGNATURE = "simulate(spec, params, state, *, idx, uniforms, cut, scenario, covariates) -> paths"
 """How forecasting calls a family's simulator (models.forecasting); a conditioning one also takes condition=."""
 KINDS = tuple(kind.value for kind in IndicatorKind)
+PLUGIN_GROUP = "fragility.families"
+"""The entry-point group through which an installed package adds families (`load_plugin_families`)."""
 
 
 @dataclass(frozen=True)
@@ -165,13 +169,41 @@ def family(name: str) -> Family:
     return entry
 
 
-def import_families(modules: str) -> list[str]:
-    """Return the names of the modules imported from `modules` (comma-separated, blanks ignored); each
-    registers its family on import. Raises ModelError naming a module that cannot be imported."""
-    names = [m.strip() for m in modules.split(",") if m.strip()]
+def import_families(modules: str | Iterable[str]) -> list[str]:
+    """Return the names of the modules imported from `modules` (names, or one comma-separated string, blanks
+    ignored); each registers its family on import. This is how a test registers a family defined outside an
+    installed package (``import_families("tests.toy_family")``) and how a spawned process learns its parent's
+    families (`family_modules`). Raises ModelError naming a module that cannot be imported."""
+    names = modules.split(",") if isinstance(modules, str) else list(modules)
+    names = [m.strip() for m in names if m.strip()]
     for name in names:
         try:
             importlib.import_module(name)
         except ImportError as exc:
             raise ModelError(f"cannot import the model family module {name!r}: {exc}") from exc
     return names
+
+
+def family_modules() -> list[str]:
+    """Return the modules defining the registered families' model classes, sorted (importing them in another
+    process registers the same families there)."""
+    return sorted({entry.model.__module__ for entry in _REGISTRY.values()})
+
+
+def load_plugin_families(found: Iterable[EntryPoint] | None = None) -> list[str]:
+    """Return the names of the families that installed packages add, registered here.
+
+    Each entry point of the group "fragility.families" (`found`, default the installed ones) names a module
+    that registers its family on import (``toy = "my_package.toy"``) or a `FamilyModel` subclass, which is
+    registered (``toy = "my_package.toy:ToyModel"``). Raises ModelError naming an entry point that cannot be
+    loaded; SpecError from registering a bad class.
+    """
+    before = dict(_REGISTRY)
+    for point in entry_points(group=PLUGIN_GROUP) if found is None else found:
+        try:
+            loaded = point.load()
+        except Exception as exc:  # any error raised by importing a third-party module
+            raise ModelError(f"cannot load the model family plug-in {point.name!r} ({point.value}): {exc}") from exc
+        if isinstance(loaded, type):
+            register_family(loaded)
+    return [name for name, entry in _REGISTRY.items() if before.get(name) != entry]

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from indicators.errors import InputError
+from models.families import family_modules, import_families
 from service.notices import plain_compile_notices
 from service.settings import Settings
 
@@ -74,10 +75,13 @@ def die_with_parent(parent_pid: int) -> None:
         threading.Thread(target=watch, name="fragility-parent-watch", daemon=True).start()
 
 
-def pool_process_started(parent_pid: int) -> None:
-    """The initializer of a local pool process: die with the parent, plain compile notices; returns nothing."""
+def pool_process_started(parent_pid: int, families: tuple[str, ...] = ()) -> None:
+    """The initializer of a local pool process: die with the parent, plain compile notices, import the modules
+    `families` (those of the parent's registered families, so that a family registered outside any installed
+    package, a test's toy family, is known here too); returns nothing."""
     die_with_parent(parent_pid)
     plain_compile_notices()
+    import_families(families)
 
 
 def descendants(pid: int) -> list[int]:
@@ -126,9 +130,11 @@ class LocalExecutor:
         self.pool = self.new_pool()
 
     def new_pool(self) -> ProcessPoolExecutor:
-        """Return a fresh pool of spawned processes, each ending with this process (`die_with_parent`)."""
+        """Return a fresh pool of spawned processes, each ending with this process (`die_with_parent`) and
+        knowing the families registered here now."""
         return ProcessPoolExecutor(max_workers=self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=pool_process_started, initargs=(os.getpid(),))
+                                   initializer=pool_process_started,
+                                   initargs=(os.getpid(), tuple(family_modules())))
 
     def pool_processes(self) -> list:
         """Return the pool's processes (multiprocessing.Process objects; none once it was shut down)."""

@@ -1,6 +1,7 @@
 """A family added through the registry alone (the one folder tests/toy_family) goes through the service: the
-request schema accepts it, a real Worker (spawned process: FRAGILITY_MODEL_FAMILIES names the folder) fits and
-promotes it, the served forecast reads its paths, and a backtest job scores it beside the baselines."""
+request schema accepts it, a real Worker (a spawned process: its pool imports the modules of the parent's
+families) fits and promotes it, the served forecast reads its paths, and a backtest job scores it beside the
+baselines."""
 
 from __future__ import annotations
 
@@ -30,11 +31,9 @@ def setup(tmp_path_factory):
     """Return (database, settings, worker, model id, panel): the toy model created through its request schema."""
     panel, _ = tiny_panel()
     body = ModelIn.model_validate(MODEL).model_dump(mode="json")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FRAGILITY_MODEL_FAMILIES", "tests.toy_family")  # the spawned fit process imports it too
-        with worker_registry(tmp_path_factory.mktemp("toy-registry"), panel, indicators=[], models=[body],
-                             worker_name="toy-test-worker") as (database, settings, worker, ids):
-            yield database, settings, worker, ids["toy-model"], panel
+    with worker_registry(tmp_path_factory.mktemp("toy-registry"), panel, indicators=[], models=[body],
+                         worker_name="toy-test-worker") as (database, settings, worker, ids):
+        yield database, settings, worker, ids["toy-model"], panel
 
 
 def test_the_request_schema_knows_registered_families_only():
