@@ -7,6 +7,7 @@ puts it in the registry (models.families), checking the whole entry.
 
 from __future__ import annotations
 
+import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -25,6 +26,9 @@ from models.priors import default_priors, merge_priors
 from models.sampling import sample_posterior
 from models.spec import ModelSpec, SamplerConfig
 
+MODEL_FIELDS = ("indicator", "covariates", "spillover", "normalise")
+"""The constructor arguments every family takes; the others are the family's options (`option_errors`)."""
+
 
 class FamilyModel(ABC):
     """Abstract base of a model family's model class; `fit(panel)` returns a `Fit`.
@@ -39,8 +43,9 @@ class FamilyModel(ABC):
       entries with dim "region" (the others have dim "obs", except "x" with ("obs", "covariate") and those
       named in ``extra_dims``).
     - ``__init__(indicator, covariates=(), spillover=True, normalise="target", **options)``: validates the
-      options and calls ``self.use_spec(ModelSpec(...))``, which also merges the default priors of the
-      spec's family and form (registered with the family) with ``spec.priors``.
+      options (SpecError; `option_errors` reports them by name, as the service's model requests do) and calls
+      ``self.use_spec(ModelSpec(...))``, which also merges the default priors of the spec's family and form
+      (registered with the family) with ``spec.priors``.
     - ``prepare(panel) -> (design, state, info)``: the likelihood cells (``self.indicator_values`` guards
       the panel), the simulation state (``base_state`` gives weights, alive, has_ne, x_last) and the info
       dict (``base_info`` gives skipped, no-neighbour and stale regions, n_obs, covariate transforms).
@@ -75,6 +80,31 @@ class FamilyModel(ABC):
         if own.get("simulate") is not None:
             simulate = cls.simulate
             check_simulator(simulate, owner, conditions=takes_condition(simulate))
+
+    @classmethod
+    def option_errors(cls, options: Mapping[str, Any], indicator: str = "indicator") -> dict[str, str]:
+        """Return {option: why it is refused} for `options`, the keyword arguments of this class beyond
+        indicator, covariates, spillover and normalise ("" for a refused combination of valid ones); {} when
+        the class accepts them. Each option is tried alone, then all together, by building the model."""
+        parameters = inspect.signature(cls.__init__).parameters
+        taken = [name for name, p in parameters.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in ("self", *MODEL_FIELDS)]
+        errors = {name: f"{name} is set beside the options, not among them" if name in MODEL_FIELDS else
+                  f"{cls.family} models take no option {name!r}; they take {', '.join(taken) or 'none'}"
+                  for name in options if name not in taken}
+        for name, value in options.items():
+            if name not in errors:
+                errors.update(cls._refusal(name, indicator, {name: value}))
+        return errors or cls._refusal("", indicator, options)
+
+    @classmethod
+    def _refusal(cls, label: str, indicator: str, options: Mapping[str, Any]) -> dict[str, str]:
+        """Return {label: why} when building the model with `options` fails, else {}."""
+        try:
+            cls(indicator, **options)
+        except (SpecError, TypeError, ValueError) as exc:
+            return {label: str(exc)}
+        return {}
 
     def use_spec(self, spec: ModelSpec) -> None:
         """Set `spec` and the priors it implies (family defaults for its form, overridden by spec.priors);

@@ -13,6 +13,7 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 │   ├── BatchTooLarge, RegionError, PeriodError
 │   ├── UnknownRegion, UnknownIndicator     hints with routes added here
 │   ├── FitTooLarge (service.crud.models)   a model's fit over FRAGILITY_MAX_MODEL_REGIONS / _POSTERIOR_VALUES
+│   ├── BadOptions (service.crud.models)    options its family refuses, `.errors` naming options.<name>
 │   ├── CursorInvalid (service.api.pagination)  a list's cursor it never gave
 │   └── SpecError (models.errors)           the model cannot do what was asked
 ├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed

@@ -34,6 +34,19 @@ class FitTooLarge(InputError):
         super().__init__(f"{field}: {reason}")
 
 
+class BadOptions(InputError):
+    """The model's family refuses its options; `.errors` names each refused one (field options.<name>)."""
+
+    hint = ("Send the family's options under `options` by the names of its model class's keyword arguments "
+            "(README, Families); leave one out for its default.")
+
+    def __init__(self, family: str, refused: dict[str, str]) -> None:
+        self.errors = [{"row": None, "field": f"options.{name}" if name else "options", "reason": reason}
+                       for name, reason in refused.items()]
+        super().__init__(f"the {family} family refuses these options: "
+                         + "; ".join(f"{e['field']}: {e['reason']}" for e in self.errors))
+
+
 def posterior_values(*, regions: int, covariates: int, chains: int, draws: int) -> int:
     """Return the posterior values a fit may hold at most: runs x chains x draws x parameters (see
     PARAMETERS_PER_REGION, MAX_SAMPLER_RUNS)."""
@@ -81,20 +94,24 @@ def model_config(model: RegisteredModel) -> dict[str, Any]:
         "name": model.name, "family": model.family, "indicator": model.indicator,
         "regions": list(model.regions), "covariates": list(model.covariates), "spillover": model.spillover,
         "normalise": model.normalise, "horizon": model.horizon, "sampler": dict(model.sampler),
+        "options": dict(model.options or {}),
     }
 
 
 def spec_hash(config: dict[str, Any]) -> str:
     """Return the sha256 of the fit-relevant configuration (name excluded), used to skip unchanged refits."""
     relevant = {key: config[key] for key in CONFIG_FIELDS}
+    if config.get("options"):  # no options: the hash models had before options existed (no needless refit)
+        relevant["options"] = config["options"]
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()
 
 
 def check_references(session: Session, *, family: str, indicator: str, regions: list[str],
-                     covariates: list[str]) -> None:
-    """Return nothing if the indicator, covariates and regions exist and the indicator fits the family.
+                     covariates: list[str], options: dict[str, Any] | None = None) -> None:
+    """Return nothing if the indicator, covariates and regions exist, the indicator fits the family and the
+    family accepts `options`.
 
-    Raises UnknownIndicator, UnknownRegion, InputError.
+    Raises UnknownIndicator, UnknownRegion, BadOptions, InputError.
     """
     kinds = dict(session.execute(select(Indicator.id, Indicator.kind)).all())
     if indicator not in kinds:
@@ -104,6 +121,9 @@ def check_references(session: Session, *, family: str, indicator: str, regions: 
     kind = registered_family(family).kind
     if kinds[indicator] != kind:
         raise InputError(f"a {family} model needs a {kind} indicator; {indicator!r} is {kinds[indicator]}")
+    refused = registered_family(family).model.option_errors(options or {}, indicator)
+    if refused:
+        raise BadOptions(family, refused)
     missing = [c for c in covariates if c not in kinds]
     if missing:
         raise UnknownIndicator(f"unknown covariate indicator(s): {listed(missing)}")
@@ -145,7 +165,7 @@ def create_model(session: Session, *, data: dict[str, Any], limits: dict[str, in
             raise TooManyModels(f"this key already owns {owned} models; at most {max_models_per_key} "
                                 "(FRAGILITY_MAX_MODELS_PER_KEY)")
     check_references(session, family=data["family"], indicator=data["indicator"], regions=data["regions"],
-                     covariates=data["covariates"])
+                     covariates=data["covariates"], options=data.get("options"))
     data = choose_regions(session, data)
     if limits:
         check_fit_size(data, **limits)
@@ -168,7 +188,7 @@ def update_model(session: Session, *, name: str, changes: dict[str, Any],
         raise InputError(f"the body names model {changes['name']!r} but the path names {name!r}; names cannot change")
     merged = {**model_config(model), **{k: v for k, v in changes.items() if k != "name"}}
     check_references(session, family=merged["family"], indicator=merged["indicator"], regions=merged["regions"],
-                     covariates=merged["covariates"])
+                     covariates=merged["covariates"], options=merged["options"])
     if not merged["regions"]:
         merged = choose_regions(session, merged)
         changes = {**changes, "regions": merged["regions"]}

@@ -148,7 +148,7 @@ def utc_now() -> datetime:
 
 
 class RegisteredModel(Base):
-    """A model definition: family, indicator, regions, covariates, schedule and sampler settings."""
+    """A model definition: family, indicator, regions, covariates, schedule, sampler settings and family options."""
 
     __tablename__ = "models"
 
@@ -163,6 +163,8 @@ class RegisteredModel(Base):
     horizon: Mapped[int] = mapped_column(Integer, default=12)
     schedule: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sampler: Mapped[dict] = mapped_column(JSON, default=dict)
+    options: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    """The family's own settings (keyword arguments of its model class), checked by the family."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     key_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)

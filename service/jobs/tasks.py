@@ -57,7 +57,8 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
     began = time.perf_counter()
     panel = build_panel(frame, regions, config["normalise"])
     model = family(config["family"]).model(indicator=config["indicator"], covariates=list(config["covariates"]),
-                                           spillover=config["spillover"], normalise=config["normalise"])
+                                           spillover=config["spillover"], normalise=config["normalise"],
+                                           **config.get("options", {}))
     fit, runs = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
     sampler = config["sampler"]
     posterior = f"{prefix}/posterior.nc"
@@ -161,7 +162,7 @@ def backtest_forecasters(config: dict, covariate_families: dict[str, str] | None
     sampler = config["sampler"]
     options = dict(draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
                    sampler=sampler["method"], normalise=config["normalise"], covariates=tuple(config["covariates"]),
-                   covariate_families=covariate_families)
+                   covariate_families=covariate_families, **config.get("options", {}))
     forecasters = {
         "zero": zero_forecast, "persistence": persistence_forecast, "bootstrap": bootstrap_forecast,
         "model": family_model_forecaster(config["family"], spillover=config["spillover"], **options),

@@ -116,6 +116,10 @@ class ModelIn(BaseModel):
     horizon: int = Field(default=12, ge=1, le=60, description="months of forecast paths stored per version")
     schedule: str | None = Field(default=None, description="cron expression of scheduled refits")
     sampler: SamplerIn = Field(default_factory=SamplerIn)
+    options: dict[str, Any] = Field(default_factory=dict, description=(
+        "the family's own settings, e.g. {\"floor\": 0.02} for share, {\"persistence\": false} for amount, "
+        "{\"pool_weight\": 0.5} for count (the keyword arguments of its model class beyond the fields above); "
+        "checked by the family: a refused one is a 422 naming options.<name>"))
 
     _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
 
@@ -139,6 +143,7 @@ class ModelPatch(BaseModel):
     horizon: int | NotNull = Field(default=None, ge=1, le=60)
     schedule: str | None = None
     sampler: SamplerIn | NotNull = None
+    options: dict[str, Any] | NotNull = None
 
     _schedule = field_validator("schedule")(classmethod(lambda cls, v: check_schedule(v)))
 
@@ -165,6 +170,7 @@ class ModelOut(BaseModel):
     horizon: int
     schedule: str | None
     sampler: dict[str, Any]
+    options: dict[str, Any]
     served_version: int | None
     created_at: datetime
     updated_at: datetime

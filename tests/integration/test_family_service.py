@@ -1,6 +1,7 @@
 """The share and amount families fitted through the service path on SQLite: registry, queue, a real Worker with
 a LocalExecutor (spawned process, real nutpie fit), promotion, the served forecast within the family's range and
-a spillover answer read from the stored posterior. One test, parametrised by family (what differs is a `Case`).
+a spillover answer read from the stored posterior; the model's options reach its fit. One test, parametrised by
+family (what differs is a `Case`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ CASES = {
         lambda p: bool(np.all((p >= 0) & (p <= 1)) and (p == 0).any() and (p == 1).any()),
         lambda s: 0 <= s["quantiles"]["0.05"] <= s["quantiles"]["0.5"] <= s["quantiles"]["0.95"] <= 1
         and 0 <= s["mean"] <= 1,
-        "R03", "R04", 0.5, {"floor": 0.01}),
+        "R03", "R04", 0.5, {"floor": 0.02}),  # not the default 0.01: the fit job builds the model with it
     "amount": Case(
         "amount", simulate_amount_panel,
         {"id": "seizures_kg", "kind": "amount", "unit": "kg", "description": "synthetic seizures"},
@@ -63,7 +64,7 @@ def setup(request, tmp_path_factory):
     case = CASES[request.param]
     panel, _ = case.simulate_panel(N_REGIONS, N_PERIODS, seed=3, graph="ring")
     model = {"name": case.family, "family": case.family, "indicator": case.indicator["id"], "regions": [],
-             "covariates": [], "spillover": True, "horizon": HORIZON, "sampler": case.sampler}
+             "covariates": [], "spillover": True, "horizon": HORIZON, "sampler": case.sampler, "options": case.options}
     with worker_registry(tmp_path_factory.mktemp(f"{case.family}-registry"), panel, indicators=[case.indicator],
                          models=[model], worker_name=f"{case.family}-test-worker") as (database, settings, worker, ids):
         yield case, database, settings, worker, ids[case.family], panel
