@@ -17,6 +17,13 @@ from service.serving.path_cache import PathCache
 from service.serving.registry import ServedVersion
 
 
+def cache_key(what: str, version: ServedVersion, *question, cut: tuple[str, str] | None = None,
+              scenario: dict | None = None) -> tuple:
+    """Return the path-cache key of a simulation `what` ("cut", "grid", "event") of `version`: the version, the
+    `question`'s own parts, the cut as a tuple (None: uncut) and the scenario as sorted JSON."""
+    return (what, version.version_id, *question, tuple(cut) if cut else None, json.dumps(scenario, sort_keys=True))
+
+
 def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tuple[str, str] | None = None,
                scenario: dict | None = None, grid: bool = False):
     """Return the full-horizon forecast (models.Forecast) of `version` for (cut, scenario, grid).
@@ -29,8 +36,7 @@ def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tu
     if cut is None and not scenario and not grid:
         return stored
     size = grid_size() if grid else {"draws": version.paths_draws}
-    key = ("grid" if grid else "cut", version.version_id, tuple(cut) if cut else None,
-           json.dumps(scenario, sort_keys=True))
+    key = cache_key("grid" if grid else "cut", version, cut=cut, scenario=scenario)
     return cache.get(key, lambda: fit.forecast(
         horizon=version.paths_horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
         scenario=scenario, covariates=stored.covariates, grid=grid, **size))
@@ -46,8 +52,7 @@ def cached_event_grid(cache: PathCache, version: ServedVersion, stored, fit, *, 
     """
     if not can_condition(fit, region, scenario):
         return None
-    key = ("event", version.version_id, region, float(threshold), horizon, tuple(cut) if cut else None,
-           json.dumps(scenario, sort_keys=True))
+    key = cache_key("event", version, region, float(threshold), horizon, cut=cut, scenario=scenario)
 
     def simulate():
         grid = fit.forecast(horizon=horizon, seed=version.paths_seed, cut=tuple(cut) if cut else None,
