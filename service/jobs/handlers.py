@@ -94,24 +94,21 @@ def run_fit(ctx: JobContext, job: ClaimedJob) -> Outcome:
         number = next_version_number(session, job.model_id)
         version = add_version(
             session, model_id=job.model_id, number=number, job_id=job.id, created_at=utc_now(),
-            data_hash=record["data_hash"], spec_hash=config_hash, spec=record["spec"],
-            sampler=config["sampler"], regions=record["regions"], last_period=record["last_period"],
-            diagnostics={**record["diagnostics"], "gate": ctx.settings.gate.model_dump()},  # its limits
-            gate_passed=record["gate_passed"],
-            gate_reasons=record["gate_reasons"],
-            posterior_file=record["posterior_file"],
-            posterior_sha256=record["posterior_sha256"],
-            paths_file=record.get("paths_file"),
-            paths_sha256=record.get("paths_sha256"), paths_horizon=record.get("paths_horizon"),
-            paths_draws=record.get("paths_draws"), paths_seed=record.get("paths_seed"),
+            data_hash=record.data_hash, spec_hash=config_hash, spec=record.spec,
+            sampler=config["sampler"], regions=record.regions, last_period=record.last_period,
+            diagnostics={**record.diagnostics, "gate": ctx.settings.gate.model_dump()},  # its limits
+            gate_passed=record.gate_passed, gate_reasons=record.gate_reasons,
+            posterior_file=record.posterior_file, posterior_sha256=record.posterior_sha256,
+            **(record.paths.columns() if record.paths else {}),
         )
         promoted = bool(version.gate_passed and version.paths_file)
         if promoted:
             promote(session, version=version, now=utc_now())
         return version.id, {"version": number, "promoted": promoted, "gate": {
-            "passed": record["gate_passed"], "reasons": record["gate_reasons"]},
-            "task_seconds": record.get("task_seconds"), "task_pid": record.get("pid"),
-            "covariates_mode": record.get("covariates_mode"), "covariates": record.get("covariates")}
+            "passed": record.gate_passed, "reasons": record.gate_reasons},
+            "task_seconds": record.task_seconds, "task_pid": record.pid,
+            "covariates_mode": record.paths.covariates_mode if record.paths else None,
+            "covariates": record.paths.covariates if record.paths else None}
 
     return Outcome({"skipped": False}, write)
 
@@ -138,13 +135,12 @@ def run_forecast(ctx: JobContext, job: ClaimedJob) -> Outcome:
 
     def write(session: Session) -> tuple[int, dict[str, Any]]:
         row = version_by_number(session, job.model_id, number)
-        row.paths_file = record["paths_file"]
-        row.paths_sha256, row.paths_horizon = record["paths_sha256"], record["paths_horizon"]
-        row.paths_draws, row.paths_seed = record["paths_draws"], record["paths_seed"]
+        for column, value in record.columns().items():
+            setattr(row, column, value)
         row.broken = None
         if row.promoted_at is None:
             row.promoted_at = utc_now()
-        return row.id, {"version": number, "paths_horizon": record["paths_horizon"]}
+        return row.id, {"version": number, "paths_horizon": record.paths_horizon}
 
     return Outcome({}, write)
 

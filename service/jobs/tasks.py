@@ -10,6 +10,7 @@ import math
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,46 @@ def json_value(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class PathsRecord:
+    """Where a version's forecast paths were put in the store and how they were drawn (`save_paths`)."""
+
+    paths_file: str
+    paths_sha256: str
+    paths_horizon: int
+    paths_draws: int
+    paths_seed: int
+    covariates_mode: str
+    covariates: dict[str, Any]
+
+    def columns(self) -> dict[str, Any]:
+        """Return the version row's paths columns (paths_file, _sha256, _horizon, _draws, _seed)."""
+        return {name: getattr(self, name) for name in PATHS_COLUMNS}
+
+
+PATHS_COLUMNS = ("paths_file", "paths_sha256", "paths_horizon", "paths_draws", "paths_seed")
+
+
+@dataclass(frozen=True)
+class FitRecord:
+    """What one fit task returns: diagnostics (with the sampler runs), spec, data hash, regions, last period,
+    the gate verdict (judged once, by models.gate.fit_servable), the posterior's key and sha256, the paths
+    (None when the gate failed: nothing is served), the task process's pid and seconds."""
+
+    diagnostics: dict[str, Any]
+    spec: dict[str, Any]
+    data_hash: str
+    regions: list[str]
+    last_period: str
+    gate_passed: bool
+    gate_reasons: list[str]
+    posterior_file: str
+    posterior_sha256: str
+    pid: int
+    task_seconds: float
+    paths: PathsRecord | None = None
+
+
 def build_panel(frame, regions: list[dict], normalise: str):
     """Return the Panel of a frame (region, indicator, period, value) over `regions`."""
     from indicators import Panel
@@ -43,59 +84,52 @@ def build_panel(frame, regions: list[dict], normalise: str):
 
 
 def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, store: ArtifactStore, prefix: str,
-             covariate_sources: dict | None = None) -> dict:
-    """Return the record of one fit: diagnostics, gate verdict, spec, data hash and artifact keys with sha256.
+             covariate_sources: dict | None = None) -> FitRecord:
+    """Return the FitRecord of one fit: diagnostics, gate verdict, spec, data hash and artifact keys with sha256.
 
     Fits `config` (a model config dict) to the panel, saves the posterior as NetCDF under `prefix` in `store`,
-    applies the gate and, when it passes, simulates the forecast paths (`config["horizon"]` months) once and
-    saves them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the fitted
-    models that move the covariates forward in those paths.
+    and, when the fit passes the gate, simulates the forecast paths (`config["horizon"]` months) once and
+    saves them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the
+    fitted models that move the covariates forward in those paths.
     """
     from models.families import family
-    from models.gate import gate
 
     began = time.perf_counter()
     panel = build_panel(frame, regions, config["normalise"])
     model = family(config["family"]).model(indicator=config["indicator"], covariates=list(config["covariates"]),
                                            spillover=config["spillover"], normalise=config["normalise"],
                                            **config.get("options", {}))
-    fit, runs = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
-    sampler = config["sampler"]
+    fit, runs, verdict = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
     posterior = f"{prefix}/posterior.nc"
     posterior_sha256 = save_posterior(fit, store, posterior)
-    verdict = gate(fit.diagnostics, **gate_thresholds)
-    record: dict[str, Any] = {
-        "diagnostics": json_value({**dict(fit.diagnostics), "runs": runs,
-                                   **({"combination": fit.info["combination"]} if "combination" in fit.info else {})}),
-        "spec": json_value(dict(fit.spec) if isinstance(fit.spec, dict) else fit.spec.to_dict()),
-        "data_hash": fit.data_hash,
-        "regions": list(fit.regions),
-        "last_period": fit.last_period,
-        "gate_passed": bool(verdict.passed),
-        "gate_reasons": [str(r) for r in verdict.reasons],
-        "posterior_file": posterior,
-        "posterior_sha256": posterior_sha256,
-        "pid": os.getpid(),
-    }
+    paths = None
     if verdict.passed:
-        record.update(save_paths(fit, horizon=config["horizon"], seed=sampler["seed"], store=store, prefix=prefix,
-                                 covariate_sources=covariate_sources))
-    record["task_seconds"] = round(time.perf_counter() - began, 3)
-    return record
+        paths = save_paths(fit, horizon=config["horizon"], seed=config["sampler"]["seed"], store=store,
+                           prefix=prefix, covariate_sources=covariate_sources)
+    combination = {"combination": fit.info["combination"]} if "combination" in fit.info else {}
+    return FitRecord(
+        diagnostics=json_value({**dict(fit.diagnostics), "runs": runs, **combination}),
+        spec=json_value(dict(fit.spec) if isinstance(fit.spec, dict) else fit.spec.to_dict()),
+        data_hash=fit.data_hash, regions=list(fit.regions), last_period=fit.last_period,
+        gate_passed=bool(verdict.passed), gate_reasons=[str(r) for r in verdict.reasons],
+        posterior_file=posterior, posterior_sha256=posterior_sha256, pid=os.getpid(),
+        task_seconds=round(time.perf_counter() - began, 3), paths=paths)
 
 
-def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tuple[Any, list[dict]]:
-    """Return (fit, runs) through `models.gate.fit_servable`: the configured draws, tune and chains are the
-    first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
-    FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed,
-    rhat_max, ess_bulk_min}, judged on the chains pooled so far."""
-    from models.gate import fit_servable
+def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tuple[Any, list[dict], Any]:
+    """Return (fit, runs, verdict) through `models.gate.fit_servable`: the configured draws, tune and chains are
+    the first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
+    FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed, rhat_max,
+    ess_bulk_min}, judged on the chains pooled so far; `verdict` (models.gate.GateResult) is the last run's,
+    the gate's verdict on the returned fit."""
+    from models.gate import GateResult, fit_servable
 
     fit, attempts = fit_servable(model, panel, draws=sampler["draws"], tune=sampler["tune"],
                                  chains=sampler["chains"], seed=sampler["seed"], sampler=sampler["method"],
                                  max_attempts=1 if sampler["method"] == "advi" else FIT_RUNS, **gate_thresholds)
     keys = ("chains", "chains_total", "seconds", "passed", "rhat_max", "ess_bulk_min")
-    return fit, [{k: json_value(a[k]) for k in keys} for a in attempts]
+    verdict = GateResult(passed=bool(attempts[-1]["passed"]), reasons=list(attempts[-1]["reasons"]))
+    return fit, [{k: json_value(a[k]) for k in keys} for a in attempts], verdict
 
 
 def save_posterior(fit, store: ArtifactStore, key: str) -> str:
@@ -111,9 +145,9 @@ def save_posterior(fit, store: ArtifactStore, key: str) -> str:
 
 
 def save_paths(fit, *, horizon: int, seed: int, store: ArtifactStore, prefix: str,
-               covariate_sources: dict | None = None) -> dict:
-    """Return the paths record (key, sha256, horizon, draws, seed, covariates) after simulating them and putting
-    them at `prefix`/paths.npz in `store`.
+               covariate_sources: dict | None = None) -> PathsRecord:
+    """Return the PathsRecord (key, sha256, horizon, draws, seed, covariates) after simulating the paths and
+    putting them at `prefix`/paths.npz in `store`.
 
     Covariates with a usable source model move with it; the others are held, and the stored detail of
     each covariate says which model moved it or why it was held.
@@ -129,16 +163,14 @@ def save_paths(fit, *, horizon: int, seed: int, store: ArtifactStore, prefix: st
         staged = Path(scratch) / "paths.npz"
         forecast.save(staged)
         paths_sha256 = store.put(staged, paths, what="forecast paths")
-    return {
-        "paths_file": paths, "paths_sha256": paths_sha256, "paths_horizon": int(horizon),
-        "paths_draws": int(np.asarray(forecast.paths).shape[0]), "paths_seed": int(seed),
-        "covariates_mode": forecast.covariates_mode, "covariates": json_value(forecast.covariates_detail),
-    }
+    return PathsRecord(paths_file=paths, paths_sha256=paths_sha256, paths_horizon=int(horizon),
+                       paths_draws=int(np.asarray(forecast.paths).shape[0]), paths_seed=int(seed),
+                       covariates_mode=forecast.covariates_mode, covariates=json_value(forecast.covariates_detail))
 
 
 def forecast_paths_task(posterior: dict, horizon: int, seed: int, store: ArtifactStore, prefix: str,
-                        covariate_sources: dict | None = None) -> dict:
-    """Return the paths record after re-simulating a stored posterior's forecast paths under `prefix` in `store`.
+                        covariate_sources: dict | None = None) -> PathsRecord:
+    """Return the PathsRecord after re-simulating a stored posterior's forecast paths under `prefix` in `store`.
 
     `posterior` is {"file": key, "sha256": ..., "what": "posterior of m v1"}; it is checked again after loading.
     """
