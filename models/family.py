@@ -151,15 +151,18 @@ class FamilyModel(ABC):
 
     # -- fit --------------------------------------------------------------------------------
     def fit(self, panel: Panel, draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 1,
-            sampler: str = "nutpie", warn: bool = True, complete: bool = True) -> Fit:
+            sampler: str = "nutpie", warn: bool = True, complete: bool = True,
+            config: SamplerConfig | None = None) -> Fit:
         """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state).
 
         A nutpie model compiled for the same spec and shapes is reused with new data. A fit that misses the
         serving gate (models.gate, default thresholds) warns with a GateWarning naming the worst parameter
         and what to do, unless warn=False (fit_servable and backtests judge their runs themselves).
         complete=False leaves out what `complete` adds (fit_servable adds it once, to the pooled chains).
+        `config` (a SamplerConfig) gives every sampler setting at once; the keywords draws to sampler are ignored then.
         """
-        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+        if config is None:
+            config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
         design, state, info = self.prepare(panel)
         regions = list(panel.regions)
         data = self.data_arrays(design, state)

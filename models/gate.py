@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import xarray as xr
 
 from models.diagnostics import compute_diagnostics
 from models.fit import Fit
-from models.sampling import nutpie_settings
+from models.spec import SamplerConfig
 
 DEFAULT_ADAPTATION = "diag"
 """nutpie mass-matrix adaptation of fit_servable (measured in bench/sampling.py: models/NOTES_count_model.md)."""
@@ -101,9 +101,9 @@ def next_run_chains(ess_bulk_min: float, chains_so_far: int, chains: int, *, min
 def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: int = 2, seed: int = 1,
                  sampler: str = "nutpie", adaptation: str = DEFAULT_ADAPTATION, max_attempts: int = 3,
                  max_rhat: float = 1.01, min_ess_bulk: float = 400, max_divergences: int = 0,
-                 max_chains_per_run: int = 4):
+                 max_chains_per_run: int = 4, config: SamplerConfig | None = None):
     """Return (fit, attempts): the first run is `chains` x (`tune` + `draws`), nutpie with mass-matrix
-    `adaptation` (see `models.sampling.nutpie_settings`). 1300 draws because at 1000 half the first
+    `adaptation` (see `models.SamplerConfig`). 1300 draws because at 1000 half the first
     runs missed the gate on 10 synthetic 20-region panels (bulk ESS 343-390 on log_alpha_scale, or
     R-hat 1.0101-1.0116 over ~100 parameters), and a second run cost more than the extra 300 draws;
     at 1300, 20 of 20 passed first (bench/sampling.py, models/NOTES_count_model.md, session 4).
@@ -115,23 +115,30 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
     out of the pool and the following runs use target_accept DIVERGENCE_TARGET_ACCEPT. At most `max_attempts` runs.
     `attempts` lists per run {draws, tune, chains, chains_total, seconds, compile_seconds, sampling_seconds, passed,
     reasons, rhat_max, ess_bulk_min, target_accept, run_divergences}, judged on the pooled chains. The last pooled
-    fit is returned even when it never passed (its gate result says why)."""
+    fit is returned even when it never passed (its gate result says why). `config` (a models.SamplerConfig)
+    gives the first run's sampler settings at once (draws to adaptation are ignored then; its adaptation None:
+    DEFAULT_ADAPTATION for nutpie)."""
+    if config is None:
+        config = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed)
+    if config.sampler == "nutpie" and config.adaptation is None:
+        config = replace(config, adaptation=adaptation)
     attempts, fits = [], []
     pooled = None
-    run_chains = chains
+    run_chains = config.chains
     target_accept = None
     for attempt in range(max_attempts):
         start = time.perf_counter()
-        with nutpie_settings(adaptation=adaptation, target_accept=target_accept):
-            fits.append(model.fit(panel, draws=draws, tune=tune, chains=run_chains, seed=seed + attempt,
-                                  sampler=sampler, warn=False, complete=False))
+        run = replace(config, chains=run_chains, seed=config.seed + attempt,
+                      target_accept=target_accept if config.sampler == "nutpie" else None)
+        fits.append(model.fit(panel, config=run, warn=False, complete=False))
         run_divergences = int(fits[-1].diagnostics.get("divergences", 0))
         if max_divergences == 0:  # a run with divergences never joins the pool (its divergences would stay forever)
             fits = [f for f in fits if f.diagnostics.get("divergences", 0) == 0] or fits[-1:]
         pooled = pool_chains(fits)
         d = pooled.diagnostics
         result = gate(d, max_rhat=max_rhat, min_ess_bulk=min_ess_bulk, max_divergences=max_divergences)
-        attempts.append({"draws": draws, "tune": tune, "chains": run_chains, "chains_total": int(d["chains"]),
+        attempts.append({"draws": config.draws, "tune": config.tune, "chains": run_chains,
+                         "chains_total": int(d["chains"]),
                          "seconds": round(time.perf_counter() - start, 2),
                          "compile_seconds": fits[-1].diagnostics["compile_seconds"],
                          "sampling_seconds": fits[-1].diagnostics["sampling_seconds"],
@@ -142,8 +149,8 @@ def fit_servable(model, panel, *, draws: int = 1300, tune: int = 400, chains: in
             break
         if run_divergences > max_divergences:
             target_accept = DIVERGENCE_TARGET_ACCEPT  # smaller steps from now on
-        run_chains = next_run_chains(d["ess_bulk_min"], int(d["chains"]), chains, min_ess_bulk=min_ess_bulk,
+        run_chains = next_run_chains(d["ess_bulk_min"], int(d["chains"]), config.chains, min_ess_bulk=min_ess_bulk,
                                      max_chains=max_chains_per_run)
-    if sampler == "nutpie":
-        pooled.info["sampler"] = {**pooled.info.get("sampler", {}), "adaptation": adaptation}
+    if config.sampler == "nutpie":
+        pooled.info["sampler"] = {**pooled.info.get("sampler", {}), "adaptation": config.adaptation}
     return model.complete(pooled, panel), attempts

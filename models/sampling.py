@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,42 +12,11 @@ import pymc as pm
 import xarray as xr
 
 from models.compile_cache import notice_compiling
-from models.errors import SamplingFailed, SpecError
+from models.errors import SamplingFailed
 from models.spec import SamplerConfig
 
 _COMPILED: dict[str, Any] = {}
 """nutpie compiled models kept in-process, keyed by spec id + parameter shapes."""
-
-
-NUTPIE_ADAPTATIONS = ("diag", "draw_diag", "low_rank")
-"""Mass-matrix adaptations `nutpie_settings` accepts ("flow" needs jax or torch, not installed)."""
-
-_NUTPIE_SETTINGS: ContextVar[dict[str, Any]] = ContextVar("nutpie_settings", default={})
-
-
-@contextmanager
-def nutpie_settings(*, adaptation: str = "diag", target_accept: float | None = None) -> Iterator[None]:
-    """Within the block, nutpie fits use this mass-matrix adaptation (nutpie's own default is "diag";
-    "low_rank" also adapts to correlated directions) and, when given, this target acceptance rate
-    (nutpie's default 0.8; higher: smaller steps, fewer divergences). Not part of the model: sampler
-    settings only. Raises SpecError for an unknown adaptation or a target outside (0, 1)."""
-    if adaptation not in NUTPIE_ADAPTATIONS:
-        raise SpecError(f"unknown nutpie adaptation {adaptation!r}; use one of {', '.join(NUTPIE_ADAPTATIONS)}")
-    settings: dict[str, Any] = {"adaptation": adaptation}
-    if target_accept is not None:
-        if not 0.0 < float(target_accept) < 1.0:
-            raise SpecError(f"target_accept must lie strictly between 0 and 1, got {target_accept!r}")
-        settings["target_accept"] = float(target_accept)
-    token = _NUTPIE_SETTINGS.set(settings)
-    try:
-        yield
-    finally:
-        _NUTPIE_SETTINGS.reset(token)
-
-
-def current_nutpie_settings() -> dict[str, Any]:
-    """Return the nutpie keyword settings in force (empty: nutpie's defaults)."""
-    return dict(_NUTPIE_SETTINGS.get())
 
 
 def clear_compiled_cache() -> None:
@@ -75,7 +42,7 @@ def sample_posterior(
     `build()` returns the PyMC model with its `pm.Data` set to `data`; for nutpie a compiled
     model with the same `cache_key` is reused and only its data swapped (`with_data`).
     `keep` lists the posterior variables to keep (default: every variable without an "obs" dim).
-    nutpie runs with nutpie's defaults unless inside a `nutpie_settings` block (fit_servable uses one).
+    nutpie runs with `config`'s adaptation and target_accept (nutpie's defaults where None).
     """
     timings = {"compile_seconds": 0.0, "sampling_seconds": 0.0}
     try:
@@ -121,7 +88,7 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
         seed=config.seed,
         progress_bar=False,
         save_warmup=False,
-        **_NUTPIE_SETTINGS.get(),
+        **config.nutpie_options(),
     )
     timings["sampling_seconds"] = time.perf_counter() - start
     return tree

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,17 +16,26 @@ MODEL_VERSION = "3"
 
 NORMALISATIONS = ("target", "source")
 SAMPLERS = ("nutpie", "pymc", "advi")
+NUTPIE_ADAPTATIONS = ("diag", "draw_diag", "low_rank")
+"""Mass-matrix adaptations nutpie may use ("flow" needs jax or torch, not installed)."""
 
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    """How a posterior is drawn: sampler name and its lengths. Not part of the model identity."""
+    """How a posterior is drawn: sampler name, its lengths and seed, and for nutpie the mass-matrix `adaptation`
+    ("diag", nutpie's own default, "draw_diag" or "low_rank", which also adapts to correlated directions) and
+    `target_accept` (nutpie's default 0.8; higher: smaller steps, fewer divergences); None leaves nutpie's
+    default. Not part of the model identity. The one shape of sampler settings from a request to the sampler:
+    `from_settings` reads the service's stored settings, `FamilyModel.fit(config=)` and `fit_servable(config=)`
+    take it. Raises SpecError for a setting out of range."""
 
     sampler: str = "nutpie"
     draws: int = 1000
     tune: int = 1000
     chains: int = 2
     seed: int = 1
+    adaptation: str | None = None
+    target_accept: float | None = None
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
@@ -35,10 +45,27 @@ class SamplerConfig:
                 raise SpecError(f"sampler {name} must be >= 1, got {getattr(self, name)}")
         if int(self.tune) < 0:
             raise SpecError(f"sampler tune must be >= 0, got {self.tune}")
+        if self.adaptation is not None and self.adaptation not in NUTPIE_ADAPTATIONS:
+            raise SpecError(f"unknown nutpie adaptation {self.adaptation!r}; "
+                            f"use one of {', '.join(NUTPIE_ADAPTATIONS)}")
+        if self.target_accept is not None and not 0.0 < float(self.target_accept) < 1.0:
+            raise SpecError(f"target_accept must lie strictly between 0 and 1, got {self.target_accept!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> SamplerConfig:
+        """Return the config of stored sampler settings: the service's request shape {"method", "draws", "tune",
+        "chains", "seed"} or this class's own field names."""
+        fields = {k: v for k, v in settings.items() if k != "method"}
+        return cls(**({"sampler": settings["method"]} if "method" in settings else {}), **fields)
+
+    def nutpie_options(self) -> dict[str, Any]:
+        """Return the nutpie keyword settings this config sets (empty: nutpie's defaults)."""
+        options = {"adaptation": self.adaptation, "target_accept": self.target_accept}
+        return {k: v if k == "adaptation" else float(v) for k, v in options.items() if v is not None}
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the sampler settings as a JSON-ready dict."""
-        return asdict(self)
+        """Return the sampler settings as a JSON-ready dict (nutpie settings left at their default left out)."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from service.serving.artifacts import ArtifactStore
+
+if TYPE_CHECKING:  # models imports PyMC: tasks import it inside the task process only
+    from models.spec import SamplerConfig
 
 PATHS_DRAWS = 1000
 FIT_RUNS = 3
@@ -93,18 +96,20 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
     fitted models that move the covariates forward in those paths.
     """
     from models.families import family
+    from models.spec import SamplerConfig
 
     began = time.perf_counter()
+    sampler = SamplerConfig.from_settings(config["sampler"])
     panel = build_panel(frame, regions, config["normalise"])
     model = family(config["family"]).model(indicator=config["indicator"], covariates=list(config["covariates"]),
                                            spillover=config["spillover"], normalise=config["normalise"],
                                            **config.get("options", {}))
-    fit, runs, verdict = fit_until_servable(model, panel, config["sampler"], gate_thresholds)
+    fit, runs, verdict = fit_until_servable(model, panel, sampler, gate_thresholds)
     posterior = f"{prefix}/posterior.nc"
     posterior_sha256 = save_posterior(fit, store, posterior)
     paths = None
     if verdict.passed:
-        paths = save_paths(fit, horizon=config["horizon"], seed=config["sampler"]["seed"], store=store,
+        paths = save_paths(fit, horizon=config["horizon"], seed=sampler.seed, store=store,
                            prefix=prefix, covariate_sources=covariate_sources)
     combination = {"combination": fit.info["combination"]} if "combination" in fit.info else {}
     return FitRecord(
@@ -116,7 +121,7 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
         task_seconds=round(time.perf_counter() - began, 3), paths=paths)
 
 
-def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tuple[Any, list[dict], Any]:
+def fit_until_servable(model, panel, sampler: SamplerConfig, gate_thresholds: dict) -> tuple[Any, list[dict], Any]:
     """Return (fit, runs, verdict) through `models.gate.fit_servable`: the configured draws, tune and chains are
     the first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
     FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed, rhat_max,
@@ -124,9 +129,8 @@ def fit_until_servable(model, panel, sampler: dict, gate_thresholds: dict) -> tu
     the gate's verdict on the returned fit."""
     from models.gate import GateResult, fit_servable
 
-    fit, attempts = fit_servable(model, panel, draws=sampler["draws"], tune=sampler["tune"],
-                                 chains=sampler["chains"], seed=sampler["seed"], sampler=sampler["method"],
-                                 max_attempts=1 if sampler["method"] == "advi" else FIT_RUNS, **gate_thresholds)
+    fit, attempts = fit_servable(model, panel, config=sampler,
+                                 max_attempts=1 if sampler.sampler == "advi" else FIT_RUNS, **gate_thresholds)
     keys = ("chains", "chains_total", "seconds", "passed", "rhat_max", "ess_bulk_min")
     verdict = GateResult(passed=bool(attempts[-1]["passed"]), reasons=list(attempts[-1]["reasons"]))
     return fit, [{k: json_value(a[k]) for k in keys} for a in attempts], verdict
@@ -190,10 +194,11 @@ def backtest_forecasters(config: dict, covariate_families: dict[str, str] | None
     """
     from models.backtest import family_model_forecaster
     from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
+    from models.spec import SamplerConfig
 
-    sampler = config["sampler"]
-    options = dict(draws=sampler["draws"], tune=sampler["tune"], chains=sampler["chains"],
-                   sampler=sampler["method"], normalise=config["normalise"], covariates=tuple(config["covariates"]),
+    sampler = SamplerConfig.from_settings(config["sampler"])
+    options = dict(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,
+                   sampler=sampler.sampler, normalise=config["normalise"], covariates=tuple(config["covariates"]),
                    covariate_families=covariate_families, **config.get("options", {}))
     forecasters = {
         "zero": zero_forecast, "persistence": persistence_forecast, "bootstrap": bootstrap_forecast,

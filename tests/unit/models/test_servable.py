@@ -7,7 +7,7 @@ import pytest
 from models import CountModel
 from models.errors import SpecError
 from models.gate import fit_servable, next_run_chains
-from models.sampling import current_nutpie_settings, nutpie_settings
+from models.spec import SamplerConfig
 
 
 class TestNextRunChains:
@@ -33,17 +33,21 @@ class TestNextRunChains:
         assert next_run_chains(ess, 2, 2) == 2
 
 
-class TestNutpieSettings:
-    def test_block_sets_and_restores(self):
-        assert current_nutpie_settings() == {}
-        with nutpie_settings(adaptation="low_rank"):
-            assert current_nutpie_settings() == {"adaptation": "low_rank"}
-        assert current_nutpie_settings() == {}
+class TestSamplerConfig:
+    def test_nutpie_settings_are_part_of_the_config(self):
+        assert SamplerConfig().nutpie_options() == {} and "adaptation" not in SamplerConfig().to_dict()
+        config = SamplerConfig(adaptation="low_rank", target_accept=0.9)
+        assert config.nutpie_options() == {"adaptation": "low_rank", "target_accept": 0.9}
 
-    def test_unknown_adaptation_is_refused(self):
-        with pytest.raises(SpecError, match="adaptation"):
-            with nutpie_settings(adaptation="flow"):
-                pass
+    @pytest.mark.parametrize(("settings", "message"), [({"adaptation": "flow"}, "adaptation"),
+                                                       ({"target_accept": 1.0}, "target_accept")])
+    def test_a_bad_nutpie_setting_is_refused(self, settings, message):
+        with pytest.raises(SpecError, match=message):
+            SamplerConfig(**settings)
+
+    def test_the_services_stored_settings_read_as_a_config(self):
+        stored = {"method": "pymc", "draws": 300, "tune": 200, "chains": 4, "seed": 9}
+        assert SamplerConfig.from_settings(stored) == SamplerConfig("pymc", 300, 200, 4, 9)
 
 
 def test_fit_servable_records_adaptation_and_pools_until_the_gate(tiny_panel):
