@@ -108,3 +108,22 @@ def fit_now(database, worker, model_id: int) -> dict:
         job = session.get(Job, job_id)
         assert job.status == "succeeded", job.error
         return dict(job.result)
+
+
+def backtest_now(database, worker, model_id: int, payload: dict) -> dict:
+    """Return the stored result (service.crud.jobs.backtest_out) of one backtest job of `model_id` with `payload`,
+    run to the end by `worker`; asserts it succeeded and that every model score is a CRPS >= 0."""
+    from service.crud import queue
+    from service.crud.jobs import backtest_out
+    from service.db.tables import utc_now
+
+    with database.session() as session:
+        job_id = queue.enqueue(session, kind="backtest", model_id=model_id, now=utc_now(), payload=payload)
+        session.commit()
+    assert worker.run_once() == job_id
+    with database.session() as session:
+        out = backtest_out(session, job_id=job_id)
+    assert out["status"] == "succeeded", out["error"]
+    model_rows = [row for row in out["scores"] if row["forecaster"] == "model"]
+    assert model_rows and all(row["crps"] is not None and row["crps"] >= 0 for row in model_rows), model_rows
+    return out

@@ -24,7 +24,15 @@ from service.serving.cached_source import probability_from_paths, spillover_from
 from service.serving.path_cache import PathCache, fit_of, resolve
 from service.serving.registry import served_version
 from service.settings import GateThresholds, Settings
-from tests.e2e.registry_support import GATE, GOOD_SAMPLER, STARVED_SAMPLER, model_payload, seed_database, tiny_panel
+from tests.e2e.registry_support import (
+    GATE,
+    GOOD_SAMPLER,
+    STARVED_SAMPLER,
+    backtest_now,
+    model_payload,
+    seed_database,
+    tiny_panel,
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,26 +158,17 @@ def test_served_probability_and_spillover_equal_the_library_for_the_same_version
 
 
 def test_backtest_job_scores_the_model_beside_baselines(setup):
-    from service.crud.jobs import backtest_out
-
     database, settings, worker, model_id = setup
     with database.session() as session:
         update_model(session, name="m", changes={"sampler": STARVED_SAMPLER})  # quick fits at every origin
-        job_id = queue.enqueue(session, kind="backtest", model_id=model_id, now=utc_now(),
-                               payload={"origins": 2, "step": 2, "horizon": 3})
         session.commit()
-    assert worker.run_once() == job_id
-    with database.session() as session:
-        out = backtest_out(session, job_id=job_id)
-    assert out["status"] == "succeeded", out["error"]
+    out = backtest_now(database, worker, model_id, {"origins": 2, "step": 2, "horizon": 3})
     forecasters = {row["forecaster"] for row in out["scores"]}
     assert forecasters == {"zero", "persistence", "bootstrap", "model", "no_spillover"}, out["failures"]
     assert {row["horizon"] for row in out["scores"]} == {1, 2, 3}
-    model_rows = [row for row in out["scores"] if row["forecaster"] == "model"]
-    assert all(row["crps"] is not None and row["crps"] >= 0 for row in model_rows), model_rows
     assert {row["region"] for row in out["by_region"]} == {"R01", "R02", "R03", "R04"}
     with database.session() as session:
-        result = session.get(Job, job_id).result
+        result = session.get(Job, out["id"]).result
     assert len(result["tasks"]) == 10 and all(t["started"] <= t["ended"] for t in result["tasks"])
     host, pid = result["workers"][0].rsplit(":", 1)  # the one pool process, not this one
     assert len(result["workers"]) == 1 and host == socket.gethostname() and int(pid) != os.getpid()

@@ -13,12 +13,9 @@ from pydantic import ValidationError
 
 import tests.toy_family  # noqa: F401  (registers the "toy" family in this process)
 from service.api.routes.forecasts import forecast_body
-from service.crud import queue
-from service.crud.jobs import backtest_out
-from service.db.tables import utc_now
 from service.schemas.models import ModelIn
 from service.serving.path_cache import PathCache, resolve
-from tests.e2e.registry_support import fit_now, tiny_panel, worker_registry
+from tests.e2e.registry_support import backtest_now, fit_now, tiny_panel, worker_registry
 
 HORIZON = 4
 MODEL = {"name": "toy-model", "family": "toy", "indicator": "attacks", "regions": [], "covariates": [],
@@ -56,13 +53,5 @@ def test_a_registered_family_is_fitted_served_and_backtested_by_the_service(setu
         pooled_mean = float(np.nanmean(panel.values("attacks")))
         assert 0.3 * pooled_mean < answer["steps"][0]["mean"] < 3 * pooled_mean, (answer, pooled_mean)
 
-        job_id = queue.enqueue(session, kind="backtest", model_id=model_id, now=utc_now(),
-                               payload={"origins": 2, "step": 3, "horizon": 2})
-        session.commit()
-    assert worker.run_once() == job_id
-    with database.session() as session:
-        out = backtest_out(session, job_id=job_id)
-    assert out["status"] == "succeeded", out["error"]
+    out = backtest_now(database, worker, model_id, {"origins": 2, "step": 3, "horizon": 2})
     assert {row["forecaster"] for row in out["scores"]} == {"zero", "persistence", "bootstrap", "model"}, out
-    model_rows = [row for row in out["scores"] if row["forecaster"] == "model"]
-    assert model_rows and all(row["crps"] is not None and row["crps"] >= 0 for row in model_rows), model_rows
