@@ -81,10 +81,7 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
     start = time.perf_counter()
     tree = nutpie.sample(
         compiled,
-        draws=config.draws,
-        tune=config.tune,
-        chains=config.chains,
-        cores=min(config.chains, 2),
+        **config.run_lengths(),
         seed=config.seed,
         progress_bar=False,
         save_warmup=False,
@@ -102,10 +99,7 @@ def _sample_pymc(build, config, timings) -> xr.DataTree:
     with model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = pm.sample(
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            cores=min(config.chains, 2),
+            **config.run_lengths(),
             random_seed=config.seed,
             nuts_sampler="pymc",
             progressbar=False,

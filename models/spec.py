@@ -58,6 +58,10 @@ class SamplerConfig:
         fields = {k: v for k, v in settings.items() if k != "method"}
         return cls(**({"sampler": settings["method"]} if "method" in settings else {}), **fields)
 
+    def run_lengths(self) -> dict[str, int]:
+        """Return the NUTS samplers' run keywords: draws, tune, chains and cores (at most 2, the machines' count)."""
+        return {"draws": self.draws, "tune": self.tune, "chains": self.chains, "cores": min(self.chains, 2)}
+
     def nutpie_options(self) -> dict[str, Any]:
         """Return the nutpie keyword settings this config sets (empty: nutpie's defaults)."""
         options = {"adaptation": self.adaptation, "target_accept": self.target_accept}
