@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from indicators import Catalogue, IndicatorKind, RowError
 from indicators.errors import BatchRejected
+from service.crud.upsert import write_upsert
 from service.db.tables import Indicator, Observation, Region, indicators
 from service.errors import Conflict
 
@@ -65,9 +66,4 @@ def upsert_indicators(*, session: Session, items: list[dict]) -> dict[str, int]:
                                f"its kind cannot change to {row['kind']!r}",
                                hint="Create a new indicator id for the new kind.")
             changed_rows.append({**row, "updated_at": now})
-    if new_rows:
-        session.execute(insert(indicators), new_rows)
-    for row in changed_rows:
-        session.execute(update(indicators).where(indicators.c.id == row["id"]).values(**row))
-    session.commit()
-    return {"inserted": len(new_rows), "updated": len(changed_rows), "unchanged": unchanged}
+    return write_upsert(session, indicators, new_rows, changed_rows, unchanged)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indicators import BatchTooLarge, Region, RowError, validate_regions
 from indicators.errors import BatchRejected
+from service.crud.upsert import write_upsert
 from service.db.tables import Region as RegionRow
 from service.db.tables import regions
 
@@ -170,9 +171,4 @@ def upsert_regions(
             unchanged += 1
         else:
             changed_rows.append({**row, "updated_at": now})
-    if new_rows:
-        session.execute(insert(regions), new_rows)
-    for row in changed_rows:
-        session.execute(update(regions).where(regions.c.id == row["id"]).values(**row))
-    session.commit()
-    return {"inserted": len(new_rows), "updated": len(changed_rows), "unchanged": unchanged}
+    return write_upsert(session, regions, new_rows, changed_rows, unchanged)
