@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -91,35 +92,30 @@ def _sample_nutpie(build, data, config, cache_key, timings) -> xr.DataTree:
     return tree
 
 
-def _sample_pymc(build, config, timings) -> xr.DataTree:
+@contextmanager
+def _quiet_model(build, timings) -> Iterator[pm.Model]:
+    """Yield the built model, entered, with PyMC's warnings silenced; times the build (compile_seconds) and the
+    block (sampling_seconds) into `timings`."""
     start = time.perf_counter()
     model = build()
     timings["compile_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree = pm.sample(
-            **config.run_lengths(),
-            random_seed=config.seed,
-            nuts_sampler="pymc",
-            progressbar=False,
-            compute_convergence_checks=False,
-        )
+        yield model
     timings["sampling_seconds"] = time.perf_counter() - start
-    return tree
+
+
+def _sample_pymc(build, config, timings) -> xr.DataTree:
+    with _quiet_model(build, timings):
+        return pm.sample(**config.run_lengths(), random_seed=config.seed, nuts_sampler="pymc", progressbar=False,
+                         compute_convergence_checks=False)
 
 
 def _sample_advi(build, config, timings) -> xr.DataTree:
-    start = time.perf_counter()
-    model = build()
-    timings["compile_seconds"] = time.perf_counter() - start
-    start = time.perf_counter()
-    n_iter = max(10 * config.tune, 5000)
-    with model, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        approx = pm.fit(n=n_iter, method="advi", random_seed=config.seed, progressbar=False)
+    with _quiet_model(build, timings):
+        approx = pm.fit(n=max(10 * config.tune, 5000), method="advi", random_seed=config.seed, progressbar=False)
         tree = approx.sample(config.draws * config.chains, random_seed=config.seed)
-    timings["sampling_seconds"] = time.perf_counter() - start
     post = tree["posterior"].to_dataset()
     # ADVI returns one chain; reshape into `chains` pseudo-chains so shapes match the samplers.
     post = post.isel(chain=0).drop_vars("chain", errors="ignore")
