@@ -89,29 +89,38 @@ async def slow_connection(host: str, port: int, until: float, seen: Counter, ope
             writer.close()
 
 
-async def abuse(base: str, read_key: str, model: str, pairs: list[tuple[str, str]], seconds: float) -> dict:
+PARTS = ("questions", "slow")
+"""The abuser's two parts, each of which `--abuser-parts` can run alone (to tell which one costs what)."""
+
+
+async def abuse(base: str, read_key: str, model: str, pairs: list[tuple[str, str]], seconds: float,
+                parts: tuple[str, ...] = PARTS) -> dict:
     """Return what the abuser sent and got back over `seconds`: question statuses and answer times, slow
-    connections' outcomes and the most held at once."""
+    connections' outcomes and the most held at once (`parts`: which of PARTS to run)."""
     until = time.monotonic() + seconds
     questions: Counter = Counter()
     slow: Counter = Counter()
     latency: list[float] = []
     open_now = [0, 0]
     transport = httpx.AsyncHTTPTransport(local_address=QUESTION_SOURCE, limits=httpx.Limits(max_connections=None))
-    parts = urlsplit(base)
+    address = urlsplit(base)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {read_key}"},
                                  transport=transport) as client:
         await asyncio.gather(
-            *(question_loop(n, client, model, pairs, until, questions, latency) for n in range(QUESTION_LOOPS)),
-            *(slow_connection(parts.hostname, parts.port, until, slow, open_now) for _ in range(SLOW_CONNECTIONS)))
+            *(question_loop(n, client, model, pairs, until, questions, latency)
+              for n in range(QUESTION_LOOPS if "questions" in parts else 0)),
+            *(slow_connection(address.hostname, address.port, until, slow, open_now)
+              for _ in range(SLOW_CONNECTIONS if "slow" in parts else 0)))
     answered = sorted(latency)
-    return {"questions": dict(questions), "question_answer_seconds_p50": answered[len(answered) // 2] if answered
-            else None, "slow_header_outcomes": dict(slow), "slow_connections_held_at_most": open_now[1]}
+    return {"parts": list(parts), "questions": dict(questions),
+            "question_answer_seconds_p50": answered[len(answered) // 2] if answered else None,
+            "slow_header_outcomes": dict(slow), "slow_connections_held_at_most": open_now[1]}
 
 
-def run_abuser(base: str, read_key: str, model: str, pairs: list[tuple[str, str]], seconds: float) -> dict:
+def run_abuser(base: str, read_key: str, model: str, pairs: list[tuple[str, str]], seconds: float,
+               parts: tuple[str, ...] = PARTS) -> dict:
     """Return `abuse(...)`'s record, run on an event loop of this process (the entry point of its process)."""
-    return asyncio.run(abuse(base, read_key, model, pairs, seconds))
+    return asyncio.run(abuse(base, read_key, model, pairs, seconds, parts))
 
 
 async def probe(base: str, key: str, until: float, latency: dict[str, list[float]], failures: Counter) -> None:

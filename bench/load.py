@@ -38,7 +38,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.abuse import probe, run_abuser
+from bench.abuse import PARTS, probe, run_abuser
 from bench.load_checks import check_rows, create_database, drop_database, make_keys, percentiles, server_problems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -237,10 +237,11 @@ async def sample_load(until: float, samples: list[float]) -> None:
 
 
 async def run_load(base: str, keys: list[str], seconds: float, neighbours: dict,
-                   abuser_key: str | None = None) -> tuple[Ledger, list, float, list[float], dict | None]:
+                   abuser_key: str | None = None, abuser_parts: tuple[str, ...] = PARTS,
+                   ) -> tuple[Ledger, list, float, list[float], dict | None]:
     """Return (ledger, ended refit jobs, wall seconds, load averages sampled every 5 s, the abuser's record or
     None) of one client per key of `keys` sending the mix for `seconds` (beside the abuser when `abuser_key`
-    is given); the refits and the probe use the first key."""
+    is given, running `abuser_parts`); the refits and the probe use the first key."""
     key, clients = keys[0], len(keys)
     ledger, done, load = Ledger(), [], []
     began = time.monotonic()
@@ -251,7 +252,8 @@ async def run_load(base: str, keys: list[str], seconds: float, neighbours: dict,
     if abuser_key is not None:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         pairs = [(r, n) for r in MODEL_REGIONS for n in neighbours[r] if n != r]
-        abuser = asyncio.wrap_future(pool.submit(run_abuser, base, abuser_key, MODEL, pairs, seconds))
+        abuser = asyncio.wrap_future(pool.submit(run_abuser, base, abuser_key, MODEL, pairs, seconds,
+                                                       abuser_parts))
         abuser.add_done_callback(lambda _: pool.shutdown(wait=False))
     await asyncio.gather(*(client_loop(n, base, keys[n], until, ledger, neighbours, clients) for n in range(clients)))
     wall = time.monotonic() - began
@@ -271,6 +273,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--abusive", action="store_true", help="add the abusive read client of bench/abuse.py")
+    parser.add_argument("--abuser-parts", default=",".join(PARTS),
+                        help=f"with --abusive: which of its parts run, comma-separated (default {','.join(PARTS)})")
     args = parser.parse_args()
 
     name, url = create_database()
@@ -295,7 +299,8 @@ def main() -> None:
             emit(phase="setup", database=name, **seeded, first_fit_seconds=job.get("seconds"),
                  setup_seconds=round(time.monotonic() - began, 1), clients=args.clients, seconds=args.seconds)
         abuser_key = make_keys(url, "read")[0] if args.abusive else None
-        ledger, refit_jobs, wall, load, abused = asyncio.run(run_load(base, keys, args.seconds, neighbours, abuser_key))
+        ledger, refit_jobs, wall, load, abused = asyncio.run(run_load(base, keys, args.seconds, neighbours, abuser_key,
+                                                                   tuple(args.abuser_parts.split(","))))
         total = 0
         all_status: Counter = Counter()
         for endpoint, seconds in sorted(ledger.latency.items()):
