@@ -11,6 +11,7 @@ a worker killed with kill -9 leaves no pool process computing or idle behind it.
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -18,6 +19,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor as Executor_
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -240,3 +243,34 @@ def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor | InProces
     if in_memory:
         return InProcessExecutor(settings.worker_processes)
     return LocalExecutor(settings.worker_processes)
+
+
+def question_process_started(parent_pid: int, flags, settings: Settings, niceness: int) -> None:
+    """The initializer of a question process: die with the API process, plain compile notices, then its own path
+    cache and lower priority (service.serving.question_process); returns nothing."""
+    from service.serving.question_process import question_process_started as prepare
+
+    pool_process_started(parent_pid)
+    prepare(flags, settings, niceness)
+
+
+def question_executor(settings: Settings, cache) -> Callable[[Any], tuple[Executor_, Callable[..., Any]]]:
+    """Return the `start(flags)` of the API's question pool (service.serving.questions.QuestionPool): it returns
+    (a pool of `question_workers` spawned, niced processes dying with this one, question_process.answer) by
+    default, or (threads of this process, answer on the app's path `cache`) when `question_processes` is off or
+    the artifact store is memory:// (which only this process sees)."""
+    from service.serving.artifacts import settings_store
+    from service.serving.question_process import answer
+
+    in_process = not settings.question_processes or settings_store(settings).in_process_only
+
+    def start(flags) -> tuple[Executor_, Callable[..., Any]]:
+        if in_process:
+            return (ThreadPoolExecutor(max_workers=settings.question_workers, thread_name_prefix="fragility-question"),
+                    functools.partial(answer, state={"flags": flags, "cache": cache}))
+        return (ProcessPoolExecutor(max_workers=settings.question_workers,
+                                    mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=question_process_started,
+                                    initargs=(os.getpid(), flags, settings, settings.question_niceness)), answer)
+
+    return start

@@ -85,8 +85,14 @@ class Settings(BaseSettings):
     max_requests_per_client: int = Field(default=100, gt=0, description=(
         "requests one client address may have in progress at once (slow bodies included); more: 429"))
     question_workers: int = Field(default=2, gt=0, le=64, description=(
-        "threads of the API process computing expensive questions (probability event grids, spillover, "
-        "scenarios) at once; they never run on the request threadpool"))
+        "question processes (or threads, see question_processes) computing expensive questions (probability "
+        "event grids, spillover, scenarios) at once; they never run on the request threadpool"))
+    question_processes: bool = Field(default=True, description=(
+        "compute expensive questions in processes of their own (niced, each with its own path cache), so their "
+        "simulations never hold the API process's GIL; false: threads of the API process (one process, less "
+        "memory, but cheap endpoints wait for the GIL while questions compute)"))
+    question_niceness: int = Field(default=10, ge=0, le=19, description=(
+        "niceness added to the question processes: under CPU contention the API answers before questions"))
     max_waiting_questions: int = Field(default=8, ge=0, description=(
         "expensive questions that may wait for a question thread; one more is refused with 429 and Retry-After"))
     max_questions_per_key: int = Field(default=2, gt=0, description=(

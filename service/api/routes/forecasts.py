@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from indicators.errors import InputError
@@ -17,14 +17,17 @@ from service.api.authentication import client_identity
 from service.api.deps import ReadKey, SessionDep
 from service.api.session_route import SessionRoute, release
 from service.auth import Principal
+from service.crud.versions import mark_broken
+from service.errors import ArtifactBroken, VersionBroken
+from service.executors import question_executor
 from service.schemas.data import error_responses
 from service.schemas.models import ForecastOut, ProbabilityIn, ProbabilityOut, SpilloverIn, SpilloverOut
 from service.serving.artifacts import settings_store
-from service.serving.cached_source import probability_from_paths, spillover_from_paths
 from service.serving.export_cache import PathExports, export_pieces
-from service.serving.path_cache import PathCache, fit_of, resolve
+from service.serving.path_cache import PathCache, resolve
 from service.serving.path_export import MEDIA_TYPES, chosen_regions
-from service.serving.questions import QuestionAbandoned, QuestionPool
+from service.serving.question_process import QuestionAbandoned, question_key
+from service.serving.questions import QuestionPool
 from service.serving.registry import ServedVersion
 
 router = APIRouter(route_class=SessionRoute, prefix="/v1/models", tags=["forecasts"],
@@ -147,13 +150,15 @@ async def forecast(
     return Response(content=body, media_type="application/json")
 
 
-def get_question_pool(request: Request) -> QuestionPool:
-    """Return the app's pool of expensive questions (made on first use from the settings)."""
+def get_question_pool(request: Request, cache: PathCache) -> QuestionPool:
+    """Return the app's pool of expensive questions (made on first use from the settings: processes of their
+    own by default, see service.executors.question_executor)."""
     pool = getattr(request.app.state, "question_pool", None)
     if pool is None:
         settings = request.app.state.settings
         pool = request.app.state.question_pool = QuestionPool(
-            settings.question_workers, settings.max_waiting_questions, settings.max_questions_per_key)
+            settings.question_workers, settings.max_waiting_questions, settings.max_questions_per_key,
+            question_executor(settings, cache))
     return pool
 
 
@@ -164,47 +169,44 @@ def caller_of(request: Request, principal: Principal) -> str:
     return client_identity(request)
 
 
-async def answer_question(request: Request, session, cache: PathCache, principal: Principal, name: str,
-                          number: int | None, horizon: int, key_of: Callable[[ServedVersion], tuple],
-                          compute: Callable[[ServedVersion, Any, Any, Callable[[], None]], BaseModel]) -> Response:
-    """Return the answer to one expensive question: from the cache if it was asked before, else computed in the
-    question pool (service.serving.questions: 429 past the caps, abandoned if the client leaves).
+def mark_version_broken(request: Request, cache: PathCache, served: ServedVersion, exc: ArtifactBroken) -> None:
+    """Mark `served` broken after a question found its paths or posterior unusable, so the version before it
+    serves; returns nothing."""
+    with request.app.state.db.session() as session:
+        mark_broken(session, version_id=served.version_id, reason=exc.message)
+        session.commit()
+    cache.forget_version(served.version_id)
 
-    `key_of(served)` is the question's cache key; `compute(served, stored, fit, checkpoint)` its answer as the
-    response model, encoded (as FastAPI would) once, then cached as bytes.
+
+async def answer_question(request: Request, session, cache: PathCache, principal: Principal, name: str,
+                          number: int | None, kind: str, question: dict) -> Response:
+    """Return the answer to one expensive `kind` question ("probability" or "spillover", its fields in
+    `question`): from the cache if it was asked before, else computed in the question pool
+    (service.serving.questions: 429 past the caps, abandoned if the client leaves; the answer is computed by
+    service.serving.question_process.answer, then cached here as bytes).
     """
-    def look_up() -> tuple[ServedVersion, Any]:
-        served, stored = resolve(session, cache, name, number)
+    def look_up() -> ServedVersion:
+        served, _ = resolve(session, cache, name, number)
         release(session)
-        return served, stored
+        return served
 
     served = cache.remembered(name, number)
-    stored = None
     if served is None:
-        served, stored = await run_in_threadpool(look_up)
-    check_horizon(served, horizon)
-    key = key_of(served)
+        served = await run_in_threadpool(look_up)
+    check_horizon(served, question["horizon"])
+    key = question_key(kind, served, question)
     body = cache.peek(key)
     if body is not None:
         return Response(content=body, media_type="application/json")
-    database = request.app.state.db
-
-    def work(abandon) -> bytes:
-        nonlocal stored
-        if stored is None:
-            stored = cache.forecast(served)
-
-        def answer() -> bytes:
-            with database.session() as own:  # not the request's: the request may end before the work does
-                fit = fit_of(own, cache, served)
-            return compute(served, stored, fit, abandon.check).model_dump_json(by_alias=True).encode()
-
-        return cache.get(key, answer)
-
     try:
-        body = await get_question_pool(request).ask(request, caller_of(request, principal), work)
+        body = await get_question_pool(request, cache).ask(
+            request, caller_of(request, principal), kind, served, question, name,
+            keep=lambda value: cache.get(key, lambda: value))
     except QuestionAbandoned:
         return Response(status_code=499)  # nobody reads it: the client is gone
+    except ArtifactBroken as exc:
+        await run_in_threadpool(mark_version_broken, request, cache, served, exc)
+        raise VersionBroken(f"version {served.number} of {name!r} is broken: {exc.message}") from exc
     return Response(content=body, media_type="application/json")
 
 
@@ -217,16 +219,8 @@ async def probability(name: str, body: ProbabilityIn, request: Request, session:
     A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
     caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
     """
-    def compute(served: ServedVersion, stored, fit, checkpoint) -> ProbabilityOut:
-        answer = probability_from_paths(cache, served, stored, fit, region=body.region, threshold=body.threshold,
-                                        horizon=body.horizon, within=body.within, checkpoint=checkpoint)
-        return ProbabilityOut.from_answer(answer, model=name, version=served.number, indicator=served.indicator,
-                                          unit=served.unit)
-
-    return await answer_question(
-        request, session, cache, principal, name, body.version, body.horizon,
-        lambda served: ("probability", served.version_id, body.region, body.threshold, body.horizon, body.within),
-        compute)
+    question = {"region": body.region, "threshold": body.threshold, "horizon": body.horizon, "within": body.within}
+    return await answer_question(request, session, cache, principal, name, body.version, "probability", question)
 
 
 @router.post("/{name}/spillover", response_model=SpilloverOut, responses=error_responses(429))
@@ -237,16 +231,9 @@ async def spillover(name: str, body: SpilloverIn, request: Request, session: Ses
     A question not answered before is computed in the bounded question pool: 429 with Retry-After when the
     caller already has FRAGILITY_MAX_QUESTIONS_PER_KEY questions in progress or the server's queue is full.
     """
-    def compute(served: ServedVersion, stored, fit, checkpoint) -> SpilloverOut:
-        answer = spillover_from_paths(cache, served, stored, fit, source=body.source, target=body.target,
-                                      threshold=body.threshold, horizon=body.horizon, scenario=body.scenario,
-                                      checkpoint=checkpoint)
-        return SpilloverOut.from_answer(answer, model=name, version=served.number, indicator=served.indicator,
-                                        unit=served.unit, scenario=body.scenario)
-
-    question = (body.source, body.target, body.threshold, body.horizon, json.dumps(body.scenario, sort_keys=True))
-    return await answer_question(request, session, cache, principal, name, body.version, body.horizon,
-                                 lambda served: ("spillover", served.version_id, *question), compute)
+    question = {"source": body.source, "target": body.target, "threshold": body.threshold, "horizon": body.horizon,
+                "scenario": body.scenario}
+    return await answer_question(request, session, cache, principal, name, body.version, "spillover", question)
 
 
 @router.get("/{name}/paths", response_class=Response, responses={200: {"content": {
