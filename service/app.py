@@ -27,8 +27,10 @@ def operation_id(route: APIRoute) -> str:
     return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
-def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartHook] = ()) -> FastAPI:
-    """Return the service app; its lifespan migrates the database, then starts each hook and stops it at exit."""
+def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartHook] = (),
+               warm_questions: bool = False) -> FastAPI:
+    """Return the service app; its lifespan migrates the database, then starts each hook and stops it at exit
+    (and, with `warm_questions`, starts the question processes at once rather than at the first question)."""
     settings = settings or get_settings()
     hooks = list(start_hooks)
 
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None, *, start_hooks: Iterable[StartH
                   generate_unique_id_function=operation_id,
                   docs_url=None, redoc_url=None)  # served offline by service/api/routes/docs.py
     app.state.settings = settings
+    app.state.warm_questions = warm_questions
     app.state.db = Database(settings.database_url, settings.db)
     app.state.metrics = Metrics()
     app.state.limiter = RateLimiter(settings.rate_limit)

@@ -246,12 +246,20 @@ def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor | InProces
 
 
 def question_process_started(parent_pid: int, flags, settings: Settings, niceness: int) -> None:
-    """The initializer of a question process: die with the API process, plain compile notices, then its own path
-    cache and lower priority (service.serving.question_process); returns nothing."""
-    from service.serving.question_process import question_process_started as prepare
-
+    """The initializer of a question process: lower priority first (its imports are seconds of CPU), die with the
+    API process, plain compile notices, then its own path cache (service.serving.question_process); returns
+    nothing."""
+    if niceness:
+        try:
+            os.nice(niceness)
+        except OSError:  # not permitted here: the process keeps its priority
+            pass
     pool_process_started(parent_pid)
-    prepare(flags, settings, niceness)
+    from service.serving.artifacts import settings_store
+    from service.serving.path_cache import PathCache
+    from service.serving.question_process import configure
+
+    configure(flags, PathCache(settings_store(settings), settings.cache_bytes))
 
 
 def question_executor(settings: Settings, cache) -> Callable[[Any], tuple[Executor_, Callable[..., Any]]]:

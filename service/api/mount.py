@@ -41,9 +41,12 @@ def data_router() -> APIRouter:
 
 
 def warm_path_cache(app: FastAPI) -> None:
-    """Load the forecast paths of every model's served version into the app's path cache; returns nothing."""
+    """Load the forecast paths of every model's served version into the app's path cache, after starting the
+    question processes when `app.state.warm_questions` (`fragility serve`); returns nothing."""
     if getattr(app.state, "path_cache", None) is None:
         app.state.path_cache = PathCache(settings_store(app.state.settings), app.state.settings.cache_bytes)
+    if getattr(app.state, "warm_questions", False):
+        forecasts.start_question_pool(app)
     try:
         with app.state.db.session() as session:
             for name in model_names(session):

@@ -68,7 +68,7 @@ def serve(
     if loaded:
         typer.echo(f"loaded {loaded} demo regions", err=True)
     hooks = [] if no_worker else runtime.embedded_hooks(settings)
-    application = create_app(settings, start_hooks=hooks)
+    application = create_app(settings, start_hooks=hooks, warm_questions=True)
     if not access_log:  # errors and warnings are still logged
         logging.getLogger("fragility.http").setLevel(logging.WARNING)
     run_http(application, settings, host=host, port=port)

@@ -1,10 +1,11 @@
 """The computing side of expensive questions (service.serving.questions): `answer` computes one probability or
 spillover question of a served version as the encoded JSON answer.
 
-It runs in a question process (by default: `question_process_started` is its initializer) with a path cache of
-that process, so a simulation (numpy and Python code holding its interpreter's lock for seconds) never holds the
-API process's GIL, and the event loop keeps answering `/healthz` and `GET /v1/models` at once. With
-FRAGILITY_QUESTION_PROCESSES=0 it runs in threads of the API process on the app's own path cache (`configure`).
+It runs in a question process (by default: service.executors.question_process_started, its initializer, lowers
+its priority and `configure`s it with a path cache of that process), so a simulation (numpy and Python code
+holding its interpreter's lock for seconds) never holds the API process's GIL, and the event loop keeps
+answering `/healthz` and `GET /v1/models` at once. With FRAGILITY_QUESTION_PROCESSES=0 it runs in threads of
+the API process on the app's own path cache (`configure`).
 Either way the asker's abandon flag (one byte per question slot, shared memory) is checked before each
 simulation the question is made of: a question whose client left stops there.
 """
@@ -12,12 +13,10 @@ simulation the question is made of: a question whose client left stops there.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 from service.schemas.models import ProbabilityOut, SpilloverOut
-from service.serving.artifacts import settings_store
 from service.serving.cached_source import probability_from_paths, spillover_from_paths
 from service.serving.path_cache import PathCache
 from service.serving.registry import ServedVersion
@@ -36,15 +35,9 @@ def configure(flags, cache: PathCache) -> None:
     STATE["flags"], STATE["cache"] = flags, cache
 
 
-def question_process_started(flags, settings, niceness: int) -> None:
-    """Set up a question process: its own path cache on the settings' artifact store, the shared abandon flags,
-    and a lower CPU priority (`niceness` added), so questions yield the cores to the API; returns nothing."""
-    if niceness:
-        try:
-            os.nice(niceness)
-        except OSError:  # not permitted here: the process keeps its priority
-            pass
-    configure(flags, PathCache(settings_store(settings), settings.cache_bytes))
+def warm_up() -> None:
+    """Do nothing: submitted once per worker to start the pool's processes (their initializer imports and sets
+    up what questions need); returns nothing."""
 
 
 def checkpoint(flags, slot: int) -> Callable[[], None]:

@@ -37,7 +37,7 @@ from typing import Any
 from fastapi import Request
 
 from service.errors import QuestionsBusy
-from service.serving.question_process import QuestionAbandoned
+from service.serving.question_process import QuestionAbandoned, warm_up
 
 log = logging.getLogger("fragility.questions")
 POLL_SECONDS = 0.25
@@ -110,6 +110,12 @@ class QuestionPool:
                 del self.by_caller[caller]
             if seconds is not None:
                 self.seconds_per_question = 0.8 * self.seconds_per_question + 0.2 * seconds
+
+    def warm(self) -> None:
+        """Start every worker now (a process imports what questions need) instead of at the first questions;
+        returns nothing."""
+        for _ in range(self.workers):
+            self.executor.submit(warm_up)
 
     def submit(self, *args: Any) -> Future:
         """Return the future of the pool's function on `args`; a process pool broken by a killed process is

@@ -4,10 +4,11 @@ stored paths themselves."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -150,16 +151,29 @@ async def forecast(
     return Response(content=body, media_type="application/json")
 
 
-def get_question_pool(request: Request, cache: PathCache) -> QuestionPool:
+QUESTION_POOL_LOCK = threading.Lock()
+
+
+def question_pool(app: FastAPI) -> QuestionPool:
     """Return the app's pool of expensive questions (made on first use from the settings: processes of their
-    own by default, see service.executors.question_executor)."""
-    pool = getattr(request.app.state, "question_pool", None)
-    if pool is None:
-        settings = request.app.state.settings
-        pool = request.app.state.question_pool = QuestionPool(
-            settings.question_workers, settings.max_waiting_questions, settings.max_questions_per_key,
-            question_executor(settings, cache))
-    return pool
+    own by default, see service.executors.question_executor; the app's path cache made too if need be)."""
+    with QUESTION_POOL_LOCK:
+        pool = getattr(app.state, "question_pool", None)
+        if pool is None:
+            settings = app.state.settings
+            cache = getattr(app.state, "path_cache", None)
+            if cache is None:
+                cache = app.state.path_cache = PathCache(settings_store(settings), settings.cache_bytes)
+            pool = app.state.question_pool = QuestionPool(
+                settings.question_workers, settings.max_waiting_questions, settings.max_questions_per_key,
+                question_executor(settings, cache))
+        return pool
+
+
+def start_question_pool(app: FastAPI) -> None:
+    """Make the app's question pool and start its processes now (`fragility serve`: their imports take up to a
+    minute on busy cores, which the first questions would otherwise wait for); returns nothing."""
+    question_pool(app).warm()
 
 
 def caller_of(request: Request, principal: Principal) -> str:
@@ -199,7 +213,7 @@ async def answer_question(request: Request, session, cache: PathCache, principal
     if body is not None:
         return Response(content=body, media_type="application/json")
     try:
-        body = await get_question_pool(request, cache).ask(
+        body = await question_pool(request.app).ask(
             request, caller_of(request, principal), kind, served, question, name,
             keep=lambda value: cache.get(key, lambda: value))
     except QuestionAbandoned:
