@@ -245,16 +245,17 @@ def make_executor(settings: Settings) -> LocalExecutor | DaskExecutor | InProces
     return LocalExecutor(settings.worker_processes)
 
 
-def question_process_started(parent_pid: int, flags, settings: Settings, niceness: int) -> None:
+def question_process_started(parent_pid: int, flags, settings: Settings, niceness: int,
+                             families: tuple[str, ...] = ()) -> None:
     """The initializer of a question process: lower priority first (its imports are seconds of CPU), die with the
-    API process, plain compile notices, then its own path cache (service.serving.question_process); returns
-    nothing."""
+    API process, plain compile notices, the parent's family modules `families`, then its own path cache
+    (service.serving.question_process); returns nothing."""
     if niceness:
         try:
             os.nice(niceness)
         except OSError:  # not permitted here: the process keeps its priority
             pass
-    pool_process_started(parent_pid)
+    pool_process_started(parent_pid, families)
     from service.serving.artifacts import settings_store
     from service.serving.path_cache import PathCache
     from service.serving.question_process import configure
@@ -279,6 +280,7 @@ def question_executor(settings: Settings, cache) -> Callable[[Any], tuple[Execut
         return (ProcessPoolExecutor(max_workers=settings.question_workers,
                                     mp_context=multiprocessing.get_context("spawn"),
                                     initializer=question_process_started,
-                                    initargs=(os.getpid(), flags, settings, settings.question_niceness)), answer)
+                                    initargs=(os.getpid(), flags, settings, settings.question_niceness,
+                                              tuple(family_modules()))), answer)
 
     return start
