@@ -7,10 +7,12 @@ import numpy as np
 
 from models.count.analogue import analogue_futures
 from models.count.mixture import (
+    ANALOGUE_SHAPES,
     ANALOGUE_STEPS,
     BACKCAST_DRAWS,
     CENTRING,
     COMPONENTS,
+    FUTURES_KEYS,
     LEARN_STEPS,
     REGIMES,
     learn_regime_weights,
@@ -37,17 +39,21 @@ def backcasts(model, fit, panel, origins: list[int], seed: int):
 def learned_combination(model, fit, panel, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
     """Return (state arrays the mixture simulates from, info) for a count fit of ``panel``.
 
-    The state holds ``mix_weights`` (regions, 3) and ``analogue_futures`` (regions, neighbours, ANALOGUE_STEPS);
-    the info the weights per regime, the training origins and the cells each regime was learned on.
+    The state holds ``mix_weights`` (regions, components) and each analogue component's futures (regions,
+    neighbours, ANALOGUE_STEPS) under its FUTURES_KEYS name; the info the weights per regime, the training origins
+    and the cells each regime was learned on.
     """
     values = model.indicator_values(panel)
     origins = training_origins(values.shape[1])
     weights, cells = learn_regime_weights(backcasts(model, fit, panel, origins, seed), values)
-    try:
-        futures = analogue_futures(values, ANALOGUE_STEPS).astype(np.float32)
-    except ValueError:  # too short a history for any analogue: the model alone
-        futures = np.full((values.shape[0], 1, ANALOGUE_STEPS), np.nan, dtype=np.float32)
-    state = {"mix_weights": region_weights(weights, fit.state["window"], futures), "analogue_futures": futures}
+    futures = {}
+    for name, months in ANALOGUE_SHAPES.items():
+        try:
+            futures[name] = analogue_futures(values, ANALOGUE_STEPS, shape_months=months).astype(np.float32)
+        except ValueError:  # too short a history for any analogue: the other components
+            futures[name] = np.full((values.shape[0], 1, ANALOGUE_STEPS), np.nan, dtype=np.float32)
+    state = {"mix_weights": region_weights(weights, fit.state["window"], futures),
+             **{FUTURES_KEYS[name]: component_futures for name, component_futures in futures.items()}}
     info = {"components": list(COMPONENTS),
             "weights": {regime: [round(float(w), 3) for w in weights[g]] for g, regime in enumerate(REGIMES)},
             "training_origins": [panel.periods[t] for t in sorted(origins)], "training_cells": cells}

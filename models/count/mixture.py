@@ -1,8 +1,8 @@
 """The served count forecast: the fitted NB model mixed, path by path, with analogues and the conflictology.
 
-Each region's paths come whole from one of four components: the fitted model (models.count.simulate), the
-region's analogues (models.count.analogue: what followed the most similar states of every region's history),
-the conflictology (each month drawn from the region's last 12 observed months, ViEWS' benchmark) or its short
+Each region's paths come whole from one of five components: the fitted model (models.count.simulate), the
+region's analogues matched on its last 6 or its last 4 months (models.count.analogue: what followed the most
+similar states of every region's history), the conflictology (each month drawn from the region's last 12 observed months, ViEWS' benchmark) or its short
 form (from the last 3). A path's component is drawn with the weights of the region's *regime* at the origin --
 quiet (no positive month in the last 12), low (some, but under 25 a month in the last 3), high (25 or more in
 one of the last 3) -- from the step-1 uniform of that path and region, the way models.count.tails stacks its
@@ -26,7 +26,12 @@ from models.count.analogue import analogue_paths
 from models.count.tails import recent_pool
 from models.design import last_window
 
-COMPONENTS = ("model", "analogue", "bootstrap", "recent")
+COMPONENTS = ("model", "analogue", "bootstrap", "recent", "analogue4")
+ANALOGUE_SHAPES = {"analogue": 6, "analogue4": 4}
+"""Each analogue component and the months of recent shape it matches (models.count.analogue): the 4-month one was
+added beside the 6-month one by measurement on the world panel's 17 windows (models/NOTES_count_model.md)."""
+FUTURES_KEYS = {"analogue": "analogue_futures", "analogue4": "analogue4_futures"}
+"""The fit state's array of each analogue component's futures (regions, neighbours, ANALOGUE_STEPS)."""
 POOL_MONTHS = {"bootstrap": 12, "recent": 3}
 """The conflictology components: each month drawn from the region's last 12 (ViEWS' benchmark) or last 3 observed
 months (a short memory: measured beside the 12, see models/NOTES_count_model.md)."""
@@ -66,11 +71,13 @@ def pool_windows(window: np.ndarray) -> dict[str, np.ndarray]:
     return {name: window[:, -months:] for name, months in POOL_MONTHS.items()}
 
 
-def region_weights(regime_weights: np.ndarray, window: np.ndarray, futures: np.ndarray) -> np.ndarray:
+def region_weights(regime_weights: np.ndarray, window: np.ndarray, futures: dict[str, np.ndarray]) -> np.ndarray:
     """Return per-region component weights (regions, components): their regime's, with a component a region lacks
-    (no analogue state, no observed month) given to the model."""
+    (no analogue state, no observed month) given to the model. ``futures`` maps each analogue component to its
+    futures (regions, neighbours, steps)."""
     weights = np.asarray(regime_weights, dtype=float)[regimes_of(window)].copy()
-    weights[~np.isfinite(futures).all(axis=(1, 2)), 1] = 0.0
+    for name, component_futures in futures.items():
+        weights[~np.isfinite(component_futures).all(axis=(1, 2)), COMPONENTS.index(name)] = 0.0
     for name, months in pool_windows(window).items():
         weights[~np.isfinite(months).any(axis=1), COMPONENTS.index(name)] = 0.0
     weights[:, 0] = 1.0 - weights[:, 1:].sum(axis=1)
@@ -88,8 +95,12 @@ class PathMixture:
     """
 
     def __init__(self, state: dict[str, np.ndarray], uniforms: np.ndarray, model_only: int | None = None) -> None:
-        self.weights = np.asarray(state["mix_weights"], dtype=float)
-        self.futures = np.asarray(state["analogue_futures"], dtype=float)
+        weights = np.asarray(state["mix_weights"], dtype=float)
+        if weights.shape[1] < len(COMPONENTS):  # a version fitted before a component was added: it had none of it
+            weights = np.pad(weights, ((0, 0), (0, len(COMPONENTS) - weights.shape[1])))
+        self.weights = weights
+        self.futures = {name: np.asarray(state[key], dtype=float) for name, key in FUTURES_KEYS.items()
+                        if key in state}
         self.pools = pool_windows(state["window"])
         horizon = uniforms.shape[1]
         w = self.weights.copy()
@@ -113,14 +124,15 @@ class PathMixture:
         fixed = np.full(uniforms.shape, np.nan)
         for name, drawn in months_drawn.items():
             fixed = np.where((self.source == COMPONENTS.index(name))[:, None, :], drawn, fixed)
-        analogue = self.source == 1  # analogue futures, then 12-month conflictology months after them
-        fixed = np.where(analogue[:, None, :], months_drawn["bootstrap"], fixed)
-        paths, regions = np.nonzero(analogue)
-        if paths.size:
-            n_futures = self.futures.shape[1]
-            pick = np.minimum((rescaled[paths, regions] * n_futures).astype(int), n_futures - 1)
-            steps = min(horizon, self.futures.shape[2])
-            fixed[paths, :steps, regions] = self.futures[regions, pick, :steps]
+        for name, futures in self.futures.items():  # analogue futures, then 12-month conflictology months after them
+            analogue = self.source == COMPONENTS.index(name)
+            fixed = np.where(analogue[:, None, :], months_drawn["bootstrap"], fixed)
+            paths, regions = np.nonzero(analogue)
+            if paths.size:
+                n_futures = futures.shape[1]
+                pick = np.minimum((rescaled[paths, regions] * n_futures).astype(int), n_futures - 1)
+                steps = min(horizon, futures.shape[2])
+                fixed[paths, :steps, regions] = futures[regions, pick, :steps]
         self.fixed = fixed
 
     def first_uniforms(self, u: np.ndarray) -> np.ndarray:
@@ -139,12 +151,13 @@ class PathMixture:
         for name, months in self.pools.items():
             pool = months[region][np.isfinite(months[region])]
             below[name] = float(np.mean(pool < threshold)) if pool.size else 1.0
-        steps = min(horizon, self.futures.shape[2])
-        analogue_below = 0.0
-        if w[1] > 0:
-            stays = (self.futures[region, :, :steps] < threshold).all(axis=1).mean()
-            analogue_below = float(stays) * below["bootstrap"] ** (horizon - steps)
-        fixed = w[1] * analogue_below + sum(w[COMPONENTS.index(name)] * below[name] ** horizon for name in below)
+        fixed = sum(w[COMPONENTS.index(name)] * below[name] ** horizon for name in below)
+        for name, futures in self.futures.items():
+            weight = w[COMPONENTS.index(name)]
+            if weight > 0:
+                steps = min(horizon, futures.shape[2])
+                stays = (futures[region, :, :steps] < threshold).all(axis=1).mean()
+                fixed += weight * float(stays) * below["bootstrap"] ** (horizon - steps)
         return w[0] * model_no_crossing + fixed
 
 
@@ -161,7 +174,8 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
         history = values[:, : t + 1]
         draws = model_paths.shape[0]
         try:
-            analogue = analogue_paths(history, steps, draws=draws, seed=t)
+            analogues = {name: analogue_paths(history, steps, draws=draws, seed=t + k, shape_months=months)
+                         for k, (name, months) in enumerate(ANALOGUE_SHAPES.items())}
         except ValueError:
             continue
         rng = np.random.default_rng([t, 11])
@@ -170,7 +184,7 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
                  for months in pool_windows(window).values()]
         observed = values[:, t + 1: t + 1 + steps].T
         regimes = regimes_of(window)
-        components = (model_paths, analogue, *pools)
+        components = (model_paths, analogues["analogue"], *pools, analogues["analogue4"])
         finite = np.isfinite(observed) & np.logical_and.reduce([np.isfinite(c).all(axis=0) for c in components])
         for g in range(len(REGIMES)):
             mask = finite & (regimes == g)[None, :]

@@ -83,12 +83,30 @@ def test_recent_paths_draw_only_the_last_three_months():
 
 
 def test_region_weights_give_a_missing_component_to_the_model():
-    weights = np.array([[1.0, 0.0, 0.0, 0.0], [0.2, 0.4, 0.3, 0.1], [0.1, 0.5, 0.3, 0.1]])
+    weights = np.array([[1.0, 0.0, 0.0, 0.0, 0.0], [0.2, 0.3, 0.3, 0.1, 0.1], [0.1, 0.4, 0.3, 0.1, 0.1]])
     window = np.array([[0] * 11 + [3], [np.nan] * 12], float)
-    futures = np.full((2, 3, 2), np.nan)
-    got = region_weights(weights, window, futures)
-    assert got[0] == pytest.approx([0.6, 0.0, 0.3, 0.1])  # low regime, no analogue
-    assert got[1] == pytest.approx([1.0, 0.0, 0.0, 0.0])  # nothing observed
+    no_futures = np.full((2, 3, 2), np.nan)
+    short = np.array([np.zeros((3, 2)), np.full((3, 2), np.nan)])  # the 4-month analogue has region 0's state
+    got = region_weights(weights, window, {"analogue": no_futures, "analogue4": short})
+    assert got[0] == pytest.approx([0.5, 0.0, 0.3, 0.1, 0.1])  # low regime, no 6-month analogue
+    assert got[1] == pytest.approx([1.0, 0.0, 0.0, 0.0, 0.0])  # nothing observed
+
+
+def test_the_four_month_analogue_draws_its_own_futures_and_enters_no_crossing():
+    window = np.zeros((1, 12))
+    state = _state([[0.0, 0.0, 0.0, 0.0, 1.0]], window, np.zeros((1, 4, 3)))
+    state["analogue4_futures"] = np.array([[[7.0, 8.0, 9.0]] * 3 + [[30.0, 0.0, 0.0]]])  # 1 of 4 crosses 10
+    mixture = PathMixture(state, np.random.default_rng(7).random((4000, 3, 1)))
+    assert np.all(mixture.source == 4)
+    assert set(np.unique(mixture.fixed[:, 0, 0])) == {7.0, 30.0}
+    assert np.mean(mixture.fixed[:, 0, 0] == 30.0) == pytest.approx(0.25, abs=0.03)
+    assert mixture.no_crossing(0, 10.0, 3, np.zeros(5)) == pytest.approx(np.full(5, 0.75))
+
+
+def test_a_version_fitted_with_four_components_mixes_as_before():
+    window = np.zeros((1, 12))
+    old = PathMixture(_state([[0.4, 0.3, 0.2, 0.1]], window, np.zeros((1, 5, 3))), np.full((2, 3, 1), 0.5))
+    assert old.weights.shape == (1, 5) and old.weights[0, 4] == 0.0
 
 
 def test_learning_prefers_the_component_that_forecast_well():
