@@ -1,13 +1,13 @@
 """The served count forecast: the fitted NB model mixed, path by path, with analogues and the conflictology.
 
-Each region's paths come whole from one of five components: the fitted model (models.count.simulate), the
-region's analogues matched on its last 6 or its last 4 months (models.count.analogue: what followed the most
-similar states of every region's history), the conflictology (each month drawn from the region's last 12
-observed months, ViEWS' benchmark) or its short form (from the last 3). A path's component is drawn with the
-weights of the region's *regime* at the origin -- quiet (no positive month in the last 12), low (some, but under 25 a month in the last 3), high (25 or more in
-one of the last 3) -- from the step-1 uniform of that path and region, the way models.count.tails stacks its
-pool. A cut run uses the same uniforms, so every path takes the same component in both runs and a channel's
-effect is the model share's.
+Each region's paths come whole from one of five components: the fitted model (models.count.simulate), the region's
+analogues matched on its last 6 or its last 4 months (models.count.analogue: what followed the most similar states
+of every region's history), the conflictology (each month drawn from the region's last 12 observed months, ViEWS'
+benchmark) or its short form (from the last 3). A path's component is drawn with the weights of the region's
+*regime* at the origin -- quiet (no positive month in the last 12), low (some, but under 25 a month in the last 3),
+high (25 or more in one of the last 3) -- from the step-1 uniform of that path and region, the way
+models.count.tails stacks its pool. A cut run uses the same uniforms, so every path takes the same component in
+both runs and a channel's effect is the model share's.
 
 The weights are learned when the model is fitted: at up to 8 origins 12, 24, ... months before the fit's last
 month, the fitted posterior is simulated from the state observed then (a *backcast*), the other components
