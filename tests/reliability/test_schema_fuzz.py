@@ -68,7 +68,9 @@ def fuzz_target(tmp_path_factory, *, fitted: bool):
     seeded = make_seeded(tmp_path_factory.mktemp("fuzz"))
     if fitted:
         fit_model(seeded, "m")
-    app = create_app(seeded.settings(max_body_bytes=200_000, max_batch_rows=500))
+    # Questions in this process's threads: a cold question-process pool imports for up to a minute under load,
+    # past schemathesis' 10 s read timeout; the process pool is tested in tests/reliability/test_question_load.py.
+    app = create_app(seeded.settings(max_body_bytes=200_000, max_batch_rows=500, question_processes=False))
     return schemathesis.openapi.from_asgi("/openapi.json", app), seeded.keys["admin"], seeded
 
 
