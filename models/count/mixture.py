@@ -30,7 +30,7 @@ COMPONENTS = ("model", "analogue", "bootstrap", "recent", "analogue4")
 ANALOGUE_SHAPES = {"analogue": 6, "analogue4": 4}
 """Each analogue component and the months of recent shape it matches (models.count.analogue): the 4-month one was
 added beside the 6-month one by measurement on the world panel's 17 windows (models/NOTES_count_model.md)."""
-FUTURES_KEYS = {"analogue": "analogue_futures", "analogue4": "analogue4_futures"}
+FUTURES_KEYS = {name: f"{name}_futures" for name in ANALOGUE_SHAPES}
 """The fit state's array of each analogue component's futures (regions, neighbours, ANALOGUE_STEPS)."""
 POOL_MONTHS = {"bootstrap": 12, "recent": 3}
 """The conflictology components: each month drawn from the region's last 12 (ViEWS' benchmark) or last 3 observed
@@ -180,11 +180,12 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
             continue
         rng = np.random.default_rng([t, 11])
         window = last_window(history)
-        pools = [pool_draws(months, rng.random((draws, steps, values.shape[0])))
-                 for months in pool_windows(window).values()]
+        pools = {name: pool_draws(months, rng.random((draws, steps, values.shape[0])))
+                 for name, months in pool_windows(window).items()}
         observed = values[:, t + 1: t + 1 + steps].T
         regimes = regimes_of(window)
-        components = (model_paths, analogues["analogue"], *pools, analogues["analogue4"])
+        by_name = {"model": model_paths, **analogues, **pools}
+        components = [by_name[name] for name in COMPONENTS]
         finite = np.isfinite(observed) & np.logical_and.reduce([np.isfinite(c).all(axis=0) for c in components])
         for g in range(len(REGIMES)):
             mask = finite & (regimes == g)[None, :]
