@@ -36,16 +36,19 @@ def mean_abs_difference(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((x * below_count - below_sum) + (total - below_sum - x * (n - below_count))).mean(axis=1) / n
 
 
-def mixture_terms(components: list[np.ndarray], observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (A (K,), B (K, K)): sums over cells of E|X_i - y| and E|X_i - X_j'|.
+def mixture_terms(components: list[np.ndarray], observed: np.ndarray,
+                  cell_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (A (K,), B (K, K)): sums over cells of E|X_i - y| and E|X_i - X_j'|, each cell times its
+    ``cell_weights`` entry (cells,) when given.
 
     ``components`` are ensembles (samples, cells) of the same finite cells, ``observed`` (cells,).
     """
     k = len(components)
-    a = np.array([np.abs(c - observed[None, :]).mean(axis=0).sum() for c in components])
+    w = np.ones(observed.shape[0]) if cell_weights is None else np.asarray(cell_weights, dtype=float)
+    a = np.array([np.abs(c - observed[None, :]).mean(axis=0) @ w for c in components])
     b = np.zeros((k, k))
     for i, j in itertools.combinations_with_replacement(range(k), 2):
-        b[i, j] = b[j, i] = mean_abs_difference(components[i].T, components[j].T).sum()
+        b[i, j] = b[j, i] = mean_abs_difference(components[i].T, components[j].T) @ w
     return a, b
 
 

@@ -46,6 +46,10 @@ LEARN_STEPS = 12
 MIN_HISTORY = 60
 BACKCAST_DRAWS = 250
 WEIGHT_STEP = 0.05
+LEVEL_DISCOUNT = 0.5
+"""A training cell counts (1 + its region's mean month over the 12 before the training origin) ** -LEVEL_DISCOUNT
+times in the learning: a war's cells (CRPS grows with the level) would otherwise decide every regime's weights
+alone. Chosen on the world panel's 17 windows (models/NOTES_count_model.md, session 16)."""
 CENTRING = ("c_own", "c_level", "c_ne", "c_disp", "c_vol")
 MODEL_ONLY = np.array([1.0] + [0.0] * (len(COMPONENTS) - 1))
 
@@ -54,6 +58,12 @@ def regimes_of(window: np.ndarray) -> np.ndarray:
     """Return each region's regime index into REGIMES (regions,) from its last observed months (regions, months)."""
     recent = np.nan_to_num(np.asarray(window, dtype=float)[:, -HIGH_MONTHS:], nan=0.0)
     return np.where(quiet_regions(window), 0, np.where(recent.max(axis=1) >= HIGH_DEATHS, 2, 1))
+
+
+def level_discount(window: np.ndarray) -> np.ndarray:
+    """Return each region's learning weight (regions,): (1 + mean of its last observed months in ``window``, a
+    missing month as 0) ** -LEVEL_DISCOUNT."""
+    return (1.0 + np.nan_to_num(np.asarray(window, dtype=float), nan=0.0).mean(axis=1)) ** -LEVEL_DISCOUNT
 
 
 def pool_draws(window: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
@@ -184,6 +194,7 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
                  for name, months in pool_windows(window).items()}
         observed = values[:, t + 1: t + 1 + steps].T
         regimes = regimes_of(window)
+        discount = np.broadcast_to(level_discount(window)[None, :], observed.shape)
         by_name = {"model": model_paths, **analogues, **pools}
         components = [by_name[name] for name in COMPONENTS]
         finite = np.isfinite(observed) & np.logical_and.reduce([np.isfinite(c).all(axis=0) for c in components])
@@ -191,7 +202,7 @@ def learn_regime_weights(backcasts, values: np.ndarray, steps: int = LEARN_STEPS
             mask = finite & (regimes == g)[None, :]
             if not mask.any():
                 continue
-            a, b = mixture_terms([c[:, mask] for c in components], observed[mask])
+            a, b = mixture_terms([c[:, mask] for c in components], observed[mask], cell_weights=discount[mask])
             previous = sums.get(g)
             sums[g] = (a, b) if previous is None else (previous[0] + a, previous[1] + b)
             cells[REGIMES[g]] += int(mask.sum())

@@ -29,6 +29,17 @@ def test_the_quadratic_form_is_the_crps_of_the_mixture():
     assert best_weights(a, b, step=0.1).sum() == pytest.approx(1.0)
 
 
+def test_cell_weights_scale_each_cells_terms():
+    rng = np.random.default_rng(5)
+    obs = rng.poisson(10, 6).astype(float)
+    ens = [rng.poisson(3, (50, 6)).astype(float), rng.poisson(20, (50, 6)).astype(float)]
+    weights = np.array([0.0, 1.0, 2.0, 0.5, 1.0, 3.0])
+    a, b = mixture_terms(ens, obs, cell_weights=weights)
+    per_cell = [mixture_terms([e[:, [c]] for e in ens], obs[[c]]) for c in range(6)]
+    np.testing.assert_allclose(a, sum(w * t[0] for w, t in zip(weights, per_cell)))
+    np.testing.assert_allclose(b, sum(w * t[1] for w, t in zip(weights, per_cell)))
+
+
 def _panel(months=120):
     """Region Q is always 0; region W is Poisson(20) every month."""
     rng = np.random.default_rng(2)

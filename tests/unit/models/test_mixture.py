@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from models.count import mixture
 from models.count.mixture import (
     LEARN_STEPS,
     PathMixture,
     learn_regime_weights,
+    level_discount,
     regimes_of,
     region_weights,
     training_origins,
@@ -125,6 +127,30 @@ def test_learning_prefers_the_component_that_forecast_well():
     assert cells["low"] > 0
     assert good[1, 0] >= 0.8  # a model path that knew the months takes the weight
     assert bad[1, 0] == 0.0   # one forecasting 40 a month gets none
+
+
+def test_one_war_does_not_decide_its_regimes_weights_alone(monkeypatch):
+    # A war alternating 1,800 / 2,200 a month that only the model forecasts exactly, beside five regions
+    # alternating 30 / 60 that the model puts at 45: undiscounted, the war's CRPS (forty times the others')
+    # hands the model the high regime; discounted by its level, the five regions count as much as it does.
+    n_months = 100
+    values = np.full((6, n_months), 30.0)
+    values[1:, ::2] = 60.0
+    values[0] = 1800.0
+    values[0, ::2] = 2200.0
+    assert level_discount(values[:, -12:])[0] == pytest.approx((1 + 2000.0) ** -0.5)
+
+    def backcasts():
+        for t in training_origins(n_months):
+            model = np.full((200, LEARN_STEPS, 6), 45.0)
+            model[:, :, 0] = values[0, t + 1: t + 1 + LEARN_STEPS]
+            yield t, model
+
+    discounted, _ = learn_regime_weights(backcasts(), values)
+    monkeypatch.setattr(mixture, "LEVEL_DISCOUNT", 0.0)
+    undiscounted, _ = learn_regime_weights(backcasts(), values)
+    assert undiscounted[2, 0] >= 0.6  # the model's weight in the high regime, the war deciding
+    assert discounted[2, 0] <= 0.4
 
 
 def test_training_origins_are_scored_on_months_the_fit_has():
