@@ -3,7 +3,7 @@
 The unit tests fit tiny panels with short chains (2 x 150-200 draws) and check that the sampler mixed
 (bulk ESS, R-hat). Load does not change the draws (nutpie seeds each chain; time never enters), but the
 draws of one seed are not fixed either: a cold or warm PyTensor cache, and a compiled model reused in the
-process (`models.sampling`) or compiled fresh, give different floating-point paths (STACK notes), so a
+process (`models.fitting.sampling`) or compiled fresh, give different floating-point paths (STACK notes), so a
 test sees *some* draw of the seed distribution. This prints that distribution, so thresholds are set below
 its tail with margin.
 
@@ -48,7 +48,7 @@ def recovery_fits(seed: int) -> dict[str, dict]:
 
 def with_seed(module, seed: int, *args) -> dict:
     """Return the diagnostics of `module.run("fast", *args)` with its sampler seed replaced by `seed`."""
-    from models.family import FamilyModel
+    from models.fitting.family_model import FamilyModel
 
     original = FamilyModel.fit
 

@@ -43,8 +43,8 @@ import pymc as pm
 
 from indicators import simulate_count_panel
 from models import CountModel, compute_diagnostics, gate
-from models.gate import fit_servable
-from models.spec import NUTPIE_ADAPTATIONS
+from models.core.spec import NUTPIE_ADAPTATIONS
+from models.fitting.gate import fit_servable
 
 REAL_PANELS = {"world": ("ucdp-state-based-deaths-world-country-month.csv", "regions-world.json"),
                "middle-east": ("ucdp-state-based-deaths-country-month.csv", "regions-middle-east.json")}

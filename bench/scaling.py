@@ -39,7 +39,7 @@ os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={Path.home() / '.cache
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.skill import DATA, load_panel
-from models.backtest import count_model_forecaster, origins_for, run_backtest
+from models.evaluation.backtest import count_model_forecaster, origins_for, run_backtest
 
 CHALLENGE_HORIZONS = ",".join(str(h) for h in range(3, 15))
 

@@ -55,10 +55,10 @@ import numpy as np
 
 from indicators import Catalogue, IndicatorKind, Panel, read_observations_csv, validate_batch
 from indicators.loading import read_regions_json
-from models.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
-from models.baselines import BASELINES, bootstrap_forecast
-from models.combination import LearnedCombination
 from models.count.analogue import analogue_forecast
+from models.evaluation.backtest import compare_to_baselines, count_model_forecaster, origins_for, run_backtest
+from models.evaluation.baselines import BASELINES, bootstrap_forecast
+from models.evaluation.combination import LearnedCombination
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LINE_KEYS = ("forecaster", "horizon", "crps", "crps_log1p", "dss", "coverage50", "coverage90",

@@ -1,6 +1,6 @@
 """The root of every error this project raises on purpose, and the domain's input errors.
 
-`FragilityError` is the one root: `models.errors` and `service.errors` subclass it (or `InputError`).
+`FragilityError` is the one root: `models.core.errors` and `service.errors` subclass it (or `InputError`).
 The whole tree, with the service's answer to each branch, is drawn once, in `service/errors.py`.
 Each class docstring is its default message; `.hint` says what to do next, in words that hold for
 any caller (no routes or status codes here: the service adds those at its boundary).

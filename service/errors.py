@@ -15,8 +15,8 @@ FragilityError (indicators.errors)          500 unless a branch below says other
 │   ├── FitTooLarge (service.crud.models)   a model's fit over FRAGILITY_MAX_MODEL_REGIONS / _POSTERIOR_VALUES
 │   ├── BadOptions (service.crud.models)    options its family refuses, `.errors` naming options.<name>
 │   ├── CursorInvalid (service.api.pagination)  a list's cursor it never gave
-│   └── SpecError (models.errors)           the model cannot do what was asked
-├── ModelError 500 (models.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
+│   └── SpecError (models.core.errors)      the model cannot do what was asked
+├── ModelError 500 (models.core.errors) ── NotFitted, PosteriorMismatch, SamplingFailed
 ├── ArtifactBroken 500 ── ArtifactCorrupt, ArtifactMissing
 ├── NotFound 404 ── ModelNotFound, VersionNotFound, JobNotFound, BacktestNotFound
 ├── Conflict 409 ── ModelExists, NoServedVersion, VersionBroken, VersionNotServable, JobFinished, TooManyModels

@@ -26,7 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from indicators.errors import InputError
-from models.families import family_modules, import_families
+from models.core.registry import family_modules, import_families
 from service.notices import plain_compile_notices
 from service.settings import Settings
 

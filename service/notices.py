@@ -1,6 +1,6 @@
-"""How the command line and the worker processes show the models' notices: `models.errors.CompileNotice` ("compiling
-the model ...") as one plain `note:` line on stderr instead of a Python warning with its file, line and source line.
-Standard library only, so the CLI imports it without cost; other warnings are shown as before."""
+"""How the command line and the worker processes show the models' notices: `models.core.errors.CompileNotice`
+("compiling the model ...") as one plain `note:` line on stderr instead of a Python warning with its file, line
+and source line. Standard library only, so the CLI imports it without cost; other warnings are shown as before."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ class GateThresholds(BaseModel):
     """How versions, the page and the CLI name this gate ("demo gate" for `fragility demo`'s)."""
 
     def thresholds(self) -> dict[str, float]:
-        """Return the limits alone (max_rhat, min_ess_bulk, max_divergences), as models.gate takes them."""
+        """Return the limits alone (max_rhat, min_ess_bulk, max_divergences), as models.fitting.gate takes them."""
         return self.model_dump(exclude={"name"})
 
 

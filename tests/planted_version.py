@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.forecast import Forecast
+from models.questions.paths import Forecast
 from service.crud.indicators import upsert_indicators
 from service.crud.models import create_model
 from service.crud.versions import add_version

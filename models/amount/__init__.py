@@ -3,7 +3,7 @@
 importing it registers the family "amount"."""
 
 from models.amount.model import AmountModel
-from models.families import register_family
+from models.fitting.registration import register_family
 
 register_family(AmountModel)
 

@@ -33,11 +33,11 @@ import pytensor.tensor as pt
 from indicators import Panel
 from models.amount.priors import AMOUNT_PRIORS
 from models.amount.simulate import simulate_amount
-from models.design import CountDesign, build_count_design, last_window, neighbour_mean, standardised_covariates
-from models.errors import SpecError
-from models.family import FamilyModel, base_info, base_state, region_mean
-from models.priors import create, hierarchical
-from models.spec import ModelSpec
+from models.core.errors import SpecError
+from models.core.spec import ModelSpec
+from models.fitting.design import CountDesign, build_count_design, last_window, neighbour_mean, standardised_covariates
+from models.fitting.family_model import FamilyModel, base_info, base_state, region_mean
+from models.fitting.priors import create, hierarchical
 
 FORM = "hurdle"
 CENTRED_MIN_POSITIVE = 30

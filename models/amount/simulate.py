@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from models.covariates import covariate_term
-from models.design import channel_weights
+from models.fitting.design import channel_weights
+from models.questions.covariates import covariate_term
 
 MAX_LOG_AMOUNT = 30.0  # exp(30) ~ 1e13: a cap that keeps a runaway draw finite
 UNIFORM_EDGE = 1e-12
@@ -38,7 +38,7 @@ def simulate_amount(spec, params: dict[str, np.ndarray], state: dict[str, np.nda
     simulation state; `cut` = (source index, target index) sets w[source, target] = 0; `scenario`
     maps a region index to values per step (NaN keeps the simulated value) or to a 0-d scale factor.
     Simulated and scenario values both feed the next step's lags. `covariates`
-    (models.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
+    (models.questions.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
     """
     draws, horizon, n_regions = uniforms.shape
     alive = state["alive"].astype(bool)

@@ -6,7 +6,7 @@ simulator and priors, as the other families' classes declare them)."""
 from models.count.model import CountModel
 from models.count.priors import COUNT_PRIORS
 from models.count.simulate import simulate_count_spec
-from models.families import register_family
+from models.fitting.registration import register_family
 
 register_family(CountModel, kind="count", simulate=simulate_count_spec, priors=COUNT_PRIORS, conditions=True)
 

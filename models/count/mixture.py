@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.combination import best_weights, mixture_terms, quiet_regions
 from models.count.analogue import analogue_paths
 from models.count.tails import recent_pool
-from models.design import last_window
+from models.evaluation.combination import best_weights, mixture_terms, quiet_regions
+from models.fitting.design import last_window
 
 COMPONENTS = ("model", "analogue", "bootstrap", "recent", "analogue4")
 ANALOGUE_SHAPES = {"analogue": 6, "analogue4": 4}

@@ -35,14 +35,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from indicators import Panel
+from models.core.errors import SpecError
+from models.core.spec import ModelSpec
 from models.count.backcast import learned_combination
 from models.count.centring import dispersion_centring
 from models.count.likelihood import negative_binomial_loglik
-from models.design import CountDesign, build_count_design, last_window, standardised_covariates
-from models.errors import SpecError
-from models.family import FamilyModel, base_info, base_state, region_mean
-from models.priors import create, hierarchical, region_or_pooled, shrunk_positive
-from models.spec import ModelSpec
+from models.fitting.design import CountDesign, build_count_design, last_window, standardised_covariates
+from models.fitting.family_model import FamilyModel, base_info, base_state, region_mean
+from models.fitting.priors import create, hierarchical, region_or_pooled, shrunk_positive
 
 DEFAULT_FORM = "loglinear"
 PHI_CAP = 0.95

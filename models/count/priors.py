@@ -1,13 +1,14 @@
 """Default priors of the count family, per form; `CountModel(priors=...)` overrides them key by key
-(see models.priors)."""
+(see models.fitting.priors)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 SPILLOVER_PRIOR: dict[str, Any] = {"shrinkage": "horseshoe", "global_scale": 0.1, "slab_scale": 0.3, "slab_df": 4.0}
-"""The neighbour coefficient phi_r of every target region: a regularised horseshoe (models.priors.shrunk_positive),
-so a region can have no channel at all (issue 27; the softmax share it replaced gave every region one)."""
+"""The neighbour coefficient phi_r of every target region: a regularised horseshoe
+(models.fitting.priors.shrunk_positive), so a region can have no channel at all (issue 27; the softmax share it
+replaced gave every region one)."""
 
 COUNT_PRIORS: dict[str, dict[str, dict[str, Any]]] = {
     # hhh4 level form, the synthetic generator's form: mu = exp(a) + lam*y_lag + phi*nbr

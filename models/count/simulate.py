@@ -15,8 +15,8 @@ from scipy import special, stats
 
 from models.count.mixture import PathMixture
 from models.count.tails import below_threshold, ceilings, recent_pool, tail_safe_draw
-from models.covariates import covariate_term
-from models.design import channel_weights
+from models.fitting.design import channel_weights
+from models.questions.covariates import covariate_term
 
 MAX_LOG_MU = 16.0  # exp(16) ~ 8.9e6 per month: a cap that keeps a runaway draw finite
 
@@ -86,8 +86,8 @@ def simulate_count(
 
     `params` holds posterior samples (sample, ...) as named in models.count.model; `state` the fit's
     simulation state; `cut` = (source index, target index); `scenario` maps a region index to
-    values per step (NaN = keep the simulated value) or to a 0-d scale factor (see models.forecasting);
-    `covariates` (models.covariates.CovariatePaths) gives the covariates read at each step (None: held);
+    values per step (NaN = keep the simulated value) or to a 0-d scale factor (see models.questions.simulation);
+    `covariates` (models.questions.covariates.CovariatePaths) gives the covariates read at each step (None: held);
     `ceiling_factor` and `pool_weight` make the draws tail-safe (see models.count.tails; None / 0: plain NB);
     `own_lag_months` > 1 reads the own lag as the median of that many last months (as the fit did).
     `condition` = (region index, threshold): that region is drawn given that it stays below the threshold,

@@ -85,7 +85,7 @@ def below_threshold(u: np.ndarray, mu: np.ndarray, alpha: np.ndarray, threshold:
     ``[0, a)`` (pool months below it) joined with ``[w, w + (1 - w) c)`` (the model's NB below it, ``c``
     its truncated CDF at ``threshold - 1``); its measure is the probability, and ``u x probability`` mapped
     onto it is a draw from the month's law given no crossing (monotone in ``u``, so common random numbers
-    survive). Used to Rao-Blackwellise "reaches the threshold within H" (models.uncertainty).
+    survive). Used to Rao-Blackwellise "reaches the threshold within H" (models.questions.uncertainty).
     """
     k = float(np.ceil(threshold))
     mu = np.maximum(np.asarray(mu, dtype=float), 0.0)

@@ -2,7 +2,7 @@
 (priors.py) and its joint simulator (simulate.py). Its model class declares its kind, simulator and priors;
 importing it registers the family "share"."""
 
-from models.families import register_family
+from models.fitting.registration import register_family
 from models.share.model import ShareModel
 
 register_family(ShareModel)

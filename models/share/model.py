@@ -33,13 +33,13 @@ import pytensor.tensor as pt
 from scipy import special
 
 from indicators import Panel
-from models.design import last_window, neighbour_mean, standardised_covariates
-from models.errors import SpecError
-from models.family import FamilyModel, base_info, base_state, region_mean
-from models.priors import create, hierarchical
+from models.core.errors import SpecError
+from models.core.spec import ModelSpec
+from models.fitting.design import last_window, neighbour_mean, standardised_covariates
+from models.fitting.family_model import FamilyModel, base_info, base_state, region_mean
+from models.fitting.priors import create, hierarchical
 from models.share.priors import SHARE_PRIORS
 from models.share.simulate import simulate_share
-from models.spec import ModelSpec
 
 FORM = "logit_ar1"
 DEFAULT_FLOOR = 0.01

@@ -15,4 +15,4 @@ SHARE_PRIORS: dict[str, dict] = {
                   "centred": "auto"},
     "beta": {"dist": "Normal", "mu": 0.0, "sigma": 0.5},
 }
-"""Default priors of the share model, overridden key by key through ``priors=`` (see models.priors)."""
+"""Default priors of the share model, overridden key by key through ``priors=`` (see models.fitting.priors)."""

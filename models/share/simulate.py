@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from models.covariates import covariate_term
-from models.design import channel_weights
+from models.fitting.design import channel_weights
+from models.questions.covariates import covariate_term
 
 
 def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=None, covariates=None) -> np.ndarray:
@@ -25,7 +25,7 @@ def simulate_share(spec, params, state, *, idx, uniforms, cut=None, scenario=Non
     beta); `state` the fit's simulation state; `cut` = (source index, target index) removes that
     neighbour channel; `scenario` maps a region index to shares per step (NaN = keep the simulated
     value) or to a 0-d scale factor (simulated share times the factor, clipped to [0, 1]); `covariates`
-    (models.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
+    (models.questions.covariates.CovariatePaths) gives the covariates read at each step (None: held at the last value).
     """
     draws, horizon, n_regions = uniforms.shape
     lo, hi = (float(b) for b in state["bounds"])

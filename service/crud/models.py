@@ -116,7 +116,7 @@ def check_references(session: Session, *, family: str, indicator: str, regions: 
     kinds = dict(session.execute(select(Indicator.id, Indicator.kind)).all())
     if indicator not in kinds:
         raise UnknownIndicator(f"unknown indicator {indicator!r}")
-    from models.families import family as registered_family  # models imports PyMC: not with the app
+    from models.core.registry import family as registered_family  # models imports PyMC: not with the app
 
     kind = registered_family(family).kind
     if kinds[indicator] != kind:

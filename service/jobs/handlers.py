@@ -152,7 +152,7 @@ def run_backtest_job(ctx: JobContext, job: ClaimedJob) -> Outcome:
     at once, so origins run side by side on as many workers as there are; each finished task is logged and
     counted in the job's progress (service.jobs.progress). The result lists where and when each task ran.
     """
-    from models.backtest import origins_for, run_backtest
+    from models.evaluation.backtest import origins_for, run_backtest
 
     config, frame, regions, _, sources = read_model(ctx, job)
     origins_n, step, horizon = int(job.payload["origins"]), int(job.payload.get("step", 1)), int(job.payload["horizon"])

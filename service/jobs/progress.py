@@ -35,7 +35,7 @@ class BacktestProgress:
                 "tasks_by_worker": dict(sorted(self.by_worker.items())), "tasks_failed": self.failed}
 
     def __call__(self, done: int, total: int, outcome) -> None:
-        """Record one finished task (a models.backtest.TaskOutcome); returns nothing."""
+        """Record one finished task (a models.evaluation.backtest.TaskOutcome); returns nothing."""
         worker = outcome.worker or "a lost worker"
         self.waiting[outcome.origin] -= 1
         self.by_worker[worker] += 1

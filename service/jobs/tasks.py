@@ -19,7 +19,7 @@ import numpy as np
 from service.serving.artifacts import ArtifactStore
 
 if TYPE_CHECKING:  # models imports PyMC: tasks import it inside the task process only
-    from models.spec import SamplerConfig
+    from models.core.spec import SamplerConfig
 
 PATHS_DRAWS = 1000
 FIT_RUNS = 3
@@ -62,7 +62,7 @@ PATHS_COLUMNS = ("paths_file", "paths_sha256", "paths_horizon", "paths_draws", "
 @dataclass(frozen=True)
 class FitRecord:
     """What one fit task returns: diagnostics (with the sampler runs), spec, data hash, regions, last period,
-    the gate verdict (judged once, by models.gate.fit_servable), the posterior's key and sha256, the paths
+    the gate verdict (judged once, by models.fitting.gate.fit_servable), the posterior's key and sha256, the paths
     (None when the gate failed: nothing is served), the task process's pid and seconds."""
 
     diagnostics: dict[str, Any]
@@ -95,8 +95,8 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
     saves them too, so serving never samples. `covariate_sources` (service.serving.covariate_sources) names the
     fitted models that move the covariates forward in those paths.
     """
-    from models.families import family
-    from models.spec import SamplerConfig
+    from models.core.registry import family
+    from models.core.spec import SamplerConfig
 
     began = time.perf_counter()
     sampler = SamplerConfig.from_settings(config["sampler"])
@@ -122,12 +122,12 @@ def fit_task(frame, regions: list[dict], config: dict, gate_thresholds: dict, st
 
 
 def fit_until_servable(model, panel, sampler: SamplerConfig, gate_thresholds: dict) -> tuple[Any, list[dict], Any]:
-    """Return (fit, runs, verdict) through `models.gate.fit_servable`: the configured draws, tune and chains are
+    """Return (fit, runs, verdict) through `models.fitting.gate.fit_servable`: the configured draws, tune and chains are
     the first run; while an MCMC fit fails the gate, more chains of that length are pooled with it (at most
     FIT_RUNS runs); ADVI runs once. `runs` lists per run {chains, chains_total, seconds, passed, rhat_max,
-    ess_bulk_min}, judged on the chains pooled so far; `verdict` (models.gate.GateResult) is the last run's,
+    ess_bulk_min}, judged on the chains pooled so far; `verdict` (models.fitting.gate.GateResult) is the last run's,
     the gate's verdict on the returned fit."""
-    from models.gate import GateResult, fit_servable
+    from models.fitting.gate import GateResult, fit_servable
 
     fit, attempts = fit_servable(model, panel, config=sampler,
                                  max_attempts=1 if sampler.sampler == "advi" else FIT_RUNS, **gate_thresholds)
@@ -178,7 +178,7 @@ def forecast_paths_task(posterior: dict, horizon: int, seed: int, store: Artifac
 
     `posterior` is {"file": key, "sha256": ..., "what": "posterior of m v1"}; it is checked again after loading.
     """
-    from models.fit import Fit
+    from models.fitting.fit import Fit
 
     with store.local_copy(posterior["file"], posterior["sha256"], what=posterior["what"]) as path:
         fit = Fit.load(path)
@@ -192,9 +192,9 @@ def backtest_forecasters(config: dict, covariate_families: dict[str, str] | None
     Both model forecasters carry the model's covariates; `covariate_families` {covariate: family} names the
     covariates whose own model is fitted at each origin to move them (the others are held), as in serving.
     """
-    from models.backtest import family_model_forecaster
-    from models.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
-    from models.spec import SamplerConfig
+    from models.core.spec import SamplerConfig
+    from models.evaluation.backtest import family_model_forecaster
+    from models.evaluation.baselines import bootstrap_forecast, persistence_forecast, zero_forecast
 
     sampler = SamplerConfig.from_settings(config["sampler"])
     options = dict(draws=sampler.draws, tune=sampler.tune, chains=sampler.chains,

@@ -14,7 +14,7 @@ from pydantic.json_schema import SkipJsonSchema
 from service.schemas.scenario import Scenario
 
 if TYPE_CHECKING:  # not imported at run time: the HTTP-only CLI commands start without the models' libraries
-    from models.answers import ProbabilityAnswer, SpilloverAnswer
+    from models.questions.answers import ProbabilityAnswer, SpilloverAnswer
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 MAX_SEED = 2**32 - 1
@@ -23,7 +23,7 @@ MAX_SEED = 2**32 - 1
 
 class SamplerIn(BaseModel):
     """How a model is fitted: sampler, draws and tuning steps per chain, chains, seed. The defaults are
-    the first run of `models.gate.fit_servable` (2 x (400 + 1300)); a run that misses the gate is topped up."""
+    the first run of `models.fitting.gate.fit_servable` (2 x (400 + 1300)); a run that misses the gate is topped up."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -76,7 +76,7 @@ def check_schedule_interval(schedule: str | None, minimum_seconds: int) -> None:
 
 
 def registered_families() -> list[str]:
-    """Return the names of the registered model families (models.families).
+    """Return the names of the registered model families (models.core.registry).
 
     `models` is imported here, on first use, not with the app: it imports PyMC, which takes seconds.
     """
@@ -263,7 +263,7 @@ class ProbabilityIn(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    """An answer to a question, validated from the library's typed answer (models.answers)."""
+    """An answer to a question, validated from the library's typed answer (models.questions.answers)."""
 
     @classmethod
     def from_answer(cls, answer: ProbabilityAnswer | SpilloverAnswer, **served: Any) -> Self:

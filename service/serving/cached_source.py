@@ -1,6 +1,7 @@
-"""The service's source of forecasts (`CachedSource`, a models.sources.ForecastSource): a served version's stored
-paths, and the runs and grids simulated from its posterior once and then kept in the path cache. The questions
-are answered by the library's recipes (models.events.spillover_of, probability_of) read from it.
+"""The service's source of forecasts (`CachedSource`, a models.questions.sources.ForecastSource): a served
+version's stored paths, and the runs and grids simulated from its posterior once and then kept in the path cache.
+The questions are answered by the library's recipes (models.questions.events.spillover_of, probability_of) read
+from it.
 """
 
 from __future__ import annotations
@@ -8,11 +9,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from models.answers import ProbabilityAnswer, SpilloverAnswer
-from models.events import probability_of, spillover_of
-from models.forecast import Forecast
-from models.forecasting import can_condition
-from models.sources import grid_size
+from models.questions.answers import ProbabilityAnswer, SpilloverAnswer
+from models.questions.events import probability_of, spillover_of
+from models.questions.paths import Forecast
+from models.questions.simulation import can_condition
+from models.questions.sources import grid_size
 from service.serving.path_cache import PathCache
 from service.serving.registry import ServedVersion
 
@@ -31,7 +32,7 @@ def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tu
     The uncut, no-scenario paths are the `stored` ones; cut or scenario paths are simulated once from the
     loaded `fit`, over the stored horizon with the stored seed and draws (so the same random numbers) and the
     stored covariate paths, then cached under (version, cut, scenario). grid=True: the posterior grid of that
-    run (models.sources.grid_size; credible intervals are read from it), cached likewise.
+    run (models.questions.sources.grid_size; credible intervals are read from it), cached likewise.
     """
     if cut is None and not scenario and not grid:
         return stored
@@ -45,7 +46,8 @@ def cached_run(cache: PathCache, version: ServedVersion, stored, fit, *, cut: tu
 def cached_event_grid(cache: PathCache, version: ServedVersion, stored, fit, *, region: str, threshold: float,
                       horizon: int, cut: tuple[str, str] | None = None, scenario: dict | None = None):
     """Return the event grid of one question (`region` reaching `threshold` within `horizon`; see
-    models.sources.ForecastSource.event_grid) of `version`, or None where the fit's family cannot condition on it.
+    models.questions.sources.ForecastSource.event_grid) of `version`, or None where the fit's family cannot
+    condition on it.
 
     Simulated once per (version, question, cut, scenario) with the stored seed and covariate paths and cached
     with only the region's column (its `no_crossing` is what is read), so a world model's cache stays small.
@@ -68,7 +70,7 @@ def no_checkpoint() -> None:
 
 
 class CachedSource:
-    """The forecasts of a served `version` (a models.sources.ForecastSource): its `stored` paths, and the runs
+    """The forecasts of a served `version` (a models.questions.sources.ForecastSource): its `stored` paths, and the runs
     and grids of its loaded `fit` from the path cache (`cached_run`, `cached_event_grid`), all with the stored
     seed and covariate paths. `checkpoint()` is called before each of them; it may raise to stop the
     computation (service.serving.questions)."""
@@ -81,14 +83,14 @@ class CachedSource:
 
     def run(self, horizon: int, *, cut: tuple[str, str] | None = None, scenario: dict | None = None,
             grid: bool = False) -> Forecast:
-        """Return the first `horizon` steps of the cached run (see models.sources.ForecastSource.run)."""
+        """Return the first `horizon` steps of the cached run (see models.questions.sources.ForecastSource.run)."""
         self.checkpoint()
         return cached_run(self.cache, self.version, self.stored, self.fit, cut=cut, scenario=scenario,
                           grid=grid).first_steps(horizon)
 
     def event_grid(self, horizon: int, *, region: str, threshold: float, cut: tuple[str, str] | None = None,
                    scenario: dict | None = None) -> Forecast | None:
-        """Return the cached event grid (see models.sources.ForecastSource.event_grid)."""
+        """Return the cached event grid (see models.questions.sources.ForecastSource.event_grid)."""
         self.checkpoint()
         return cached_event_grid(self.cache, self.version, self.stored, self.fit, region=region,
                                  threshold=threshold, horizon=horizon, cut=cut, scenario=scenario)
@@ -97,7 +99,8 @@ class CachedSource:
 def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, region: str,
                            threshold: float, horizon: int, within: bool,
                            checkpoint: Callable[[], None] = no_checkpoint) -> ProbabilityAnswer:
-    """Return the exceedance answer (models.events.probability_of) of `version`, read from its `CachedSource`."""
+    """Return the exceedance answer (models.questions.events.probability_of) of `version`, read from its
+    `CachedSource`."""
     return probability_of(CachedSource(cache, version, stored, fit, checkpoint), region=region,
                           threshold=threshold, horizon=horizon, within=within)
 
@@ -105,7 +108,7 @@ def probability_from_paths(cache: PathCache, version: ServedVersion, stored, fit
 def spillover_from_paths(cache: PathCache, version: ServedVersion, stored, fit, *, source: str, target: str,
                          threshold: float, horizon: int, scenario=None,
                          checkpoint: Callable[[], None] = no_checkpoint) -> SpilloverAnswer:
-    """Return the spillover answer (models.events.spillover_of) of `version` for source -> target, read from
+    """Return the spillover answer (models.questions.events.spillover_of) of `version` for source -> target, read from
     its `CachedSource`: the uncut paths are the stored ones, everything else is simulated once and cached."""
     return spillover_of(CachedSource(cache, version, stored, fit, checkpoint), source=source, target=target,
                         threshold=threshold, horizon=horizon, scenario=scenario)

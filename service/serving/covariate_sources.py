@@ -53,9 +53,9 @@ def load_covariate_fits(fit, sources: dict[str, dict[str, Any]], store: Artifact
     """Return (usable covariate Fits by name, extra detail per covariate: the source model and version, or
     why the covariate is held). Runs in the executor: reads the posteriors named in `sources` from `store`."""
     store = as_store(store)
-    from models.covariates import source_problem
-    from models.errors import ModelError
-    from models.fit import Fit
+    from models.core.errors import ModelError
+    from models.fitting.fit import Fit
+    from models.questions.covariates import source_problem
 
     usable, notes = {}, {}
     for name, source in sources.items():

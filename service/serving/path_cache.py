@@ -122,7 +122,7 @@ class PathCache:
         Raises ArtifactMissing or ArtifactCorrupt.
         """
         def load():
-            from models.forecast import Forecast
+            from models.questions.paths import Forecast
 
             with self.store.local_copy(version.paths_file or "", version.paths_sha256 or "",
                                        what=f"forecast paths of {version.model} v{version.number}") as path:
@@ -136,7 +136,7 @@ class PathCache:
         Raises ArtifactMissing or ArtifactCorrupt.
         """
         def load():
-            from models.fit import Fit
+            from models.fitting.fit import Fit
 
             with self.store.local_copy(version.posterior_file, version.posterior_sha256,
                                        what=f"posterior of {version.model} v{version.number}") as path:

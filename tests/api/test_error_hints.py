@@ -15,7 +15,7 @@ import service
 import service.errors
 from indicators import Catalogue, validate_batch
 from indicators.errors import BatchRejected, FragilityError, InputError, UnknownIndicator, UnknownRegion
-from models.errors import ModelError, SpecError
+from models.core.errors import ModelError, SpecError
 from service.errors import NotFound, hint_for, hint_for_class, row_errors_of, status_for
 
 REGIONS = {"regions": [{"id": "AAA", "name": "A", "neighbours": []}]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from models.backtest import origins_for, run_backtest
+from models.evaluation.backtest import origins_for, run_backtest
 from service.crud import queue
 from service.crud.jobs import backtest_out
 from service.crud.models import create_model, load_fit_inputs, model_by_id, model_config

@@ -181,7 +181,7 @@ def test_two_scheduler_processes_enqueue_one_job_per_tick(db, registry_database_
 
 
 def test_backtest_progress_counts_origins_done_across_workers_while_the_job_runs(db, caplog):
-    from models.backtest import TaskOutcome
+    from models.evaluation.backtest import TaskOutcome
     from service.jobs.progress import BacktestProgress
 
     with db.session() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from indicators.errors import InputError
-from models.errors import SamplingFailed
+from models.core.errors import SamplingFailed
 from service.jobs.retry import RetryStrategy
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from models.sources import grid_size
+from models.questions.sources import grid_size
 from service.crud import queue
 from service.crud.models import create_model, update_model
 from service.db.engine import Database, run_migrations

@@ -23,7 +23,7 @@ import pytest
 
 from indicators import simulate_count_panel
 from models import CountModel
-from models.events import CHANNEL_MIN_EFFECT
+from models.questions.events import CHANNEL_MIN_EFFECT
 from tests.recovery.channel_truths import loglinear_panel, true_answer
 
 pytestmark = [pytest.mark.slow, pytest.mark.calibration]

@@ -3,7 +3,7 @@ negative-binomial mean shared by every region, no neighbours (model.py, priors.p
 Its model class declares its kind, simulator and priors; importing it registers the family "toy"
 (for count indicators)."""
 
-from models.families import register_family
+from models.fitting.registration import register_family
 from tests.toy_family.model import ToyModel
 
 register_family(ToyModel)

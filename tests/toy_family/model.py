@@ -8,10 +8,10 @@ import numpy as np
 import pymc as pm
 
 from indicators import Panel
-from models.errors import SpecError
-from models.family import FamilyModel, base_info, base_state
-from models.priors import create
-from models.spec import ModelSpec
+from models.core.errors import SpecError
+from models.core.spec import ModelSpec
+from models.fitting.family_model import FamilyModel, base_info, base_state
+from models.fitting.priors import create
 from tests.toy_family.priors import TOY_PRIORS
 from tests.toy_family.simulate import simulate_toy
 

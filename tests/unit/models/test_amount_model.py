@@ -8,8 +8,8 @@ from indicators import Panel
 from models import Fit, SpecError
 from models.amount import AmountModel
 from models.amount.simulate import hurdle_inverse_cdf, simulate_amount
-from models.forecasting import draw_randomness
-from models.spec import ModelSpec
+from models.core.spec import ModelSpec
+from models.questions.simulation import draw_randomness
 from tests.family_panels import AMOUNT_REGIONS as REGIONS
 from tests.family_panels import make_amount_panel as make_panel  # by this name for bench/mixing.py
 

@@ -12,14 +12,14 @@ import pytest
 
 from indicators import Panel, simulate_count_panel
 from indicators.errors import InputError
-from models.backtest import (
+from models.evaluation.backtest import (
     compare_to_baselines,
     count_model_forecaster,
     origins_for,
     run_backtest,
     task_seed,
 )
-from models.baselines import BASELINES, persistence_forecast
+from models.evaluation.baselines import BASELINES, persistence_forecast
 
 SCORE_KEYS = {"forecaster", "horizon", "crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90",
               "hit90_closed", "ign", "mis", "brier_1", "brier_25", "n"}
@@ -188,7 +188,7 @@ def test_a_real_count_model_fit_runs_as_a_task_on_an_executor():
 def test_a_share_model_backtests_through_the_family_forecaster():
     """The service's backtest jobs follow the model's family: a real (tiny) share fit per origin, scored in [0, 1]."""
     from indicators import simulate_share_panel
-    from models.backtest import family_model_forecaster
+    from models.evaluation.backtest import family_model_forecaster
 
     small, _ = simulate_share_panel(4, 40, seed=3, graph="ring")
     forecaster = family_model_forecaster("share", True, draws=60, tune=60, chains=1, forecast_draws=200)
@@ -202,7 +202,7 @@ def test_a_share_model_backtests_through_the_family_forecaster():
 
 
 def test_an_unknown_family_forecaster_fails_with_a_clear_error(panel):
-    from models.backtest import family_model_forecaster
+    from models.evaluation.backtest import family_model_forecaster
 
     result = run_backtest(panel, "deaths", {"model": family_model_forecaster("poisson", True)}, ["2020-06"], 2)
     assert "unknown model family 'poisson'" in result.failures[0]["error"]

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from indicators import Panel
-from models.backtest import run_backtest
-from models.backtest_windows import window_events, window_rows
-from models.baselines import BASELINES
 from models.count.analogue import analogue_forecast
+from models.evaluation.backtest import run_backtest
+from models.evaluation.backtest_windows import window_events, window_rows
+from models.evaluation.baselines import BASELINES
 
 
 def test_onset_is_scored_only_for_regions_quiet_for_a_year_and_ending_only_for_regions_at_war():

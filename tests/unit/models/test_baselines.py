@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from indicators import Panel
-from models.baselines import BASELINES, bootstrap_forecast, persistence_forecast, zero_forecast
+from models.evaluation.baselines import BASELINES, bootstrap_forecast, persistence_forecast, zero_forecast
 
 REGIONS = [
     {"id": "A", "name": "A", "neighbours": ["B"]},

@@ -6,8 +6,14 @@ import pytest
 import scoringrules as sr
 
 from indicators import Panel
-from models.baselines import bootstrap_forecast, zero_forecast
-from models.combination import LearnedCombination, best_weights, mean_abs_difference, mix_paths, mixture_terms
+from models.evaluation.baselines import bootstrap_forecast, zero_forecast
+from models.evaluation.combination import (
+    LearnedCombination,
+    best_weights,
+    mean_abs_difference,
+    mix_paths,
+    mixture_terms,
+)
 
 
 def test_mean_abs_difference_matches_the_pairwise_mean():

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from models.compile_cache import compile_cache_dir, default_compile_cache, notice_compiling
-from models.errors import CompileNotice
+from models.core.errors import CompileNotice
+from models.fitting.compile_cache import compile_cache_dir, default_compile_cache, notice_compiling
 
 ROOT = Path(__file__).resolve().parents[3]
 

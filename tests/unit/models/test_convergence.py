@@ -1,11 +1,11 @@
-"""The vectorised R-hat and ESS (models.convergence) give ArviZ's values, element by element."""
+"""The vectorised R-hat and ESS (models.fitting.convergence) give ArviZ's values, element by element."""
 
 import arviz as az
 import numpy as np
 import pytest
 import xarray as xr
 
-from models.convergence import summary
+from models.fitting.convergence import summary
 
 
 def ar1(rng, chains: int, draws: int, n: int, phi: float, shift: float = 0.0) -> np.ndarray:

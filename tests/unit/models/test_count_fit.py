@@ -7,8 +7,8 @@ import pytest
 import xarray as xr
 
 from models import CountModel, Fit, PosteriorMismatch, SpecError
-from models.gate import pool_chains
-from models.sampling import compiled_cache_size
+from models.fitting.gate import pool_chains
+from models.fitting.sampling import compiled_cache_size
 
 
 class TestShapes:
@@ -101,7 +101,7 @@ def test_a_reused_compiled_model_draws_what_a_fresh_compile_draws(tiny_panel):
     """The compiled model is reused with new data; its starting point must come from the new data too, so a fit's
     draws do not depend on which fit compiled the model in this process (a backtest's scores would otherwise
     depend on which worker ran which origin after which)."""
-    from models.sampling import clear_compiled_cache
+    from models.fitting.sampling import clear_compiled_cache
 
     model = CountModel("attacks")
     clear_compiled_cache()

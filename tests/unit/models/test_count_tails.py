@@ -6,8 +6,8 @@ import pytest
 from indicators import Panel, simulate_count_panel
 from indicators.synthetic import make_graph
 from models import CountModel
-from models.backtest import count_model_forecaster, run_backtest
-from models.baselines import bootstrap_forecast
+from models.evaluation.backtest import count_model_forecaster, run_backtest
+from models.evaluation.baselines import bootstrap_forecast
 
 N_MONTHS = 72
 SHOCK_AT = 60  # region R1 jumps 100-fold from this month on

@@ -1,4 +1,5 @@
-"""Covariates moved forward by their own fitted model (models.covariates), against holding them at the last value.
+"""Covariates moved forward by their own fitted model (models.questions.covariates), against holding them at the
+last value.
 
 Real fits: a share panel from the generator drives the counts' endemic level through a known beta
 (`simulate_count_panel(covariate=..., beta=...)`); a ShareModel is fitted to the share, a linear-form
@@ -11,8 +12,8 @@ import pytest
 from indicators import add_months, simulate_count_panel, simulate_share_panel
 from models import CountModel, Forecast, ShareModel, SpecError
 from models.count.simulate import simulate_count
-from models.covariates import MAX_ORIGIN_GAP_MONTHS, CovariatePaths, covariate_paths, derived_seed
-from models.forecasting import draw_randomness
+from models.questions.covariates import MAX_ORIGIN_GAP_MONTHS, CovariatePaths, covariate_paths, derived_seed
+from models.questions.simulation import draw_randomness
 
 COVARIATE = "militia_share"
 BETA = 1.0
@@ -188,7 +189,7 @@ def test_step_means_follow_given_covariate_paths_exactly():
 
 def test_backtest_forecaster_fits_the_covariate_model_at_the_origin(panel_and_truth):
     """The backtest scores what serving does: the model keeps its covariates, and covariates with a model move."""
-    from models.backtest import family_model_forecaster
+    from models.evaluation.backtest import family_model_forecaster
 
     panel = panel_and_truth[0].until(panel_and_truth[0].periods[-7])
     options = dict(draws=100, tune=150, chains=1, forecast_draws=300, covariates=(COVARIATE,), form="linear")

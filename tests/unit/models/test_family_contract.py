@@ -14,7 +14,7 @@ import pytest
 
 from indicators import Panel
 from models import FAMILIES, AmountModel, CountModel, FamilyModel, Fit, ShareModel, SpecError
-from models.families import family
+from models.core.registry import family
 from tests.family_panels import N_MONTHS
 from tests.toy_family import ToyModel
 

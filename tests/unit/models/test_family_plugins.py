@@ -9,7 +9,8 @@ import pytest
 
 import models
 from models import ModelError, SpecError
-from models.families import _REGISTRY, PLUGIN_GROUP, family, family_modules, import_families, load_plugin_families
+from models.core.registry import _REGISTRY, family, family_modules, import_families
+from models.fitting.registration import PLUGIN_GROUP, load_plugin_families
 from tests.toy_family import ToyModel
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from indicators import simulate_count_panel
 from models import FAMILIES, FamilyModel, ModelSpec, SpecError, register_family, run_backtest
-from models.backtest import family_model_forecaster, origins_for
-from models.baselines import BASELINES
-from models.families import _REGISTRY, family
+from models.core.registry import _REGISTRY, family
+from models.evaluation.backtest import family_model_forecaster, origins_for
+from models.evaluation.baselines import BASELINES
 from tests.toy_family import ToyModel
 from tests.toy_family.simulate import simulate_toy
 

@@ -5,7 +5,7 @@ import warnings
 import pytest
 
 from models import CountModel
-from models.errors import GateWarning
+from models.core.errors import GateWarning
 
 
 def test_a_starved_fit_warns_with_the_worst_parameter_and_the_remedy(tiny_panel):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from models import Forecast, GateResult, ModelSpec, SpecError, gate
-from models.design import build_count_design, neighbour_mean, rolling_level
-from models.priors import default_priors, merge_priors
+from models.fitting.design import build_count_design, neighbour_mean, rolling_level
+from models.fitting.priors import default_priors, merge_priors
 
 
 class TestSpec:

@@ -6,8 +6,8 @@ import pytest
 
 from indicators import simulate_count_panel
 from models import CountModel
-from models.errors import SpecError
-from models.priors import default_priors, merge_priors, scale_prior_for, shrunk_positive
+from models.core.errors import SpecError
+from models.fitting.priors import default_priors, merge_priors, scale_prior_for, shrunk_positive
 
 SHRINKING = {"share_level": {"scale_regions": 25}}
 

@@ -11,7 +11,7 @@ import pytest
 
 from models.count.simulate import nb_inverse_cdf
 from models.count.tails import below_threshold, recent_pool, tail_safe_draw
-from models.sources import FitSource
+from models.questions.sources import FitSource
 
 N = 50_000
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from models import scoring
+from models.evaluation import scoring
 
 
 def col(*values):

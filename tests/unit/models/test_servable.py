@@ -5,9 +5,9 @@ import math
 import pytest
 
 from models import CountModel
-from models.errors import SpecError
-from models.gate import fit_servable, next_run_chains
-from models.spec import SamplerConfig
+from models.core.errors import SpecError
+from models.core.spec import SamplerConfig
+from models.fitting.gate import fit_servable, next_run_chains
 
 
 class TestNextRunChains:

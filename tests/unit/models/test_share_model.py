@@ -8,7 +8,7 @@ from scipy import special
 
 from indicators import Panel
 from models import Fit, SpecError
-from models.forecasting import draw_randomness
+from models.questions.simulation import draw_randomness
 from models.share import ShareModel
 from models.share.simulate import simulate_share
 from tests.family_panels import N_MONTHS

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from models.count.simulate import nb_inverse_cdf, simulate_count, window_log_sd
-from models.design import last_window, rolling_log_sd
-from models.events import exceedance
-from models.forecasting import draw_randomness
+from models.fitting.design import last_window, rolling_log_sd
+from models.questions.events import exceedance
+from models.questions.simulation import draw_randomness
 
 W = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # 0 <-> 1; region 2 isolated
 STATE = {

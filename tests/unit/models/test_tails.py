@@ -6,7 +6,7 @@ from scipy import stats
 
 from models.count.simulate import nb_inverse_cdf, simulate_count
 from models.count.tails import CEILING_FLOOR, ceilings, recent_pool, tail_safe_draw
-from models.forecasting import draw_randomness
+from models.questions.simulation import draw_randomness
 
 
 def uniforms(n=200_000, regions=2, seed=0):

@@ -1,12 +1,12 @@
-"""Posterior uncertainty vs Monte Carlo error of event probabilities (models.uncertainty, issue 17)."""
+"""Posterior uncertainty vs Monte Carlo error of event probabilities (models.questions.uncertainty, issue 17)."""
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from models.events import spillover_answer
-from models.forecast import Forecast
-from models.uncertainty import credible_interval, group_means, group_of_paths, predictive
+from models.questions.events import spillover_answer
+from models.questions.paths import Forecast
+from models.questions.uncertainty import credible_interval, group_means, group_of_paths, predictive
 
 POSTERIOR = stats.beta(20, 30)  # a known posterior of P(event | theta): mean 0.4, 90% interval ~[0.29, 0.51]
 PERIODS = ["2030-01"]

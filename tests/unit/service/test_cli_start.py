@@ -76,7 +76,7 @@ def test_a_busy_port_is_refused_at_once_naming_the_port_setting(tmp_path):
 def test_the_compile_notice_is_one_plain_line_not_a_python_warning():
     code = ("import warnings\n"
             "import service.cli\n"
-            "from models.errors import CompileNotice\n"
+            "from models.core.errors import CompileNotice\n"
             "warnings.warn(CompileNotice('compiling the model (shape x); cached for next time'), stacklevel=1)\n"
             "warnings.warn(UserWarning('another warning'), stacklevel=1)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -1,6 +1,6 @@
 """Summaries of a backtest beyond per-horizon means: pooled scores and the tail check.
 
-Both read the per-cell score stacks of ``models.backtest.aggregate`` (forecaster -> key ->
+Both read the per-cell score stacks of ``models.evaluation.backtest.aggregate`` (forecaster -> key ->
 array (origin, step, region), NaN where not scored) and the mask of cells every forecaster
 scored, so that what they compare is compared month for month.
 """

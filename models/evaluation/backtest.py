@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from indicators.errors import InputError
-from models.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
-from models.backtest_windows import EVENT_KEYS, window_events, window_rows
-from models.baselines import Forecaster
-from models.families import family as registered_family
-from models.scoring import score_paths
+from models.core.registry import family as registered_family
+from models.evaluation.backtest_report import compare_to_baselines, pooled_scores, tail_check  # noqa: F401 (re-exported)
+from models.evaluation.backtest_windows import EVENT_KEYS, window_events, window_rows
+from models.evaluation.baselines import Forecaster
+from models.evaluation.scoring import score_paths
 
 SCORE_KEYS = ("crps", "crps_log1p", "dss", "logs", "coverage50", "coverage90", "hit90_closed", "ign", "mis")
 
@@ -128,7 +128,7 @@ def run_task(
     steps: Sequence[int] | None = None,
 ) -> TaskOutcome:
     """Return the scores of ``forecaster`` fitted on ``panel`` up to ``origin`` (errors are caught and kept),
-    with where and when it ran; the onset and ending scores (models.backtest_windows) are over ``steps``
+    with where and when it ran; the onset and ending scores (models.evaluation.backtest_windows) are over ``steps``
     (default 1..horizon)."""
     began, started, worker = time.perf_counter(), time.time(), task_location()
     try:
@@ -157,7 +157,7 @@ def _json_number(value: float) -> float | None:
 class BacktestResult:
     """Scores of every forecaster per horizon (``scores``), per region (``by_region``), for
     "some month 1..h >= k" events (``within``), pooled over the horizons (``pooled``), the
-    tail check of the model (``tail``, see models.backtest_report), failed tasks and timings."""
+    tail check of the model (``tail``, see models.evaluation.backtest_report), failed tasks and timings."""
 
     indicator: str
     origins: list[str]
@@ -334,7 +334,7 @@ def _mean_row(stack: dict[str, np.ndarray], keys, h: int, mask: np.ndarray,
 @dataclass(frozen=True)
 class CountModelForecaster:
     """A picklable forecaster that fits the model of the registered ``family`` ("count", i.e.
-    ``models.CountModel``, by default; see models.families) on the panel up to the origin and returns its
+    ``models.CountModel``, by default; see models.core.registry) on the panel up to the origin and returns its
     simulated paths (draw, step, region) in the panel's region order. ``covariate_families`` ((name, family) pairs)
     fits each covariate's own model at the origin too and moves that covariate with it, as the service
     does when the covariate's model is served; covariates without one are held."""

@@ -1,16 +1,16 @@
 """Event and spillover probabilities read from joint simulated paths, and the recipes that answer a question from
-a source of forecasts (`spillover_of`, `probability_of`; models.sources): the library and the service both call
-them, with fresh simulations or with the service's cache."""
+a source of forecasts (`spillover_of`, `probability_of`; models.questions.sources): the library and the service
+both call them, with fresh simulations or with the service's cache."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.answers import ProbabilityAnswer, SpilloverAnswer
-from models.errors import SpecError
-from models.forecast import Forecast
-from models.sources import FitSource, ForecastSource
-from models.uncertainty import (
+from models.core.errors import SpecError
+from models.questions.answers import ProbabilityAnswer, SpilloverAnswer
+from models.questions.paths import Forecast
+from models.questions.sources import FitSource, ForecastSource
+from models.questions.uncertainty import (
     credible_interval,
     group_means,
     interval_method,
@@ -68,7 +68,7 @@ def spillover_answer(uncut: Forecast, cut: Forecast, *, source: str, target: str
     the target's mean that flows through the channel, echoes included). Each has `<name>_interval`: the 90%
     credible interval over the posterior draws, read from the posterior `grid` pair (channel share; and the
     event's three values when no `event_grid` is given) and the `event_grid` pair (conditioned on no crossing
-    at `threshold`: Rao-Blackwellised per-draw probabilities; see models.uncertainty); without grids a 90%
+    at `threshold`: Rao-Blackwellised per-draw probabilities; see models.questions.uncertainty); without grids a 90%
     Monte Carlo interval. `mc_standard_error` {name: Monte Carlo standard error}; `interval_method` names the
     intervals. `channel_probability`: the posterior probability that the channel adds more than
     `channel_min_effect` (CHANNEL_MIN_EFFECT) to the event's probability (None without grids). Also: normalise
@@ -161,7 +161,7 @@ def _spillover_per_draw(uncut: Forecast, cut: Forecast, target: str, threshold: 
 def spillover_of(forecasts: ForecastSource, *, source: str, target: str, threshold: float, horizon: int,
                  scenario=None) -> SpilloverAnswer:
     """Return the answer to the spillover question source -> target (`spillover_answer`) read from the
-    forecasts of one source, fresh (models.sources.FitSource) or cached (the service's): the question checked
+    forecasts of one source, fresh (models.questions.sources.FitSource) or cached (the service's): the question checked
     against its fit (`check_spillover_question`), the uncut and cut predictive runs, their posterior grids and
     the target's event grids at `threshold` within `horizon`; `scenario` sets the source's path in all of them.
     """

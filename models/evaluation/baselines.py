@@ -1,7 +1,7 @@
 """Baseline forecasters scored beside every model.
 
 A forecaster is ``callable(panel_until_origin, indicator, horizon, seed) -> np.ndarray`` of
-shape (samples, horizon, n_regions) in ``panel.regions`` order (see ``models.backtest``).
+shape (samples, horizon, n_regions) in ``panel.regions`` order (see ``models.evaluation.backtest``).
 The panel given holds data up to the forecast origin only; step 1 is the month after its
 last period. A region with no observed value gives NaN samples (it is not scored).
 """

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indicators import add_months, months_between
-from models.errors import SpecError
+from models.core.errors import SpecError
 
 MAX_ORIGIN_GAP_MONTHS = 12
 """A covariate model may end at most this many months before the fit it feeds (its forecast then starts

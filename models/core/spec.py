@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from models.errors import SpecError
-from models.families import family as registered_family
+from models.core.errors import SpecError
+from models.core.registry import family as registered_family
 
 MODEL_VERSION = "3"
 """Version of the model code. A stored posterior with another version is refused on load."""
@@ -78,14 +78,14 @@ class ModelSpec:
 
     Keys
     ----
-    family : a registered family (models.families): "count", "share", "amount", or one added by register_family
+    family : a registered family (models.core.registry): "count", "share", "amount", or one added by register_family
     indicator : indicator id modelled
     covariates : indicator ids used as standardised lagged covariates in the endemic part
     spillover : whether the neighbour component (hhh4's ``ne``) is in the model
     normalise : "target" (w[q,r] = 1/|N(r)|, the default) or "source" (hhh4's 1/|N(q)|)
     form : family-specific functional form (count: "loglinear" or "linear")
     options : family-specific extra settings (JSON values), part of the identity
-    priors : prior overrides, key by key (see models.priors), part of the identity
+    priors : prior overrides, key by key (see models.fitting.priors), part of the identity
     """
 
     family: str

@@ -1,4 +1,4 @@
-"""Sampling diagnostics of a posterior (the verdict on them is models.gate)."""
+"""Sampling diagnostics of a posterior (the verdict on them is models.fitting.gate)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import xarray as xr
 
-from models.convergence import summary
+from models.fitting.convergence import summary
 
 
 def _worst(values: np.ndarray, names: np.ndarray, pick: str) -> tuple[float, str]:

@@ -1,32 +1,54 @@
 """Forecasting a Fit by joint simulation: the question's checks, its randomness, its scenario and
-covariate paths, and the family's simulator (looked up in models.families)."""
+covariate paths, and the family's simulator (looked up in models.core.registry)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from indicators import add_months
-from models.covariates import CovariatePaths, covariate_paths
-from models.errors import SpecError
-from models.families import family
-from models.forecast import Forecast
-from models.uncertainty import group_of_paths, posterior_groups
+from models.core.errors import SpecError
+from models.core.registry import family
+from models.core.spec import ModelSpec
+from models.questions.covariates import CovariatePaths, covariate_paths
+from models.questions.paths import Forecast
+from models.questions.uncertainty import group_of_paths, posterior_groups
 
-if TYPE_CHECKING:
-    from models.fit import Fit
+
+class Fitted(Protocol):
+    """What forecasting reads of a fit (models.fitting.fit.Fit is one): its spec, posterior samples and the
+    simulation state after `last_period`. Fitting sits above this module and calls it, so it names no class."""
+
+    spec: ModelSpec
+    state: dict[str, np.ndarray]
+    regions: list[str]
+    last_period: str
+    data_hash: str
+
+    @property
+    def spec_id(self) -> str:
+        """The short identity of the spec."""
+        ...
+
+    def samples(self) -> dict[str, np.ndarray]:
+        """Posterior samples per parameter, chain and draw flattened into the first axis."""
+        ...
+
+    def region_index(self, region: str) -> int:
+        """The position of a region; SpecError if the fit does not cover it."""
+        ...
 
 
 def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, seed: int, *,
                     posterior_draws: int | None = None, grid: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Return (posterior sample index per path, uniforms (draws, horizon, regions)) from `seed`.
 
-    The paths are grouped (models.uncertainty.group_of_paths): `posterior_draws` posterior samples (default
-    models.uncertainty.posterior_groups) are drawn, and every path of a group uses its group's sample.
+    The paths are grouped (models.questions.uncertainty.group_of_paths): `posterior_draws` posterior samples (default
+    models.questions.uncertainty.posterior_groups) are drawn, and every path of a group uses its group's sample.
     grid=False: every path has its own uniforms (the predictive sample). grid=True: the groups share their
     uniforms (path i reads set i // groups), so that per-draw values differ by the parameters, not by the
-    simulation's noise (common random numbers across posterior draws; see models.uncertainty).
+    simulation's noise (common random numbers across posterior draws; see models.questions.uncertainty).
     """
     rng = np.random.default_rng(seed)
     groups = posterior_groups(draws, n_samples, posterior_draws)
@@ -40,7 +62,7 @@ def draw_randomness(n_samples: int, draws: int, horizon: int, n_regions: int, se
     return idx, np.clip(uniforms, 1e-12, 1 - 1e-12)
 
 
-def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
+def simulate_forecast(fit: Fitted, horizon: int = 6, draws: int = 1000, seed: int = 0, *,
                       cut: tuple[str, str] | None = None, scenario: dict | None = None,
                       covariates: dict | CovariatePaths | None = None,
                       posterior_draws: int | None = None, grid: bool = False,
@@ -48,7 +70,7 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     """Return a Forecast of `draws` joint paths for steps 1..horizon after the fit's `last_period`.
 
     The paths come in `posterior_draws` groups, one posterior draw each (default: see
-    models.uncertainty.posterior_groups); the Forecast's `groups` says which path is in which. grid=True
+    models.questions.uncertainty.posterior_groups); the Forecast's `groups` says which path is in which. grid=True
     gives the posterior grid instead (the groups share their random numbers: see draw_randomness), read
     for credible intervals; its `meta["grid"]` is True.
 
@@ -57,12 +79,13 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
     simulated values: a list per step (None = simulated), a dict {period: value}, or
     {"scale": factor} multiplying the simulated values. covariates={name: Fit or Forecast of that
     covariate indicator} moves those covariates forward with their own model (path i feeds path i;
-    see models.covariates); the others are held at their last value. A CovariatePaths (the
+    see models.questions.covariates); the others are held at their last value. A CovariatePaths (the
     `covariates` of an earlier Forecast) reuses exactly the covariate paths of that forecast.
     The Forecast's `covariates_mode` says "none", "held", "modelled" or "mixed".
     condition=(region, threshold) (families where `can_condition` holds): that region's paths are drawn given
     that it stays below the threshold and the Forecast's `no_crossing` holds each path's probability of never
-    reaching it (Rao-Blackwellised; read by models.events and Forecast.probability, not a sample of the region).
+    reaching it (Rao-Blackwellised; read by models.questions.events and Forecast.probability, not a sample of the
+    region).
     """
     if not isinstance(horizon, int) or horizon < 1:
         raise SpecError(f"horizon must be an integer >= 1, got {horizon!r}")
@@ -100,13 +123,13 @@ def simulate_forecast(fit: Fit, horizon: int = 6, draws: int = 1000, seed: int =
                     covariates=x_paths, groups=group_of_paths(draws, n_groups), no_crossing=no_crossing)
 
 
-def can_condition(fit: Fit, region: str, scenario: dict | None = None) -> bool:
+def can_condition(fit: Fitted, region: str, scenario: dict | None = None) -> bool:
     """Return whether a forecast of `fit` can be conditioned on `region` staying below a threshold: its family's
     family conditions (`Family.conditions`) and no scenario sets that region."""
     return family(fit.spec.family).conditions and not (scenario and region in scenario)
 
 
-def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:
+def forecast_covariates(fit: Fitted, covariates, horizon: int, draws: int, seed: int) -> CovariatePaths | None:
     """Return the covariate paths a forecast of `fit` reads (None for a model without covariates)."""
     if not fit.spec.covariates:
         if covariates:
@@ -120,7 +143,7 @@ def forecast_covariates(fit: Fit, covariates, horizon: int, draws: int, seed: in
     return covariate_paths(fit, horizon=horizon, draws=draws, seed=seed, sources=covariates)
 
 
-def scenario_values(fit: Fit, scenario: dict | None, periods: list[str]) -> dict[int, np.ndarray] | None:
+def scenario_values(fit: Fitted, scenario: dict | None, periods: list[str]) -> dict[int, np.ndarray] | None:
     """Return a scenario as {region index: values per step (NaN = simulated) or a 0-d scale factor}, or None.
 
     Raises SpecError for unknown regions, periods outside the horizon, too many values, negative values,

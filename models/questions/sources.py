@@ -1,14 +1,14 @@
 """Where the forecasts a question reads come from: the `ForecastSource` protocol, and `FitSource`, fresh
 simulations from a fit (the library's source; the service reads its cache through its own, in
-service.serving.cached_source). The recipes of models.events ask a source and never care which it is."""
+service.serving.cached_source). The recipes of models.questions.events ask a source and never care which it is."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from models.forecast import Forecast
-from models.forecasting import can_condition, forecast_covariates
-from models.uncertainty import (
+from models.questions.paths import Forecast
+from models.questions.simulation import can_condition, forecast_covariates
+from models.questions.uncertainty import (
     EVENT_GRID_PATHS_PER_DRAW,
     EVENT_GRID_POSTERIOR_DRAWS,
     GRID_PATHS_PER_DRAW,
@@ -18,7 +18,7 @@ from models.uncertainty import (
 
 def grid_size(event: bool = False) -> dict:
     """Return the forecast arguments of a posterior grid: {"draws", "posterior_draws"} (event=True: the grid of
-    an event conditioned on no crossing, models.uncertainty.EVENT_GRID_*)."""
+    an event conditioned on no crossing, models.questions.uncertainty.EVENT_GRID_*)."""
     draws, paths = (EVENT_GRID_POSTERIOR_DRAWS, EVENT_GRID_PATHS_PER_DRAW) if event else (
         GRID_POSTERIOR_DRAWS, GRID_PATHS_PER_DRAW)
     return {"draws": draws * paths, "posterior_draws": draws}
@@ -35,7 +35,7 @@ class ForecastSource(Protocol):
     def run(self, horizon: int, *, cut: tuple[str, str] | None = None, scenario: dict | None = None,
             grid: bool = False) -> Forecast:
         """Return the forecast of steps 1..horizon with the channel `cut` and the `scenario` applied: the
-        predictive paths, or with grid=True the posterior grid (see models.uncertainty)."""
+        predictive paths, or with grid=True the posterior grid (see models.questions.uncertainty)."""
         ...
 
     def event_grid(self, horizon: int, *, region: str, threshold: float, cut: tuple[str, str] | None = None,
@@ -47,7 +47,7 @@ class ForecastSource(Protocol):
 
 class FitSource:
     """Fresh simulations from `fit`: `draws` predictive paths from `seed`, covariates moved as `covariates`
-    says (see models.forecasting.simulate_forecast)."""
+    says (see models.questions.simulation.simulate_forecast)."""
 
     def __init__(self, fit: Any, *, draws: int = 1000, seed: int = 0, covariates: Any = None) -> None:
         self.fit = fit

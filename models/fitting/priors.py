@@ -17,13 +17,13 @@ from typing import Any
 
 import pymc as pm
 
-from models.errors import SpecError
+from models.core.errors import SpecError
+from models.core.registry import family as registered  # filled when `models` is imported
 
 
 def default_priors(family: str, form: str) -> dict[str, Any]:
-    """Return a deep copy of the default priors of a family's form (registered with the family, see models.families)."""
-    from models.families import family as registered  # the registry is filled when `models` is imported
-
+    """Return a deep copy of the default priors of a family's form (registered with the family, see
+    models.core.registry)."""
     defaults = registered(family).priors
     if form not in defaults:
         raise SpecError(f"no priors defined for {family + '/' + form!r}; known: "

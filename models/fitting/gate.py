@@ -9,9 +9,9 @@ from dataclasses import dataclass, field, replace
 
 import xarray as xr
 
-from models.diagnostics import compute_diagnostics
-from models.fit import Fit
-from models.spec import SamplerConfig
+from models.core.spec import SamplerConfig
+from models.fitting.diagnostics import compute_diagnostics
+from models.fitting.fit import Fit
 
 DEFAULT_ADAPTATION = "diag"
 """nutpie mass-matrix adaptation of fit_servable (measured in bench/sampling.py: models/NOTES_count_model.md)."""

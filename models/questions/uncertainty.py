@@ -1,6 +1,6 @@
 """Posterior uncertainty of quantities read from simulated paths, kept apart from Monte Carlo error.
 
-Paths come in groups, one posterior draw theta_s per group (models.forecasting.draw_randomness). A
+Paths come in groups, one posterior draw theta_s per group (models.questions.simulation.draw_randomness). A
 quantity such as P(event) has a value per draw, q(theta_s). Three numbers are reported, each named:
 
 - the **predictive** value: the mean over every path of the forecast (the posterior mean of q(theta));

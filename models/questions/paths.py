@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.covariates import CovariatePaths
-from models.errors import SpecError
-from models.uncertainty import INTERVAL_LEVEL, credible_interval, group_means, interval_method, predictive
+from models.core.errors import SpecError
+from models.questions.covariates import CovariatePaths
+from models.questions.uncertainty import INTERVAL_LEVEL, credible_interval, group_means, interval_method, predictive
 
 
 def jeffreys_interval(hits: int, n: int, level: float = INTERVAL_LEVEL) -> list[float]:
@@ -28,11 +28,11 @@ class Forecast:
     Regions the fit could not use (no observations) have NaN paths; asking a summary of them
     raises SpecError. `covariates_mode` is "none" (the model has no covariates), "held" (kept at their
     last value), "modelled" (moved by their own fitted models) or "mixed"; `covariates` holds the
-    covariate paths read at each step (models.covariates.CovariatePaths) when the model has any;
-    `groups` gives the posterior draw group of each path (see models.uncertainty; None: not grouped);
+    covariate paths read at each step (models.questions.covariates.CovariatePaths) when the model has any;
+    `groups` gives the posterior draw group of each path (see models.questions.uncertainty; None: not grouped);
     `meta` carries the spec id, seed, cut and scenario. A forecast conditioned on a region staying below a
     threshold (`meta["condition"]` = [region, threshold]) holds in `no_crossing` each path's probability of
-    never reaching it (see models.forecasting.simulate_forecast); its paths of that region are conditional.
+    never reaching it (see models.questions.simulation.simulate_forecast); its paths of that region are conditional.
     """
 
     def __init__(self, paths: np.ndarray, periods: list[str], regions: list[str], *,
@@ -126,7 +126,7 @@ class Forecast:
 
         within=True: any month in 1..H (floats); within=False: per step (lists). `probability` is the
         predictive probability (mean over these paths) and `mc_standard_error` its Monte Carlo error. With a
-        posterior `grid` (the same fit's forecast with grid=True, see models.uncertainty; for within=True
+        posterior `grid` (the same fit's forecast with grid=True, see models.questions.uncertainty; for within=True
         preferably the event grid, conditioned on `region` staying below `threshold`), `credible_interval`
         is the 90% credible interval of P(event | theta) over the posterior draws and `interval` repeats it;
         without one, `credible_interval` is None and `interval` is the 90% Jeffreys interval of the Monte

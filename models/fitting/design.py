@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from indicators import spatial_lag
+from models.core.errors import SpecError
 
 LEVEL_WINDOW = 12
 """Months in the region's own level L12: the mean of its last 12 observed months."""
@@ -60,8 +61,6 @@ def channel_weights(weights: np.ndarray, alive: np.ndarray, cut: tuple[int, int]
 def standardised_covariates(panel, names) -> tuple[list[np.ndarray], list[dict]]:
     """Return (standardised covariate arrays, their transforms named) for the indicators `names` of `panel`;
     raises SpecError naming a covariate the panel does not have."""
-    from models.errors import SpecError
-
     covs, transforms = [], []
     for name in names:
         if not panel.has(name):

@@ -2,12 +2,13 @@
 
 A family's model class subclasses `FamilyModel` (abstract: a class missing a required method cannot be
 instantiated) and declares its name, kind, simulator and default priors; `models.register_family(ModelClass)`
-puts it in the registry (models.families), checking the whole entry.
+puts it in the registry (models.core.registry), checking the whole entry.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -17,14 +18,15 @@ import pymc as pm
 import xarray as xr
 
 from indicators import Panel
-from models.design import last_window
-from models.diagnostics import compute_diagnostics
-from models.errors import SpecError
-from models.families import check_kind, check_priors, check_simulator, takes_condition
-from models.fit import Fit
-from models.priors import default_priors, merge_priors
-from models.sampling import sample_posterior
-from models.spec import ModelSpec, SamplerConfig
+from models.core.errors import GateWarning, SpecError
+from models.core.registry import check_kind, check_priors, check_simulator, takes_condition
+from models.core.spec import ModelSpec, SamplerConfig
+from models.fitting.design import last_window
+from models.fitting.diagnostics import compute_diagnostics
+from models.fitting.fit import Fit
+from models.fitting.gate import gate
+from models.fitting.priors import default_priors, merge_priors
+from models.fitting.sampling import sample_posterior
 
 MODEL_FIELDS = ("indicator", "covariates", "spillover", "normalise")
 """The constructor arguments every family takes; the others are the family's options (`option_errors`)."""
@@ -37,7 +39,7 @@ class FamilyModel(ABC):
     --------------------------------
     - class attributes: ``family``, the registered name; ``kind``, the indicator kind it models;
       ``simulate = staticmethod(f)``, its joint simulator (``f(spec, params, state, *, idx, uniforms, cut,
-      scenario, covariates) -> paths``, see models.families.Family); ``default_priors``, ``{form: {parameter:
+      scenario, covariates) -> paths``, see models.core.registry.Family); ``default_priors``, ``{form: {parameter:
       prior}}``. Each is checked when the class is defined; `register_family(ModelClass)` checks them all
       (a keyword there may stand in for one the class lacks). ``region_data``: the names of the `data_arrays`
       entries with dim "region" (the others have dim "obs", except "x" with ("obs", "covariate") and those
@@ -156,7 +158,7 @@ class FamilyModel(ABC):
         """Return a Fit of this model to `panel` (posterior, diagnostics, simulation state).
 
         A nutpie model compiled for the same spec and shapes is reused with new data. A fit that misses the
-        serving gate (models.gate, default thresholds) warns with a GateWarning naming the worst parameter
+        serving gate (models.fitting.gate, default thresholds) warns with a GateWarning naming the worst parameter
         and what to do, unless warn=False (fit_servable and backtests judge their runs themselves).
         complete=False leaves out what `complete` adds (fit_servable adds it once, to the pooled chains).
         `config` (a SamplerConfig) gives every sampler setting at once; the keywords draws to sampler are ignored then.
@@ -245,11 +247,6 @@ def base_info(regions: list[str], values: np.ndarray, design: Any, transforms: l
 
 def warn_if_not_servable(diagnostics: dict) -> None:
     """Warn (GateWarning) when `diagnostics` miss the default serving gate; returns nothing."""
-    import warnings
-
-    from models.errors import GateWarning
-    from models.gate import gate
-
     verdict = gate(diagnostics)
     if not verdict.passed:
         warnings.warn(f"this fit misses the serving gate: {'; '.join(verdict.reasons)}. Its forecasts may not be "

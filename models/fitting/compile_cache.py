@@ -14,7 +14,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from models.errors import CompileNotice
+from models.core.errors import CompileNotice
 
 _NOTICED: set[str] = set()
 _LOCK = threading.Lock()

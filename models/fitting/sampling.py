@@ -12,9 +12,9 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from models.compile_cache import notice_compiling
-from models.errors import SamplingFailed
-from models.spec import SamplerConfig
+from models.core.errors import SamplingFailed
+from models.core.spec import SamplerConfig
+from models.fitting.compile_cache import notice_compiling
 
 _COMPILED: dict[str, Any] = {}
 """nutpie compiled models kept in-process, keyed by spec id + parameter shapes."""

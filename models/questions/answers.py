@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class SpilloverAnswer:
     """The answer to "will the target reach `threshold` within `horizon`, and how much is the source's?"
-    (see models.events.spillover_answer for what each value means)."""
+    (see models.questions.events.spillover_answer for what each value means)."""
 
     source: str
     target: str
@@ -45,7 +45,7 @@ class SpilloverAnswer:
 @dataclass(frozen=True)
 class ProbabilityAnswer:
     """The answer to "will `region` reach `threshold`?" within `horizon` (within=True: floats) or per month
-    (within=False: lists, one per period); see models.forecast.Forecast.probability for the values."""
+    (within=False: lists, one per period); see models.questions.paths.Forecast.probability for the values."""
 
     region: str
     threshold: float
