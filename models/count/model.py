@@ -6,7 +6,7 @@ Two forms (``form=``):
   ``mu = exp(a_r + beta.x) + lam_r * y[r,t-1] + phi_r * ne[r,t-1]``, ``lam_r`` in (0, 1)
   (logit-normal), ``phi_r = h_r``, one NB size ``alpha_r`` per region.
 
-In both forms ``h_r`` is a regularised horseshoe (``priors["spillover"]``, models.priors.shrunk_positive): most
+In both forms ``h_r`` is a regularised horseshoe (``priors["spillover"]``, models.fitting.priors.shrunk_positive): most
 regions' neighbour coefficient sits near 0 and only the channels the data support escape, so a region can have
 none (issue 27).
 - ``"loglinear"`` -- stationary log-linear form: with ``z = log1p`` of the lags, centred per region,
@@ -40,6 +40,8 @@ from models.core.spec import ModelSpec
 from models.count.backcast import learned_combination
 from models.count.centring import dispersion_centring
 from models.count.likelihood import negative_binomial_loglik
+from models.count.priors import COUNT_PRIORS
+from models.count.simulate import simulate_count_spec
 from models.fitting.design import CountDesign, build_count_design, last_window, standardised_covariates
 from models.fitting.family_model import FamilyModel, base_info, base_state, region_mean
 from models.fitting.priors import create, hierarchical, region_or_pooled, shrunk_positive
@@ -103,6 +105,9 @@ class CountModel(FamilyModel):
     """
 
     family = "count"
+    kind = "count"
+    simulate = staticmethod(simulate_count_spec)
+    default_priors = COUNT_PRIORS
     region_data = ("has_ne", "centred", "centred_alpha", "quiet", "disp_mean")
 
     def __init__(self, indicator: str, covariates: list[str] | tuple[str, ...] = (), spillover: bool = True,
