@@ -41,15 +41,18 @@ def _check_weights(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return weights
 
 
-def _observed_scale(lagged: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (lagged with NaN set to 0, per-target scale = full weight / observed weight; NaN if none)."""
+def _lagged_observed(values: np.ndarray, weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (W checked against the region axis, `values` lagged by k with NaN set to 0, per-target scale = full
+    weight / observed weight; NaN if none): what both neighbour terms weigh."""
+    lagged = lag_values(values, k)
+    weights = _check_weights(lagged, weights)
     observed = ~np.isnan(lagged)
     filled = np.where(observed, lagged, 0.0)
     full = weights.sum(axis=0)  # each target's total incoming weight
     seen = np.einsum("qr,...qt->...rt", weights, observed.astype(float))
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(seen > 0, full[:, None] / np.where(seen > 0, seen, 1.0), np.nan)
-    return filled, scale
+    return weights, filled, scale
 
 
 def spatial_lag(values: np.ndarray, weights: np.ndarray, k: int = 1) -> np.ndarray:
@@ -60,16 +63,10 @@ def spatial_lag(values: np.ndarray, weights: np.ndarray, k: int = 1) -> np.ndarr
     (DESIGN section 3); with "source"-normalised W it equals hhh4's sum when all neighbours are
     observed and fills missing ones with the mean of the observed. NaN when no neighbour is
     observed at t-k, for the first k months, and for regions without neighbours: models treat a
-    NaN neighbour term as contributing 0 (the region gets no spillover that month).
-
-    Raises
-    ------
-    InputError
-        If W does not match the region axis or k is negative.
+    NaN neighbour term as contributing 0 (the region gets no spillover that month). Raises InputError if W does
+    not match the region axis or k is negative.
     """
-    lagged = lag_values(values, k)
-    weights = _check_weights(lagged, weights)
-    filled, scale = _observed_scale(lagged, weights)
+    weights, filled, scale = _lagged_observed(values, weights, k)
     return np.einsum("qr,...qt->...rt", weights, filled) * scale
 
 
@@ -77,15 +74,9 @@ def spatial_lag_by_source(values: np.ndarray, weights: np.ndarray, k: int = 1) -
     """Return each source's contribution to the neighbour term, shape (..., n_target, n_source, n_periods).
 
     Summing over the source axis gives `spatial_lag(values, W, k)`. Unobserved sources
-    contribute 0; targets with no observed neighbour (or none at all) are NaN throughout.
-
-    Raises
-    ------
-    InputError
-        If W does not match the region axis or k is negative.
+    contribute 0; targets with no observed neighbour (or none at all) are NaN throughout. Raises InputError if W
+    does not match the region axis or k is negative.
     """
-    lagged = lag_values(values, k)
-    weights = _check_weights(lagged, weights)
-    filled, scale = _observed_scale(lagged, weights)
+    weights, filled, scale = _lagged_observed(values, weights, k)
     # contribution[..., r, q, t] = W[q, r] * y[q, t-k] * scale[r, t]
     return np.einsum("qr,...qt->...rqt", weights, filled) * scale[..., :, None, :]

@@ -178,37 +178,29 @@ def _load_json(data: bytes | str | list | dict, what: str) -> object:
         raise InputError(f"{what} is nested too deeply") from None
 
 
+def _json_list(data: bytes | str | list | dict, key: str, items: str) -> list:
+    """Return the list of a JSON document that is that list or {key: list}; raises InputError naming both shapes."""
+    doc = _load_json(data, f"{key} JSON")
+    if isinstance(doc, dict):
+        doc = doc.get(key)
+    if not isinstance(doc, list):
+        raise InputError(f'{key} JSON must be a list of {items} or {{"{key}": [{items}]}}')
+    return doc
+
+
 def read_observations_json(data: bytes | str | list | dict) -> list[dict]:
     """Return the observation rows of a JSON document: a list of rows or {"observations": [...]}.
 
-    Values are kept as they were written; `validate_batch` checks them.
-
-    Raises
-    ------
-    InputError
-        If the text is not JSON of one of those two shapes.
+    Values are kept as they were written; `validate_batch` checks them. Raises InputError if the text is not
+    JSON of one of those two shapes.
     """
-    doc = _load_json(data, "observations JSON")
-    if isinstance(doc, dict):
-        doc = doc.get("observations")
-    if not isinstance(doc, list):
-        raise InputError('observations JSON must be a list of rows or {"observations": [rows]}')
-    return doc
+    return _json_list(data, "observations", "rows")
 
 
 def read_regions_json(data: bytes | str | list | dict) -> list[dict]:
     """Return the region dicts of a JSON document: a list of regions or {"regions": [...]}.
 
-    The list is not validated here; pass it to `validate_regions`.
-
-    Raises
-    ------
-    InputError
-        If the text is not JSON of one of those two shapes.
+    The list is not validated here; pass it to `validate_regions`. Raises InputError if the text is not JSON
+    of one of those two shapes.
     """
-    doc = _load_json(data, "regions JSON")
-    if isinstance(doc, dict):
-        doc = doc.get("regions")
-    if not isinstance(doc, list):
-        raise InputError('regions JSON must be a list of regions or {"regions": [regions]}')
-    return doc
+    return _json_list(data, "regions", "regions")
