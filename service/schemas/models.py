@@ -96,6 +96,11 @@ def check_family(value: str) -> str:
 FamilyName = Annotated[str, AfterValidator(check_family),
                        Field(json_schema_extra=lambda schema: schema.update(enum=registered_families()))]
 """A registered model family; the schema lists the families registered when it is generated."""
+IndicatorUnit = Annotated[str | None, Field(description=(
+    "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))]
+"""The unit of an answer's values, thresholds and quantiles, as its indicator stores it."""
+AskedVersion = Annotated[int | None, Field(ge=1, le=2**63 - 1, description="version to ask (default: the served one)")]
+"""The version a question asks (None: the served one)."""
 
 
 class ModelIn(BaseModel):
@@ -238,8 +243,7 @@ class ForecastOut(BaseModel):
     version: int
     region: str
     indicator: str
-    unit: str | None = Field(default=None, description=(
-        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
+    unit: IndicatorUnit = None
     normalise: str
     covariates_mode: str | None = Field(description=(
         "none (no covariates), held (kept at their last value), modelled (moved by their own served model) or mixed"))
@@ -258,8 +262,7 @@ class ProbabilityIn(BaseModel):
     threshold: float = Field(ge=0, allow_inf_nan=False, description="k in y >= k; finite, not negative")
     horizon: int = Field(ge=1)
     within: bool = True
-    version: int | None = Field(default=None, ge=1, le=2**63 - 1,
-                                description="version to ask (default: the served one)")
+    version: AskedVersion = None
 
 
 class AnswerOut(BaseModel):
@@ -280,8 +283,7 @@ class ProbabilityOut(AnswerOut):
     version: int
     region: str
     indicator: str | None = None
-    unit: str | None = Field(default=None, description=(
-        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
+    unit: IndicatorUnit = None
     threshold: float = Field(description="k in y >= k, in `unit`")
     horizon: int
     within: bool
@@ -306,8 +308,7 @@ class SpilloverIn(BaseModel):
     threshold: float = Field(ge=0, allow_inf_nan=False, description="finite, not negative")
     horizon: int = Field(ge=1)
     scenario: Scenario = None
-    version: int | None = Field(default=None, ge=1, le=2**63 - 1,
-                                description="version to ask (default: the served one)")
+    version: AskedVersion = None
 
 
 class SpilloverOut(AnswerOut):
@@ -318,8 +319,7 @@ class SpilloverOut(AnswerOut):
     source: str
     target: str
     indicator: str | None = None
-    unit: str | None = Field(default=None, description=(
-        "the indicator's stored unit (e.g. deaths per month); values, thresholds and quantiles are in it"))
+    unit: IndicatorUnit = None
     threshold: float = Field(description="k in target >= k, in `unit`")
     horizon: int
     normalise: str
