@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indicators.errors import InputError, UnknownIndicator, UnknownRegion
-from service.crud.versions import served_number
+from service.crud.versions import served_number, served_number_of
 from service.db.tables import Indicator, Observation, Region, RegisteredModel, utc_now
 from service.errors import ModelExists, ModelNotFound, TooManyModels, listed
 
@@ -234,10 +234,21 @@ def scheduled_models(session: Session) -> list[tuple[int, str, str, Any, int | N
 
 def model_out(session: Session, model: RegisteredModel) -> dict[str, Any]:
     """Return the API dict of a model, with the number of its served version."""
-    return {
-        **model_config(model), "schedule": model.schedule, "served_version": served_number(session, model.id),
-        "created_at": model.created_at, "updated_at": model.updated_at,
-    }
+    return model_dict(model, served_number(session, model.id))
+
+
+def model_dict(model: RegisteredModel, served: int | None) -> dict[str, Any]:
+    """Return the API dict of a model whose served version number is `served` (None: none)."""
+    return {**model_config(model), "schedule": model.schedule, "served_version": served,
+            "created_at": model.created_at, "updated_at": model.updated_at}
+
+
+def models_out(session: Session) -> list[dict[str, Any]]:
+    """Return the API dict of every model, by name, with its served version: one statement whatever the number of
+    models (no query per model), reading only the version number of the versions."""
+    rows = session.execute(select(RegisteredModel, served_number_of(RegisteredModel.id))
+                           .order_by(RegisteredModel.name)).all()
+    return [model_dict(model, served) for model, served in rows]
 
 
 def region_dicts_for(session: Session, ids: list[str] | None) -> list[dict[str, Any]]:

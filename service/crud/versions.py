@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ScalarSelect, select, update
 from sqlalchemy.orm import Session
 
 from service.db.tables import ModelVersion
@@ -41,10 +41,22 @@ def last_promoted(session: Session, model_id: int) -> ModelVersion | None:
     ).first()
 
 
+def served_number_of(model_id: Any) -> ScalarSelect:
+    """Return the scalar subquery of the number of the version served for `model_id` (a column such as
+    RegisteredModel.id, so one statement lists models with their served versions; NULL when none), reading no
+    other column of the versions: the newest promoted, not broken one, as `last_promoted`."""
+    return (
+        select(ModelVersion.number)
+        .where(ModelVersion.model_id == model_id, ModelVersion.promoted_at.is_not(None), ModelVersion.broken.is_(None))
+        .order_by(ModelVersion.promoted_at.desc(), ModelVersion.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def served_number(session: Session, model_id: int) -> int | None:
-    """Return the number of the version currently served for `model_id`, or None."""
-    version = last_promoted(session, model_id)
-    return version.number if version is not None else None
+    """Return the number of the version currently served for `model_id`, or None (no other column read)."""
+    return session.scalar(select(served_number_of(model_id)))
 
 
 def mark_broken(session: Session, *, version_id: int, reason: str) -> None:
