@@ -57,6 +57,20 @@ def authenticate(request: Request, secret: str | None, find_key: Callable[[str],
     return principal
 
 
+class KeyToCheck:
+    """A request's API key whose look-up is left to the endpoint's own thread (see service.api.deps.ReadKeyInThread
+    and service.api.session_route): checked there with the endpoint's session, before the endpoint runs, so a
+    request makes one threadpool hop and checks out one database connection instead of two of each. The check is
+    the same `authenticate` against the database on every request (a revoked key fails on its next request)."""
+
+    def __init__(self, request: Request, secret: str, need: str) -> None:
+        self.request, self.secret, self.need = request, secret, need
+
+    def check(self, find_key: Callable[[str], object | None]) -> Principal:
+        """Return the principal (or raise 401/403/429 as `authenticate`), `find_key` reading the stored key."""
+        return authenticate(self.request, self.secret, find_key, self.need)
+
+
 def stashed_principal(request: Request) -> Principal | None:
     """Return the principal a route already authenticated this request as (before its body), or None."""
     return request.scope.get("state", {}).get(STATE_KEY)

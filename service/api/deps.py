@@ -1,4 +1,5 @@
-"""FastAPI dependencies as `Annotated` aliases: SessionDep, SettingsDep, ReadKey, WriteKey, AdminKey."""
+"""FastAPI dependencies as `Annotated` aliases: SessionDep, SettingsDep, ReadKey, WriteKey, AdminKey,
+ReadKeyInThread."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from service.api.authentication import authenticate, stashed_principal
+from service.api.authentication import KeyToCheck, authenticate, stashed_principal
 from service.api.session_route import release
 from service.auth import Principal
 from service.crud.keys import find_active_key
@@ -72,13 +73,15 @@ SessionDep = Annotated[Session, Depends(get_session)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
-def require_scope(need: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def require_scope(need: str, in_endpoint_thread: bool = False) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """Return a dependency that gives the caller's Principal if its key allows scope `need`
     (see service.api.authentication.authenticate: 401, 403, 429). A route that authenticated the request
     before reading its body (service.api.guarded_route) has the principal already; it is returned as is.
 
     Only a key's lookup (a database read) runs in the threadpool; the stashed principal and an anonymous
-    caller are answered on the event loop, without a thread hop.
+    caller are answered on the event loop, without a thread hop. With `in_endpoint_thread` the lookup is left
+    to the endpoint's own thread (a KeyToCheck, checked there by service.api.session_route before the endpoint
+    runs, with its session): one thread hop and one connection per request instead of two.
     """
 
     async def check(request: Request, credentials: Credentials, session: SessionDep) -> Principal:
@@ -87,6 +90,9 @@ def require_scope(need: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
             return early
         if credentials is None:
             return authenticate(request, None, lambda _: None, need)
+        if in_endpoint_thread and getattr(request.scope.get("route"), "checks_key_in_endpoint_thread", False):
+            # only a route that checks it there (service.api.session_route.SessionRoute) gets the key unchecked
+            return KeyToCheck(request, credentials.credentials, need)  # type: ignore[return-value]
 
         def find_key(secret: str):
             key = find_active_key(session=session, secret=secret)
@@ -97,9 +103,13 @@ def require_scope(need: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
     check.__name__ = f"require_{need}"
     check.scope_needed = need
+    check.in_endpoint_thread = in_endpoint_thread
     return check
 
 
 ReadKey = Annotated[Principal, Depends(require_scope("read"))]
 WriteKey = Annotated[Principal, Depends(require_scope("write"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
+ReadKeyInThread = Annotated[Principal, Depends(require_scope("read", in_endpoint_thread=True))]
+"""ReadKey checked in the endpoint's own thread, for cheap sync reads of a SessionRoute (GET /v1/models): the
+route may take no query parameter nor body, so that nothing is refused before the key is (SessionRoute checks)."""

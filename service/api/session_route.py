@@ -15,9 +15,14 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from fastapi import Response
+from fastapi.dependencies.models import Dependant
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from service.api.guarded_route import GuardedRoute
+from service.api.authentication import KeyToCheck
+from service.api.guarded_route import GuardedRoute, query_names
+from service.crud.keys import find_active_key
 from service.db.engine import end_quietly
 
 
@@ -30,12 +35,24 @@ def release(session: Session) -> None:
     session.commit()
 
 
+def json_answer(schema: type[BaseModel], data: Any) -> Response:
+    """Return `data` validated as `schema` and encoded as JSON, in the calling (endpoint's) thread: FastAPI validates
+    a sync endpoint's returned dict in one more threadpool hop, which a cheap read under load waits for. The body is
+    the route's `response_model` answer (the same fields and values, by alias)."""
+    return Response(schema.model_validate(data).model_dump_json(by_alias=True), media_type="application/json")
+
+
 def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """Return `endpoint` wrapped to close its `session` argument once it returns or raises."""
+    """Return `endpoint` wrapped to close its `session` argument once it returns or raises; an API key left to
+    this thread (a KeyToCheck argument, service.api.deps.ReadKeyInThread) is checked first, with that session."""
 
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
+            for name, value in kwargs.items():
+                if isinstance(value, KeyToCheck):
+                    session = kwargs["session"]
+                    kwargs[name] = value.check(lambda secret: find_active_key(session=session, secret=secret))
             return endpoint(*args, **kwargs)
         finally:
             session = kwargs.get("session")
@@ -50,6 +67,26 @@ class SessionRoute(GuardedRoute):
     authenticates before reading a body and refuses JSON text that is not valid Unicode (GuardedRoute)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint) and "session" in inspect.signature(endpoint).parameters:
+        wrapped = not inspect.iscoroutinefunction(endpoint) and "session" in inspect.signature(endpoint).parameters
+        if wrapped:
             endpoint = closes_session(endpoint)
         super().__init__(path, endpoint, **kwargs)
+        direct, nested = keys_checked_in_endpoint_thread(self.dependant)
+        if nested or (direct and (not wrapped or self.body_field is not None or query_names(self)
+                                  or any(p.field_info.annotation is not str for p in self.dependant.path_params))):
+            # the key is checked once the endpoint runs: nothing may be refused (422) before it
+            raise TypeError(f"{path}: a key checked in the endpoint's thread must be the sync endpoint's own "
+                            "argument, beside `session`, with no query parameters, no body, only str path parameters")
+        self.checks_key_in_endpoint_thread = bool(direct)
+
+
+def keys_checked_in_endpoint_thread(dependant: Dependant) -> tuple[int, int]:
+    """Return how many of the endpoint's own dependencies, and of their dependencies, leave the API key's check to
+    the endpoint's thread (service.api.deps.ReadKeyInThread)."""
+    direct = sum(bool(getattr(d.call, "in_endpoint_thread", False)) for d in dependant.dependencies)
+    nested, pending = 0, [sub for d in dependant.dependencies for sub in d.dependencies]
+    while pending:
+        dependency = pending.pop()
+        nested += bool(getattr(dependency.call, "in_endpoint_thread", False))
+        pending.extend(dependency.dependencies)
+    return direct, nested
