@@ -78,7 +78,7 @@ class Cost:
         return result, {"statements": len(self.statements), "checkouts": self.checkouts, "hops": self.hops}
 
 
-def test_listing_models_costs_one_hop_one_connection_and_two_statements_whatever_their_number(api, monkeypatch):
+def test_models_cost_one_hop_one_connection_and_few_statements_whatever_their_number(api, monkeypatch):
     cost = Cost(api.client.app.state.db.engine, monkeypatch)
     headers = api.auth("read")
     add_models(api, ["m0"])
@@ -91,6 +91,12 @@ def test_listing_models_costs_one_hop_one_connection_and_two_statements_whatever
     assert one == thirty == {"statements": 2, "checkouts": 1, "hops": 1}, (one, thirty, cost.statements)
     assert "diagnostics" not in cost.statements[1]
     assert {model["served_version"] for model in answer.json()["data"]} == {1}  # version 2 is broken
+    answer, detail = cost.of(lambda: api.client.get("/v1/models/m7", headers=headers))
+    assert answer.status_code == 200 and answer.json()["served_version"] == 1
+    assert detail == {"statements": 3, "checkouts": 1, "hops": 1}, (detail, cost.statements)  # key, model, served
+    missing = api.client.get("/v1/models/nope", headers=headers)
+    assert missing.status_code == 404 and missing.json()["error"] == "ModelNotFound"
+    assert api.client.get("/v1/models/nope").status_code == 401  # the key before the model's existence
 
 
 def test_the_list_is_each_models_own_detail(api):

@@ -45,9 +45,9 @@ def list_models(session: SessionDep, _: ReadKeyInThread) -> Response:
 
 
 @router.get("/{name}", response_model=ModelOut)
-def get_model(name: str, session: SessionDep, _: ReadKey) -> dict:
+def get_model(name: str, session: SessionDep, _: ReadKeyInThread) -> Response:
     """Return one model."""
-    return crud.model_out(session, model_by_name(session, name))
+    return json_answer(ModelOut, crud.model_out(session, model_by_name(session, name)))
 
 
 @router.put("/{name}", response_model=ModelOut)
