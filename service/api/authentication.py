@@ -61,14 +61,32 @@ class KeyToCheck:
     """A request's API key whose look-up is left to the endpoint's own thread (see service.api.deps.ReadKeyInThread
     and service.api.session_route): checked there with the endpoint's session, before the endpoint runs, so a
     request makes one threadpool hop and checks out one database connection instead of two of each. The check is
-    the same `authenticate` against the database on every request (a revoked key fails on its next request)."""
+    the same `authenticate` against the database on every request (a revoked key fails on its next request).
+    It is kept in the request state: a request refused before its endpoint ran (422) has it checked first
+    (`refusal`), so that a caller without a valid key gets its 401 as with ReadKey."""
 
     def __init__(self, request: Request, secret: str, need: str) -> None:
         self.request, self.secret, self.need = request, secret, need
+        self.checked = False
+        request.state.key_to_check = self
 
     def check(self, find_key: Callable[[str], object | None]) -> Principal:
         """Return the principal (or raise 401/403/429 as `authenticate`), `find_key` reading the stored key."""
+        self.checked = True
         return authenticate(self.request, self.secret, find_key, self.need)
+
+    def check_alone(self) -> Principal:
+        """Return the principal (or raise as `check`), read with a session of its own (no endpoint ran)."""
+        from service.crud.keys import find_active_key
+
+        with self.request.app.state.db.session() as session:
+            return self.check(lambda secret: find_active_key(session=session, secret=secret))
+
+
+def unchecked_key(request: Request) -> KeyToCheck | None:
+    """Return the KeyToCheck of a request whose endpoint never checked it (refused before it ran), or None."""
+    pending = request.scope.get("state", {}).get("key_to_check")
+    return pending if isinstance(pending, KeyToCheck) and not pending.checked else None
 
 
 def stashed_principal(request: Request) -> Principal | None:

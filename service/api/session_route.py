@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from service.api.authentication import KeyToCheck
-from service.api.guarded_route import GuardedRoute, query_names
+from service.api.authentication import KeyToCheck, unchecked_key
+from service.api.guarded_route import GuardedRoute
 from service.crud.keys import find_active_key
 from service.db.engine import end_quietly
 
@@ -35,11 +36,13 @@ def release(session: Session) -> None:
     session.commit()
 
 
-def json_answer(schema: type[BaseModel], data: Any) -> Response:
+def json_answer(schema: type[BaseModel], data: Any, exclude_unset: bool = False) -> Response:
     """Return `data` validated as `schema` and encoded as JSON, in the calling (endpoint's) thread: FastAPI validates
     a sync endpoint's returned dict in one more threadpool hop, which a cheap read under load waits for. The body is
-    the route's `response_model` answer (the same fields and values, by alias)."""
-    return Response(schema.model_validate(data).model_dump_json(by_alias=True), media_type="application/json")
+    the route's `response_model` answer (the same fields and values, by alias; `exclude_unset` as the route's
+    response_model_exclude_unset)."""
+    return Response(schema.model_validate(data).model_dump_json(by_alias=True, exclude_unset=exclude_unset),
+                    media_type="application/json")
 
 
 def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
@@ -72,12 +75,27 @@ class SessionRoute(GuardedRoute):
             endpoint = closes_session(endpoint)
         super().__init__(path, endpoint, **kwargs)
         direct, nested = keys_checked_in_endpoint_thread(self.dependant)
-        if nested or (direct and (not wrapped or self.body_field is not None or query_names(self)
-                                  or any(p.field_info.annotation is not str for p in self.dependant.path_params))):
-            # the key is checked once the endpoint runs: nothing may be refused (422) before it
-            raise TypeError(f"{path}: a key checked in the endpoint's thread must be the sync endpoint's own "
-                            "argument, beside `session`, with no query parameters, no body, only str path parameters")
+        if nested or (direct and not wrapped):
+            raise TypeError(f"{path}: a key checked in the endpoint's thread must be the own argument of a sync "
+                            "endpoint taking `session`")
         self.checks_key_in_endpoint_thread = bool(direct)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Return the route's handler; a request refused before its endpoint ran (a 422 field, a dependency's
+        error) with its key left unchecked (KeyToCheck) has the key checked first: a caller without a valid key
+        gets its 401/403/429, as when the key is checked before the rest."""
+        handle = super().get_route_handler()
+
+        async def key_first(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Exception:
+                pending = unchecked_key(request)
+                if pending is not None:
+                    await run_in_threadpool(pending.check_alone)  # its refusal replaces the error
+                raise
+
+        return key_first
 
 
 def keys_checked_in_endpoint_thread(dependant: Dependant) -> tuple[int, int]:

@@ -108,14 +108,28 @@ def _enqueue_for_key(
 
 def job_out(session: Session, job: Job) -> dict[str, Any]:
     """Return the API dict of a job: status, attempts, timings, version made and error."""
-    model_name = session.scalars(select(RegisteredModel.name).where(RegisteredModel.id == job.model_id)).first()
-    version = None
-    if job.version_id is not None:
-        version = session.scalars(select(ModelVersion.number).where(ModelVersion.id == job.version_id)).first()
+    return jobs_out(session, [job])[0]
+
+
+def jobs_out(session: Session, jobs: list[Job]) -> list[dict[str, Any]]:
+    """Return the API dicts of `jobs` (as `job_out`), their models' names and versions' numbers read in one
+    statement each, whatever the number of jobs (none for no jobs)."""
+    model_ids = {job.model_id for job in jobs if job.model_id is not None}
+    version_ids = {job.version_id for job in jobs if job.version_id is not None}
+    names = dict(session.execute(select(RegisteredModel.id, RegisteredModel.name)
+                                 .where(RegisteredModel.id.in_(model_ids))).all()) if model_ids else {}
+    numbers = dict(session.execute(select(ModelVersion.id, ModelVersion.number)
+                                   .where(ModelVersion.id.in_(version_ids))).all()) if version_ids else {}
+    now = utc_now()
+    return [job_dict(job, names.get(job.model_id), numbers.get(job.version_id), now) for job in jobs]
+
+
+def job_dict(job: Job, model_name: str | None, version: int | None, now: datetime) -> dict[str, Any]:
+    """Return the API dict of a job whose model is called `model_name` and which made version `version`."""
     seconds = None
     if job.started_at and job.finished_at:
         seconds = round((job.finished_at - job.started_at).total_seconds(), 3)
-    lost = worker_lost(job, utc_now())
+    lost = worker_lost(job, now)
     return {
         "id": job.id, "kind": job.kind, "model": model_name, "status": job.status, "reason": job.reason,
         "attempts": job.attempts, "max_attempts": job.max_attempts, "worker": job.worker,

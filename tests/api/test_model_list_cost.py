@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import anyio.to_thread
 import pytest
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from sqlalchemy import event
 
 from service.api.deps import ReadKeyInThread, SessionDep
@@ -124,12 +124,52 @@ def test_the_key_is_still_checked_on_every_request(api):
     assert api.client.get("/v1/models", headers=api.auth("write")).status_code == 200
 
 
-def test_a_route_that_could_refuse_before_its_endpoint_runs_cannot_leave_the_key_to_it():
-    guarded = APIRouter(route_class=SessionRoute)  # a query parameter could be refused (422) before the key is
-    with pytest.raises(TypeError, match="no query parameters"):
-        @guarded.get("/with-query")
-        def with_query(session: SessionDep, _: ReadKeyInThread, limit: int = Query(10)) -> dict:
+def test_only_a_sync_endpoint_taking_the_session_can_leave_the_key_to_its_thread():
+    guarded = APIRouter(route_class=SessionRoute)
+    with pytest.raises(TypeError, match="sync endpoint taking `session`"):
+        @guarded.get("/async")
+        async def answered_on_the_loop(session: SessionDep, _: ReadKeyInThread) -> dict:
             return {}
+
+
+@pytest.mark.parametrize("path", ["/v1/models/x/versions?limit=0", "/v1/jobs?limit=abc", "/v1/regions?limit=0",
+                                  "/v1/models/x/jobs?limit=0"])
+def test_a_field_refused_before_the_endpoint_ran_is_refused_after_the_key(api, path):
+    # no key, a wrong key: 401 as before (the key first); a valid key: the 422 naming the field
+    assert api.client.get(path).status_code == 401
+    wrong = api.client.get(path, headers={"Authorization": "Bearer ff_not-a-real-key"})
+    assert wrong.status_code == 401 and wrong.json()["error"] == "Unauthenticated"
+    answer = api.client.get(path, headers=api.auth("read"))
+    assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "query.limit", answer.text
+
+
+def test_the_other_lists_cost_one_hop_and_one_connection_and_jobs_no_statement_per_job(api, monkeypatch):
+    from service.crud.queue import enqueue
+
+    cost = Cost(api.client.app.state.db.engine, monkeypatch)
+    headers = api.auth("read")
+    add_models(api, ["m0"])
+    database = Database(api.settings.database_url)
+
+    def add_jobs(count: int) -> None:
+        with database.session() as session:
+            for _ in range(count):
+                enqueue(session, kind="backtest", model_id=1, now=utc_now(), payload={})
+            session.commit()
+
+    add_jobs(1)
+    costs = {}
+    for path in ("/v1/jobs", "/v1/models/m0/jobs", "/v1/regions", "/v1/indicators", "/v1/models/m0/versions"):
+        answer, costs[path] = cost.of(lambda: api.client.get(path, headers=headers))
+        assert answer.status_code == 200, answer.text
+        assert costs[path]["hops"] == 1 and costs[path]["checkouts"] == 1, (path, costs[path])
+    add_jobs(40)
+    for path in ("/v1/jobs", "/v1/models/m0/jobs"):
+        answer, more = cost.of(lambda: api.client.get(path, headers=headers))
+        assert answer.json()["count"] == 41 if path == "/v1/jobs" else 20
+        assert more == costs[path], (path, costs[path], more, cost.statements)
+    assert api.client.get("/v1/jobs", headers=headers).json()["data"][0]["model"] == "m0"
+    database.dispose()
 
 
 def test_a_key_left_to_the_endpoints_thread_is_checked_on_a_plain_route(api):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from indicators import BatchTooLarge
-from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
-from service.api.session_route import SessionRoute
+from service.api.deps import ReadKeyInThread, SessionDep, SettingsDep, WriteKey
+from service.api.session_route import SessionRoute, json_answer
 from service.crud.indicators import list_indicators, upsert_indicators
 from service.schemas.data import WRITE_ERRORS, IndicatorBatchIn, IndicatorListOut, UpsertCountsOut, error_responses
 
@@ -22,7 +22,7 @@ def post_indicators(body: IndicatorBatchIn, session: SessionDep, settings: Setti
 
 
 @router.get("", response_model=IndicatorListOut)
-def get_indicators(session: SessionDep, _: ReadKey) -> dict:
+def get_indicators(session: SessionDep, _: ReadKeyInThread) -> Response:
     """Return every stored indicator."""
     data = list_indicators(session=session)
-    return {"data": data, "count": len(data)}
+    return json_answer(IndicatorListOut, {"data": data, "count": len(data)})

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from service.api.deps import ReadKey, SessionDep, WriteKey
+from service.api.deps import ReadKey, ReadKeyInThread, SessionDep, WriteKey
 from service.api.ownership import check_owner
 from service.api.pagination import CursorQuery, decode_cursor, page
-from service.api.session_route import SessionRoute
+from service.api.session_route import SessionRoute, json_answer
 from service.crud import jobs as crud
 from service.crud import queue
 from service.crud.models import model_by_name
@@ -25,20 +25,20 @@ JobId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the job id returned
 @router.get("", response_model=JobListOut, response_model_exclude_unset=True, responses=error_responses(404))
 def list_jobs(
     session: SessionDep,
-    _: ReadKey,
+    _: ReadKeyInThread,
     model: str | None = None,
     status: Literal["queued", "running", "succeeded", "failed", "cancelled", "skipped"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="jobs per page, at most 1000")] = 100,
     cursor: CursorQuery = None,
-) -> dict:
+) -> Response:
     """Return the newest jobs first, optionally of one model and/or one status, one page at a time (`limit`,
     `cursor` = the previous page's `next_cursor`)."""
     owner = model_by_name(session, model) if model is not None else None
     before = decode_cursor(cursor, (int,))
     jobs = crud.list_jobs(session, model=owner, status=status, limit=limit + 1, before=before[0] if before else None)
     jobs, next_cursor = page(jobs, limit, lambda job: [job.id])
-    data = [crud.job_out(session, job) for job in jobs]
-    return {"data": data, "count": len(data), "next_cursor": next_cursor}
+    data = crud.jobs_out(session, jobs)
+    return json_answer(JobListOut, {"data": data, "count": len(data), "next_cursor": next_cursor}, exclude_unset=True)
 
 
 @router.get("/{job_id}", response_model=JobOut)

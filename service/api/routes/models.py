@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from service.api.deps import ReadKey, ReadKeyInThread, SessionDep, SettingsDep, WriteKey
+from service.api.deps import ReadKeyInThread, SessionDep, SettingsDep, WriteKey
 from service.api.ownership import check_owner
 from service.api.pagination import CursorQuery, decode_cursor, page
 from service.api.session_route import SessionRoute, json_answer
@@ -72,9 +72,9 @@ def change_model(name: str, body: ModelPatch, session: SessionDep, settings: Set
 
 
 @router.get("/{name}/versions", response_model=VersionListOut)
-def list_versions(name: str, session: SessionDep, _: ReadKey,
+def list_versions(name: str, session: SessionDep, _: ReadKeyInThread,
                   limit: Annotated[int, Query(ge=1, le=500, description="versions per page, at most 500")] = 100,
-                  cursor: CursorQuery = None) -> dict:
+                  cursor: CursorQuery = None) -> Response:
     """Return the versions of a model (newest first) with diagnostics, gate verdict and promoted flag, one page at
     a time (`limit`, `cursor` = the previous page's `next_cursor`)."""
     model = model_by_name(session, name)
@@ -83,7 +83,8 @@ def list_versions(name: str, session: SessionDep, _: ReadKey,
     versions = versions_of(session, model_id=model.id, before=before[0] if before else None, limit=limit + 1)
     versions, next_cursor = page(versions, limit, lambda version: [version.number])
     data = [version_out(v, served=served) for v in versions]
-    return {"model": name, "served_version": served, "data": data, "count": len(data), "next_cursor": next_cursor}
+    return json_answer(VersionListOut, {"model": name, "served_version": served, "data": data, "count": len(data),
+                                        "next_cursor": next_cursor})
 
 
 FIT_RESPONSES = {
@@ -132,10 +133,9 @@ def rebuild_paths(name: str, number: Annotated[int, Path(ge=1, le=2**63 - 1)], s
 
 
 @router.get("/{name}/jobs", response_model=JobListOut)
-def model_jobs(name: str, session: SessionDep, _: ReadKey,
-               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> dict:
+def model_jobs(name: str, session: SessionDep, _: ReadKeyInThread,
+               limit: Annotated[int, Query(ge=1, le=200)] = 20) -> Response:
     """Return the model's latest jobs (fits, backtests, forecasts), newest first (the page's job table)."""
     model = model_by_name(session, name)
-    data = [crud_jobs.job_out(session, job) for job in crud_jobs.list_jobs(session, model=model, status=None,
-                                                                           limit=limit)]
-    return {"model": name, "data": data, "count": len(data)}
+    data = crud_jobs.jobs_out(session, crud_jobs.list_jobs(session, model=model, status=None, limit=limit))
+    return json_answer(JobListOut, {"model": name, "data": data, "count": len(data)})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from service.api.deps import ReadKey, SessionDep, SettingsDep, WriteKey
+from service.api.deps import ReadKeyInThread, SessionDep, SettingsDep, WriteKey
 from service.api.pagination import CursorQuery, decode_cursor, page
-from service.api.session_route import SessionRoute
+from service.api.session_route import SessionRoute, json_answer
 from service.crud.regions import list_regions, upsert_regions
 from service.schemas.data import WRITE_ERRORS, RegionBatchIn, RegionListOut, UpsertCountsOut
 
@@ -26,13 +26,13 @@ MAX_REGIONS_PAGE = 5000
 
 
 @router.get("", response_model=RegionListOut)
-def get_regions(session: SessionDep, _: ReadKey,
+def get_regions(session: SessionDep, _: ReadKeyInThread,
                 limit: Annotated[int, Query(ge=1, le=MAX_REGIONS_PAGE, description=(
                     f"regions per page, at most {MAX_REGIONS_PAGE}"))] = 1000,
-                cursor: CursorQuery = None) -> dict:
+                cursor: CursorQuery = None) -> Response:
     """Return the stored regions with their neighbours, by id, one page at a time (`limit`, `cursor` = the
     previous page's `next_cursor`)."""
     after = decode_cursor(cursor, (str,))
     data = list_regions(session=session, after=after[0] if after else None, limit=limit + 1)
     data, next_cursor = page(data, limit, lambda region: [region["id"]])
-    return {"data": data, "count": len(data), "next_cursor": next_cursor}
+    return json_answer(RegionListOut, {"data": data, "count": len(data), "next_cursor": next_cursor})
