@@ -6,6 +6,12 @@ second hop behind up to 40 others. Under load that starves the pool and ends in 
 although no thread is using the connection. `SessionRoute` closes the request session in the endpoint's
 own thread instead: exactly what the session dependency does afterwards (uncommitted work is rolled back),
 only earlier.
+
+Cheap reads go further (issue 28: GET /v1/models beside an abusive client): their key (ReadKeyInThread) is
+checked in the endpoint's thread with the endpoint's session, and `json_answer` encodes the answer there, so
+such a request makes one threadpool hop and checks out one connection instead of three hops and two
+connections, each hop and round trip a wait for the GIL and the event loop under load. The key is still read
+from the database on every request; a request refused before its endpoint ran has it checked first.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""GET /v1/models costs the same few statements, one database connection and one threadpool hop whatever the
-number of models (issue 28: its p99 beside an abusive client came from its hops and round trips, each a wait for
-the GIL and the event loop under load): the key is checked in the endpoint's own thread with the endpoint's
-session (service.api.deps.ReadKeyInThread), the models and their served versions are one statement
-(service.crud.models.models_out), and the answer is encoded in that thread. Counted, not timed: statements and
-connection checkouts on the app's engine, and hops through anyio's threadpool. The key is still checked on every
-request (a revoked key fails at once), and the answer is the one of each model's own detail."""
+"""GET /v1/models and the other cheap lists cost the same few statements, one database connection and one
+threadpool hop whatever the number of rows (issue 28: the p99 of GET /v1/models beside an abusive client came from
+its three hops, two connections and their round trips, each a wait for the GIL and the event loop under load): the
+key is checked in the endpoint's own thread with the endpoint's session (service.api.deps.ReadKeyInThread), the
+models and their served versions are one statement (service.crud.models.models_out), jobs' model names and version
+numbers one each (service.crud.jobs.jobs_out), and the answer is encoded in that thread. Counted, not timed:
+statements and connection checkouts on the app's engine, and hops through anyio's threadpool. The key is still
+checked on every request (a revoked key fails at once, a field refused before the endpoint ran is a 401 without a
+valid key), and the list is each model's own detail."""
 
 from __future__ import annotations
 
