@@ -53,11 +53,17 @@ def json_answer(schema: type[BaseModel], data: Any, exclude_unset: bool = False)
 
 def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Return `endpoint` wrapped to close its `session` argument once it returns or raises; an API key left to
-    this thread (a KeyToCheck argument, service.api.deps.ReadKeyInThread) is checked first, with that session."""
+    this thread (a KeyToCheck argument, service.api.deps.ReadKeyInThread) is checked first, with that session.
+
+    The endpoint of a route whose key is checked there is a read (`run.reads_only`, set by SessionRoute): its
+    session reads in autocommit, each statement on its own as PostgreSQL's READ COMMITTED reads anyway, without
+    the BEGIN and ROLLBACK round trips of a transaction."""
 
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
+            if run.reads_only:
+                kwargs["session"].connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             for name, value in kwargs.items():
                 if isinstance(value, KeyToCheck):
                     session = kwargs["session"]
@@ -68,6 +74,7 @@ def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
             if isinstance(session, Session):
                 end_quietly(session.close)
 
+    run.reads_only = False
     return run
 
 
@@ -85,6 +92,8 @@ class SessionRoute(GuardedRoute):
             raise TypeError(f"{path}: a key checked in the endpoint's thread must be the own argument of a sync "
                             "endpoint taking `session`")
         self.checks_key_in_endpoint_thread = bool(direct)
+        if direct:
+            endpoint.reads_only = True  # a cheap read (ReadKeyInThread): see closes_session
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         """Return the route's handler; a request refused before its endpoint ran (a 422 field, a dependency's

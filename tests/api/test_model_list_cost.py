@@ -50,6 +50,7 @@ class Cost:
 
     def __init__(self, engine, monkeypatch) -> None:
         self.statements: list[str] = []
+        self.isolation: list[str | None] = []
         self.checkouts = 0
         self.hops = 0
         self.counting = False
@@ -66,13 +67,14 @@ class Cost:
     def statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if self.counting:
             self.statements.append(statement)
+            self.isolation.append(conn.get_execution_options().get("isolation_level"))
 
     def checkout(self, *_) -> None:
         self.checkouts += self.counting
 
     def of(self, call) -> tuple[object, dict[str, int]]:
         """Return (call's result, its statements, checkouts and hops)."""
-        self.statements, self.checkouts, self.hops, self.counting = [], 0, 0, True
+        self.statements, self.isolation, self.checkouts, self.hops, self.counting = [], [], 0, 0, True
         try:
             result = call()
         finally:
@@ -92,6 +94,7 @@ def test_models_cost_one_hop_one_connection_and_few_statements_whatever_their_nu
     # the key, then the models with their served versions; no statement per model, and nothing heavy read
     assert one == thirty == {"statements": 2, "checkouts": 1, "hops": 1}, (one, thirty, cost.statements)
     assert "diagnostics" not in cost.statements[1]
+    assert cost.isolation == ["AUTOCOMMIT"] * 2  # reads: no BEGIN and ROLLBACK round trips around them
     assert {model["served_version"] for model in answer.json()["data"]} == {1}  # version 2 is broken
     answer, detail = cost.of(lambda: api.client.get("/v1/models/m7", headers=headers))
     assert answer.status_code == 200 and answer.json()["served_version"] == 1
