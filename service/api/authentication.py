@@ -63,7 +63,7 @@ class KeyToCheck:
     request makes one threadpool hop and checks out one database connection instead of two of each. The check is
     the same `authenticate` against the database on every request (a revoked key fails on its next request).
     It is kept in the request state: a request refused before its endpoint ran (422) has it checked first
-    (`refusal`), so that a caller without a valid key gets its 401 as with ReadKey."""
+    (service.api.session_route.SessionRoute), so that a caller without a valid key gets its 401 as with ReadKey."""
 
     def __init__(self, request: Request, secret: str, need: str) -> None:
         self.request, self.secret, self.need = request, secret, need
@@ -74,13 +74,6 @@ class KeyToCheck:
         """Return the principal (or raise 401/403/429 as `authenticate`), `find_key` reading the stored key."""
         self.checked = True
         return authenticate(self.request, self.secret, find_key, self.need)
-
-    def check_alone(self) -> Principal:
-        """Return the principal (or raise as `check`), read with a session of its own (no endpoint ran)."""
-        from service.crud.keys import find_active_key
-
-        with self.request.app.state.db.session() as session:
-            return self.check(lambda secret: find_active_key(session=session, secret=secret))
 
 
 def unchecked_key(request: Request) -> KeyToCheck | None:

@@ -111,5 +111,5 @@ ReadKey = Annotated[Principal, Depends(require_scope("read"))]
 WriteKey = Annotated[Principal, Depends(require_scope("write"))]
 AdminKey = Annotated[Principal, Depends(require_scope("admin"))]
 ReadKeyInThread = Annotated[Principal, Depends(require_scope("read", in_endpoint_thread=True))]
-"""ReadKey checked in the endpoint's own thread, for cheap sync reads of a SessionRoute (GET /v1/models): the
-route may take no query parameter nor body, so that nothing is refused before the key is (SessionRoute checks)."""
+"""ReadKey checked in the endpoint's own thread, for cheap sync reads of a SessionRoute (GET /v1/models, the other
+lists): a request refused before its endpoint ran (a 422 query parameter) has its key checked first by the route."""

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.api.authentication import KeyToCheck, unchecked_key
 from service.api.guarded_route import GuardedRoute
+from service.auth import Principal
 from service.crud.keys import find_active_key
 from service.db.engine import end_quietly
 
@@ -51,6 +52,17 @@ def json_answer(schema: type[BaseModel], data: Any, exclude_unset: bool = False)
                     media_type="application/json")
 
 
+def check_key(key: KeyToCheck, session: Session) -> Principal:
+    """Return the principal of a key left to the endpoint's thread (or raise 401/403/429), read with `session`."""
+    return key.check(lambda secret: find_active_key(session=session, secret=secret))
+
+
+def check_key_alone(key: KeyToCheck, request: Request) -> Principal:
+    """Return the principal of a key whose endpoint never ran (or raise as `check_key`), with a session of its own."""
+    with request.app.state.db.session() as session:
+        return check_key(key, session)
+
+
 def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     """Return `endpoint` wrapped to close its `session` argument once it returns or raises; an API key left to
     this thread (a KeyToCheck argument, service.api.deps.ReadKeyInThread) is checked first, with that session.
@@ -66,8 +78,7 @@ def closes_session(endpoint: Callable[..., Any]) -> Callable[..., Any]:
                 kwargs["session"].connection(execution_options={"isolation_level": "AUTOCOMMIT"})
             for name, value in kwargs.items():
                 if isinstance(value, KeyToCheck):
-                    session = kwargs["session"]
-                    kwargs[name] = value.check(lambda secret: find_active_key(session=session, secret=secret))
+                    kwargs[name] = check_key(value, kwargs["session"])
             return endpoint(*args, **kwargs)
         finally:
             session = kwargs.get("session")
@@ -106,8 +117,8 @@ class SessionRoute(GuardedRoute):
                 return await handle(request)
             except Exception:
                 pending = unchecked_key(request)
-                if pending is not None:
-                    await run_in_threadpool(pending.check_alone)  # its refusal replaces the error
+                if pending is not None:  # no endpoint ran: the key is read with a session of its own
+                    await run_in_threadpool(check_key_alone, pending, request)  # its refusal replaces the error
                 raise
 
         return key_first
